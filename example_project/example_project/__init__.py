@@ -1,0 +1,1 @@
+"""A small but real ML package whose models are drawn in the example docs."""

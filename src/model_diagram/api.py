@@ -1,0 +1,120 @@
+"""The Python API: ``render(model_or_factory, **options) -> Diagram``.
+
+A factory path (``"pkg.module:attr"``) goes through the worker and the cache
+like a docs build. A live ``nn.Module`` (or a callable returning one) is
+traced in this process, because a notebook user has imported torch already;
+the instance is never moved or left in another mode.
+
+Torch-RecHub's ``visualize_model`` keywords work with the same meaning:
+``input_data`` (a dict is ONE positional argument), ``batch_size``,
+``seq_length``, ``depth``, ``show_shapes``, ``expand_nested``, ``save_path``,
+``graph_name``, ``device``, ``dpi``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import key_of
+from .errors import OptionError
+from .options import TRACE, DiagramOptions, parse_options
+from .pipeline import Pipeline
+
+_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+@dataclass
+class Diagram:
+    """A rendered diagram: ``.svg`` text, ``.save(path)``, and inline display in Jupyter."""
+
+    svg: str
+    graph: dict[str, Any]
+    options: DiagramOptions
+    _pipeline: Pipeline = field(repr=False)
+
+    def save(self, path: str | Path, dpi: int | None = None) -> Path:
+        """Write .svg, .png or .pdf (from the file name); ``dpi`` applies to PNG."""
+        target = Path(path)
+        fmt = _FORMATS.get(target.suffix.lower())
+        if fmt is None:
+            raise OptionError(f"cannot save {target.name!r}: use a .svg, .png or .pdf file name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "svg":
+            target.write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + self.svg + "\n", "utf-8")
+            return target
+        options = self.options.with_values(dpi=dpi) if dpi else self.options
+        data = self._export(options, fmt)
+        target.write_bytes(data)
+        return target
+
+    def _export(self, options: DiagramOptions, fmt: str) -> bytes:
+        data, _, _ = self._pipeline.render_graph(options, self.graph, key_of(self.graph), fmt, [])
+        return data
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def _repr_png_(self) -> bytes:
+        return self._export(self.options, "png")
+
+
+def render(
+    model_or_factory: Any,
+    *,
+    input_data: Any = None,
+    save_path: str | Path | None = None,
+    graph_name: str | None = None,
+    cache_dir: str | Path | None = None,
+    **options: Any,
+) -> Diagram:
+    """Draw a model. ``options`` are schema options (hyphens or underscores)."""
+    if graph_name and "alt" not in options:
+        options["alt"] = graph_name
+    pipeline = Pipeline(cache_dir)
+    if isinstance(model_or_factory, str):
+        if input_data is not None:
+            raise OptionError(
+                "input_data needs a live model; with a factory path give input specs "
+                "(input, inputs, kwargs)"
+            )
+        parsed = parse_options({"factory": model_or_factory, **options})
+        result = pipeline.diagram(parsed)
+        diagram = Diagram(result.svg, result.graph, parsed, pipeline)
+    else:
+        parsed = parse_options(options, require_factory=False)
+        graph = _trace_live(model_or_factory, input_data, parsed)
+        data, _, _ = pipeline.render_graph(parsed, graph, key_of(graph), "svg", [])
+        diagram = Diagram(data.decode("utf-8"), graph, parsed, pipeline)
+    if save_path is not None:
+        diagram.save(save_path)
+    return diagram
+
+
+def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[str, Any]:
+    """Trace a model object in this process, on the device it already lives on."""
+    import torch
+
+    from . import trace
+
+    if not isinstance(model, torch.nn.Module):
+        model = model()
+    if not isinstance(model, torch.nn.Module):
+        raise OptionError(f"render() needs an nn.Module or a factory, got {type(model).__name__}")
+    device = trace.module_device(model) or "cpu"
+    if options.device not in {"auto", device}:
+        raise OptionError(
+            f"the model lives on {device}; a live model is traced where it is (device: auto)"
+        )
+    stage = options.stage_dict(TRACE)
+    if input_data is None:
+        args, kwargs = trace.build_inputs(stage, device)
+    elif isinstance(input_data, torch.Tensor) or isinstance(input_data, Mapping):
+        args, kwargs = (input_data,), {}
+    elif isinstance(input_data, (list, tuple)):
+        args, kwargs = tuple(input_data), {}
+    else:
+        raise OptionError(f"input_data must be a tensor, dict, list or tuple, not {type(input_data).__name__}")
+    return trace.trace_module(model, args, kwargs, stage, device)

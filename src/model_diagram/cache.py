@@ -1,0 +1,201 @@
+"""A content-addressed store with dependency manifests (ccache's direct mode).
+
+Layout under the cache root::
+
+    manifests/<trace-key>.json   files + hashes, distributions + versions, graph digest
+    renders/<render-key>.json    {"blob": <digest>} for one style/format of a graph
+    blobs/<digest>.<ext>         layer graphs (.json) and outputs (.svg/.png/.pdf)
+
+The trace key covers the options and tool versions; the manifest then lists
+what the factory import loaded, so a warm lookup re-hashes those files and
+imports neither torch nor the user's package. Blobs are named by their
+SHA-256, so a truncated or corrupt blob is detected and rebuilt. Every write
+is a temp file + rename, so two builds sharing a cache never see half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CacheError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def key_of(value: Any) -> str:
+    """A stable hash of a JSON-able value."""
+    return digest(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """A cached trace: the layer graph and what it depended on."""
+
+    graph: dict[str, Any]
+    graph_digest: str
+    files: tuple[Path, ...]
+    notes: tuple[str, ...]
+
+
+class Cache:
+    """One cache directory; safe to share between concurrent builds."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.base = self.root.parent
+
+    # -- traces
+
+    def lookup_trace(self, trace_key: str) -> TraceEntry | None:
+        manifest = self._read_json(self.root / "manifests" / f"{trace_key}.json")
+        if manifest is None or manifest.get("schema") != SCHEMA:
+            return None
+        files = []
+        for name, expected in manifest["files"].items():
+            path = self._abs(name)
+            try:
+                if digest(path.read_bytes()) != expected:
+                    return None
+            except OSError:
+                return None
+            files.append(path)
+        for dist, version in manifest["dists"].items():
+            try:
+                if importlib.metadata.version(dist) != version:
+                    return None
+            except importlib.metadata.PackageNotFoundError:
+                return None
+        raw = self._read_blob(manifest["graph"], "json")
+        if raw is None:
+            return None
+        try:
+            graph = json.loads(raw)
+        except ValueError:
+            return None
+        return TraceEntry(graph, manifest["graph"], tuple(files), tuple(manifest.get("notes", ())))
+
+    def store_trace(
+        self,
+        trace_key: str,
+        graph: dict[str, Any],
+        files: dict[str, str],
+        dists: dict[str, str],
+        notes: list[str],
+    ) -> str:
+        raw = json.dumps(graph, sort_keys=True, separators=(",", ":")).encode()
+        graph_digest = self._write_blob(raw, "json")
+        manifest = {
+            "schema": SCHEMA,
+            "files": {self._rel(Path(p)): h for p, h in sorted(files.items())},
+            "dists": dict(sorted(dists.items())),
+            "graph": graph_digest,
+            "notes": notes,
+        }
+        self._write(self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode())
+        return graph_digest
+
+    # -- rendered outputs
+
+    def lookup_render(self, render_key: str, ext: str) -> bytes | None:
+        pointer = self._read_json(self.root / "renders" / f"{render_key}.json")
+        if pointer is None or not isinstance(pointer.get("blob"), str):
+            return None
+        return self._read_blob(pointer["blob"], ext)
+
+    def store_render(self, render_key: str, data: bytes, ext: str) -> None:
+        blob = self._write_blob(data, ext)
+        self._write(self.root / "renders" / f"{render_key}.json", json.dumps({"blob": blob}).encode())
+
+    # -- maintenance
+
+    def info(self) -> dict[str, Any]:
+        counts = {}
+        total = 0
+        for sub in ("manifests", "renders", "blobs"):
+            folder = self.root / sub
+            entries = list(folder.iterdir()) if folder.is_dir() else []
+            counts[sub] = len(entries)
+            total += sum(e.stat().st_size for e in entries if e.is_file())
+        return {"path": str(self.root), "bytes": total, **counts}
+
+    def clear(self) -> None:
+        for sub in ("manifests", "renders", "blobs"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+
+    # -- internals
+
+    def _rel(self, path: Path) -> str:
+        """Project files are stored relative to the cache's parent (portable in CI)."""
+        try:
+            return path.resolve().relative_to(self.base).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _abs(self, name: str) -> Path:
+        path = Path(name)
+        return path if path.is_absolute() else self.base / path
+
+    def _read_json(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.debug("model-diagram: ignoring unreadable cache file %s (%s)", path, exc)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _read_blob(self, blob: str, ext: str) -> bytes | None:
+        path = self.root / "blobs" / f"{blob}.{ext}"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if digest(data) != blob:
+            log.debug("model-diagram: cache blob %s is corrupt; rebuilding it", path)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        return data
+
+    def _write_blob(self, data: bytes, ext: str) -> str:
+        blob = digest(data)
+        path = self.root / "blobs" / f"{blob}.{ext}"
+        if not (path.is_file() and path.stat().st_size == len(data)):
+            self._write(path, data)
+        return blob
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                Path(tmp).replace(path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    Path(tmp).unlink()
+                raise
+        except OSError as exc:
+            raise CacheError(
+                f"cannot write to the cache directory {self.root} ({exc.strerror or exc}); "
+                "the diagram was built but not cached: make the directory writable or set "
+                "another cache dir"
+            ) from None

@@ -1,0 +1,73 @@
+"""Error types shared by every front end.
+
+Each error carries a ``kind`` that front ends turn into a typed warning
+(``model_diagram.<kind>``), so users can silence one kind with
+``suppress_warnings`` and ``-W`` / ``--strict`` fail on any of them.
+"""
+
+from __future__ import annotations
+
+KINDS = ("option", "import", "input", "trace", "render", "cache")
+
+
+class DiagramError(Exception):
+    """Base class: a diagram could not be produced; the message says why and what to do."""
+
+    kind = "trace"
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        #: longer text (the user's traceback) shown in placeholders and debug logs
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message, "detail": self.detail}
+
+    @staticmethod
+    def from_dict(data: dict[str, str]) -> DiagramError:
+        """Rebuild an error sent across the worker pipe, keeping its kind."""
+        cls = _BY_KIND.get(data.get("kind", "trace"), TraceError)
+        return cls(data.get("message", "unknown error"), detail=data.get("detail", ""))
+
+
+class OptionError(DiagramError, ValueError):
+    """An unknown option or a value the schema does not accept."""
+
+    kind = "option"
+
+
+class FactoryError(DiagramError):
+    """The factory cannot be imported, raises, or does not give an ``nn.Module``."""
+
+    kind = "import"
+
+
+class InputError(DiagramError, ValueError):
+    """A malformed tensor spec, a bad dtype or dims, or inputs that cannot be built."""
+
+    kind = "input"
+
+
+class TraceError(DiagramError):
+    """The model's forward pass failed, hung past the timeout, or crashed the worker."""
+
+    kind = "trace"
+
+
+class RenderError(DiagramError):
+    """Graphviz failed or the requested format is not available from the engine."""
+
+    kind = "render"
+
+
+class CacheError(DiagramError):
+    """The cache directory cannot be used (for example, it is not writable)."""
+
+    kind = "cache"
+
+
+_BY_KIND: dict[str, type[DiagramError]] = {
+    cls.kind: cls
+    for cls in (OptionError, FactoryError, InputError, TraceError, RenderError, CacheError)
+}

@@ -1,0 +1,166 @@
+"""Import a factory (``pkg.module:attr``) and record what the import depended on.
+
+Runs in the worker. The dependency record (project source files with their
+content hashes, installed distributions with their versions) goes into the
+cache manifest, so a warm lookup can re-hash files without importing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import site
+import sys
+import sysconfig
+import traceback
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import FactoryError
+
+_OWN_DIR = Path(__file__).resolve().parent
+
+
+@cache
+def _library_roots() -> tuple[Path, ...]:
+    """Directories whose files are not the user's project (stdlib, site-packages, us)."""
+    paths = {sysconfig.get_path(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.update(site.getsitepackages())
+    paths.add(site.getusersitepackages())
+    roots = {Path(p).resolve() for p in paths if p}
+    roots.add(_OWN_DIR)
+    return tuple(sorted(roots))
+
+
+def is_project_file(path: Path) -> bool:
+    """True for source files of the user's project, the ones whose edits must invalidate."""
+    if any(part in {"site-packages", "dist-packages"} for part in path.parts):
+        return False
+    return not any(path.is_relative_to(root) for root in _library_roots())
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def project_modules() -> dict[str, Path]:
+    """Modules now imported whose source is a project file."""
+    found: dict[str, Path] = {}
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if not filename:
+            continue
+        path = Path(filename).resolve()
+        if path.suffix == ".py" and is_project_file(path):
+            found[name] = path
+    return found
+
+
+def forget_project_modules() -> None:
+    """Drop project modules so the next job imports the files as they are now."""
+    for name in project_modules():
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+
+
+@cache
+def _distributions_by_top_level() -> dict[str, list[str]]:
+    return {k: sorted(set(v)) for k, v in importlib.metadata.packages_distributions().items()}
+
+
+def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Project files (path -> sha256) and distributions (name -> version) now loaded.
+
+    ``baseline`` holds the modules the worker imported for itself (torch,
+    torchview); their versions are part of every cache key already.
+    """
+    files = {str(path): file_digest(path) for path in project_modules().values()}
+    dists: dict[str, str] = {}
+    tops = {name.partition(".")[0] for name in sys.modules if name not in baseline}
+    by_top = _distributions_by_top_level()
+    for top in sorted(tops):
+        for dist in by_top.get(top, ()):
+            try:
+                dists[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return dict(sorted(files.items())), dists
+
+
+def import_object(path: str) -> Any:
+    """Resolve ``package.module:attr.sub``; errors say what is missing and where to look."""
+    module_name, _, attr_path = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise FactoryError(
+            f"cannot import {path!r} ({exc}); is the package importable from the docs "
+            "configuration's sys.path?",
+            detail=traceback.format_exc(),
+        ) from None
+    except Exception as exc:  # the user's module raised while importing
+        raise FactoryError(
+            f"importing module {module_name!r} raised {type(exc).__name__}: {exc}"
+            f"{user_location(exc)}",
+            detail=traceback.format_exc(),
+        ) from None
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise FactoryError(
+                f"cannot import {path!r}: {type(obj).__name__} {getattr(obj, '__name__', '')!r}"
+                f" has no attribute {part!r}"
+            ) from None
+    return obj
+
+
+def call_factory(path: str, factory: Any, kwargs: dict[str, Any]) -> Any:
+    """Build the model from a function, a class or an instance, and check it is a Module."""
+    import torch
+
+    if isinstance(factory, torch.nn.Module):
+        if kwargs:
+            raise FactoryError(f"{path!r} is a module instance; it takes no factory-kwargs")
+        model = factory
+    elif callable(factory):
+        try:
+            model = factory(**kwargs)
+        except Exception as exc:
+            raise FactoryError(
+                f"factory {path!r} raised {type(exc).__name__}: {exc}{user_location(exc)}",
+                detail=traceback.format_exc(),
+            ) from None
+    else:
+        raise FactoryError(
+            f"{path!r} is a {type(factory).__name__}, not a callable returning an nn.Module"
+        )
+    if not isinstance(model, torch.nn.Module):
+        raise FactoryError(
+            f"factory {path!r} returned {type(model).__name__}, expected a torch.nn.Module"
+        )
+    return model
+
+
+def user_location(exc: BaseException) -> str:
+    """`` (at file:line in func: code)`` for the innermost frame in the user's project."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename and is_project_file(Path(f.filename).resolve())
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": {frame.line.strip()}" if frame.line else ""
+    return f" (at {frame.filename}:{frame.lineno} in {frame.name}{code})"
+
+
+def load_callable(path: str) -> Callable[..., Any]:
+    obj = import_object(path)
+    if not callable(obj):
+        raise FactoryError(f"{path!r} is a {type(obj).__name__}, not a callable")
+    return obj  # type: ignore[no-any-return]

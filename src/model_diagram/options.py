@@ -1,0 +1,461 @@
+"""THE option schema: every option is declared once here.
+
+The Sphinx directive's ``option_spec``, the MkDocs block keys and plugin
+config, the CLI flags and the docs' option table are all generated from
+:class:`DiagramOptions`. Options are spelled with hyphens; underscores are
+accepted as aliases. Values given as strings (rST options, CLI flags) are
+read as YAML flow syntax (so JSON works too) with safe loading only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+import yaml
+
+from .errors import DiagramError, OptionError
+from .inputs import parse_structure
+
+Converter = Callable[[Any], Any]
+
+TRACE, RENDER, PAGE = "trace", "render", "page"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one option is named, typed, documented and parsed."""
+
+    name: str
+    attr: str
+    type: str
+    default: Any
+    help: str
+    convert: Converter
+    stage: str
+    example: str
+    structured: bool
+
+    def from_value(self, value: Any) -> Any:
+        """Validate a YAML/Python value; the error names option, value and what is accepted."""
+        try:
+            return self.convert(value)
+        except DiagramError as exc:
+            if isinstance(exc, OptionError):
+                raise
+            exc.message = f"option '{self.name}': {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        except (TypeError, ValueError) as exc:
+            raise OptionError(
+                f"option '{self.name}': invalid value {value!r} ({exc}); expected {self.type}"
+            ) from None
+
+    def from_string(self, text: str | None) -> Any:
+        """Parse an rST option / CLI flag; a bare flag (no text) means true for booleans."""
+        if text is None or not text.strip():
+            if self.type == "bool":
+                return True
+            raise OptionError(f"option '{self.name}' needs a value ({self.type})")
+        if not self.structured:
+            return self.from_value(text.strip())
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise OptionError(
+                f"option '{self.name}': cannot parse {text.strip()!r} as YAML/JSON ({problem})"
+            ) from None
+        return self.from_value(value)
+
+
+# -- converters: each takes a YAML/Python value and returns the validated value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TypeError("not text")
+    return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
+        return value.lower() in {"true", "yes", "on", "1"}
+    raise TypeError("not a boolean")
+
+
+def _int(low: int, high: int | None = None) -> Converter:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise TypeError("not an integer")
+        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            value = int(value)
+        if not isinstance(value, int):
+            raise TypeError("not an integer")
+        if value < low or (high is not None and value > high):
+            limit = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise ValueError(f"must be {limit}")
+        return value
+
+    return convert
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("not a number")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _choice(*choices: str) -> Converter:
+    def convert(value: Any) -> str:
+        text = str(value).strip()
+        for choice in choices:
+            if text.lower() == choice.lower():
+                return choice
+        raise ValueError(f"must be one of {', '.join(choices)}")
+
+    return convert
+
+
+_FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _import_path(value: Any) -> str:
+    text = _text(value).strip()
+    if not _FACTORY.match(text):
+        raise ValueError("must look like 'package.module:attr' (attr may be dotted)")
+    return text
+
+
+def _optional_import_path(value: Any) -> str | None:
+    return None if value is None else _import_path(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise TypeError("not a mapping with string keys")
+    return dict(value)
+
+
+def _input(value: Any) -> Any:
+    """One positional argument: a spec or a nested dict/list of specs, validated now."""
+    if value is None:
+        return None
+    parse_structure(value)
+    return value
+
+
+def _inputs(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("not a list of positional arguments")
+    parse_structure(list(value))
+    return list(value)
+
+
+def _kwargs(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    mapping = _mapping(value)
+    parse_structure(mapping)
+    return mapping
+
+
+def _input_size(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value:
+        raise TypeError("not a list of dims")
+
+    def check(item: Any) -> list[Any]:
+        if isinstance(item, (list, tuple)):
+            return [check(i) for i in item]
+        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+            raise ValueError(f"dims must be positive integers, got {item!r}")
+        return item  # type: ignore[no-any-return]
+
+    return check(value)
+
+
+_LENGTH = re.compile(r"^\d+(\.\d+)?(px|em|ex|pt|pc|cm|mm|in|%|)$")
+
+
+def _length(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value).strip().replace(" ", "")
+    if not _LENGTH.match(text):
+        raise ValueError("must be a length such as 600px, 80% or 12em")
+    return text
+
+
+def _classes(value: Any) -> tuple[str, ...]:
+    items = value.split() if isinstance(value, str) else list(value or ())
+    for item in items:
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][\w-]*", item):
+            raise ValueError(f"{item!r} is not a CSS class name")
+    return tuple(items)
+
+
+def _name(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z][\w.:-]*", text) or ".." in text:
+        raise ValueError("must start with a letter and use only letters, digits, _ . : -")
+    return text
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def opt(
+    default: Any,
+    type_: str,
+    help_: str,
+    convert: Converter,
+    *,
+    stage: str,
+    example: str,
+    structured: bool = True,
+    name: str | None = None,
+) -> Any:
+    """Declare one option as a dataclass field carrying its :class:`OptionSpec` parts."""
+    meta = {
+        "type": type_,
+        "help": help_,
+        "convert": convert,
+        "stage": stage,
+        "example": example,
+        "structured": structured,
+        "name": name,
+    }
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DiagramOptions:
+    """Every option of a diagram, validated. Build with :func:`parse_options`."""
+
+    factory: str = opt(
+        "", "import path", "The model: `package.module:attr`, where attr (dotted path allowed) "
+        "is a function or class returning an `nn.Module`, or an `nn.Module` instance.",
+        _import_path, stage=TRACE, example="example_project.models:make_cnn", structured=False,
+    )
+    factory_kwargs: dict[str, Any] = opt(
+        {}, "mapping", "Keyword arguments passed to the factory.", _mapping,
+        stage=TRACE, example="{num_classes: 5}",
+    )
+    input: Any = opt(
+        None, "tensor spec or nested dict/list of specs",
+        "ONE positional argument. A dict stays a dict: `forward(x)` receives it whole.",
+        _input, stage=TRACE, example="{user_id: 'long[2](0,1000)', age: 'float[2]'}",
+    )
+    inputs: list[Any] | None = opt(
+        None, "list of specs", "Several positional arguments, in order.", _inputs,
+        stage=TRACE, example="['float[2,8]', 'float[2,8]']",
+    )
+    kwargs: dict[str, Any] | None = opt(
+        None, "mapping of specs", "Keyword arguments for `forward`.", _kwargs,
+        stage=TRACE, example="{input_ids: 'long[1,16](0,1000)'}",
+    )
+    input_size: list[Any] | None = opt(
+        None, "list of dims", "torchview's `input_size`: float inputs of these shapes.",
+        _input_size, stage=TRACE, example="[1, 3, 32, 32]",
+    )
+    input_factory: str | None = opt(
+        None, "import path", "`module:callable` returning `(args, kwargs)` for `forward`.",
+        _optional_import_path, stage=TRACE, example="mypkg.docs:example_inputs", structured=False,
+    )
+    batch_size: int = opt(
+        2, "int", "Batch size of generated inputs.", _int(1, 1 << 20),
+        stage=TRACE, example="4",
+    )
+    seq_length: int = opt(
+        10, "int", "Sequence length of generated inputs.", _int(1, 1 << 24),
+        stage=TRACE, example="16",
+    )
+    depth: int = opt(
+        3, "int", "How many levels of nested modules to show; -1 shows all levels.",
+        _int(-1), stage=TRACE, example="2",
+    )
+    expand_nested: bool = opt(
+        False, "bool", "Draw dashed boxes around nested modules.", _bool,
+        stage=TRACE, example="true",
+    )
+    hide_inner_tensors: bool = opt(
+        True, "bool", "Hide tensors between layers (inputs and outputs stay).", _bool,
+        stage=TRACE, example="false",
+    )
+    hide_module_functions: bool = opt(
+        True, "bool", "Hide the torch functions inside leaf modules.", _bool,
+        stage=TRACE, example="false",
+    )
+    roll: bool = opt(
+        False, "bool", "Draw a module reused in a loop once, with a back edge.", _bool,
+        stage=TRACE, example="true",
+    )
+    mode: str = opt(
+        "eval", "eval | train", "Module mode while tracing.", _choice("eval", "train"),
+        stage=TRACE, example="train",
+    )
+    device: str = opt(
+        "auto", "auto | meta | cpu | cuda",
+        "Where to build and trace. `auto` uses the meta device (no weights are allocated) "
+        "and falls back to CPU for data-dependent models.",
+        _choice("auto", "meta", "cpu", "cuda"), stage=TRACE, example="cpu",
+    )
+    timeout: float = opt(
+        120.0, "seconds", "Give up on loading and tracing after this long.", _positive_number,
+        stage=PAGE, example="300",
+    )
+    show_shapes: bool = opt(
+        True, "bool", "Show input/output shapes in node labels.", _bool,
+        stage=RENDER, example="false",
+    )
+    direction: str = opt(
+        "TB", "TB | LR | BT | RL", "Layout direction.", _choice("TB", "LR", "BT", "RL"),
+        stage=RENDER, example="LR",
+    )
+    style: str = opt(
+        "graph", "graph", "Drawing style.", _choice("graph"), stage=RENDER, example="graph",
+    )
+    engine: str = opt(
+        "auto", "auto | dot | graphviz-pure",
+        "Graphviz engine. `auto` uses `dot` from PATH when present, else the bundled "
+        "`graphviz-pure`.", _choice("auto", "dot", "graphviz-pure"), stage=RENDER,
+        example="graphviz-pure",
+    )
+    format: str = opt(
+        "svg", "svg | png | pdf", "Output format for files (pages embed SVG).",
+        _choice("svg", "png", "pdf"), stage=RENDER, example="png",
+    )
+    dpi: int = opt(
+        150, "int", "Resolution of PNG output.", _int(10, 2400), stage=RENDER, example="300",
+    )
+    caption: str | None = opt(
+        None, "text", "Figure caption.", _optional_text, stage=RENDER,
+        example="The recommender.", structured=False,
+    )
+    alt: str | None = opt(
+        None, "text", "Alternative text (also the SVG's title).", _optional_text,
+        stage=RENDER, example="Recommender architecture", structured=False,
+    )
+    name: str | None = opt(
+        None, "identifier", "Label/anchor of the figure for cross-references.", _name,
+        stage=PAGE, example="fig-cnn", structured=False,
+    )
+    align: str | None = opt(
+        None, "left | center | right", "Figure alignment.",
+        lambda v: None if v is None else _choice("left", "center", "right")(v),
+        stage=PAGE, example="center", structured=False,
+    )
+    width: str | None = opt(
+        None, "length", "Figure width (CSS length or percentage).", _length,
+        stage=PAGE, example="80%", structured=False,
+    )
+    css_class: tuple[str, ...] = opt(
+        (), "class names", "Extra CSS classes on the figure.", _classes, stage=PAGE,
+        example="wide", structured=False, name="class",
+    )
+
+    # -- views used by the pipeline
+
+    def stage_dict(self, *stages: str) -> dict[str, Any]:
+        """The options of the given stages, by option name (JSON-safe; used in cache keys)."""
+        return {
+            spec.name: getattr(self, spec.attr)
+            for spec in OPTIONS.values()
+            if spec.stage in stages
+        }
+
+    def with_values(self, **changes: Any) -> DiagramOptions:
+        return replace(self, **changes)
+
+
+def _build_specs() -> dict[str, OptionSpec]:
+    specs: dict[str, OptionSpec] = {}
+    for f in fields(DiagramOptions):
+        meta = f.metadata
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        name = meta["name"] or f.name.replace("_", "-")
+        specs[name] = OptionSpec(
+            name=name, attr=f.name, type=meta["type"], default=default, help=meta["help"],
+            convert=meta["convert"], stage=meta["stage"], example=meta["example"],
+            structured=meta["structured"],
+        )
+    return specs
+
+
+OPTIONS: dict[str, OptionSpec] = _build_specs()
+_ALIASES = {spec.attr: name for name, spec in OPTIONS.items()} | {
+    name.replace("-", "_"): name for name in OPTIONS
+}
+INPUT_OPTIONS = ("input", "inputs", "kwargs", "input-size", "input-factory")
+
+
+def canonical_name(key: str) -> str:
+    """Map an option key (hyphens or underscores) to its schema name, or raise."""
+    if key in OPTIONS:
+        return key
+    if key in _ALIASES:
+        return _ALIASES[key]
+    close = difflib.get_close_matches(key.replace("_", "-"), OPTIONS, n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise OptionError(f"unknown option {key!r}{hint} (known options: {', '.join(OPTIONS)})")
+
+
+def parse_options(
+    values: Mapping[str, Any],
+    *,
+    strings: bool = False,
+    defaults: Mapping[str, Any] | None = None,
+    require_factory: bool = True,
+) -> DiagramOptions:
+    """Validate options from a front end into a :class:`DiagramOptions`.
+
+    ``strings=True`` when values come from rST options or CLI flags. ``defaults``
+    (already plain values, e.g. ``model_diagram_defaults``) apply underneath.
+    """
+    merged: dict[str, Any] = {}
+    for key, value in (defaults or {}).items():
+        spec = OPTIONS[canonical_name(key)]
+        merged[spec.attr] = spec.from_value(value)
+    for key, value in values.items():
+        spec = OPTIONS[canonical_name(key)]
+        merged[spec.attr] = spec.from_string(value) if strings else spec.from_value(value)
+    options = DiagramOptions(**merged)
+    if require_factory and not options.factory:
+        raise OptionError("option 'factory' is required: give 'package.module:attr'")
+    given = [n for n in INPUT_OPTIONS if getattr(options, OPTIONS[n].attr) is not None]
+    exclusive = [n for n in given if n != "kwargs"]
+    if len(exclusive) > 1 or ("input-factory" in given and "kwargs" in given) or (
+        "input-size" in given and "kwargs" in given
+    ):
+        raise OptionError(
+            f"options {', '.join(given)} cannot be combined: use one of input, inputs, "
+            "input-size or input-factory (kwargs may join input or inputs)"
+        )
+    return options
+
+
+def validate_defaults(values: Any) -> dict[str, Any]:
+    """Check a front end's ``defaults`` mapping early (at config time)."""
+    if not isinstance(values, Mapping):
+        raise OptionError(f"defaults must be a mapping of option names to values, got {values!r}")
+    return {canonical_name(k): OPTIONS[canonical_name(k)].from_value(v) for k, v in values.items()}

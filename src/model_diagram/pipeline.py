@@ -1,0 +1,158 @@
+"""options -> (cache hit? return) -> worker(load, trace) -> style -> render -> cache.
+
+The one path every front end (Sphinx, MkDocs, Python API, CLI) goes through.
+It never imports torch: tracing happens in the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cache import Cache, key_of
+from .errors import CacheError, DiagramError
+from .options import RENDER, TRACE, DiagramOptions
+from .render import clean_svg, find_engine, run_engine
+from .styles import graph as graph_style
+from .worker import Worker, shared_worker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = ".model-diagram-cache"
+
+
+@dataclass
+class Result:
+    """A finished diagram and what it depended on."""
+
+    data: bytes
+    format: str
+    key: str
+    files: tuple[Path, ...]
+    cached: bool
+    graph: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    #: problems that did not stop the diagram (an unwritable cache)
+    warnings: list[DiagramError] = field(default_factory=list)
+
+    @property
+    def svg(self) -> str:
+        return self.data.decode("utf-8")
+
+
+@cache
+def _code_digest() -> str:
+    """Hash of our own sources: a change to tracing or styling invalidates old entries."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(here.rglob("*.py")):
+        h.update(path.relative_to(here).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@cache
+def _tool_versions() -> dict[str, str]:
+    versions = {"model-diagram": __version__, "python": "%d.%d" % sys.version_info[:2]}
+    for dist in ("torch", "torchview"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "missing"
+    return versions
+
+
+def trace_key(options: DiagramOptions) -> str:
+    return key_of(
+        {"trace": options.stage_dict(TRACE), "tools": _tool_versions(), "code": _code_digest()}
+    )
+
+
+class Pipeline:
+    """Per-build state: one cache, one (lazily started) worker."""
+
+    def __init__(self, cache_dir: Path | str | None = None, worker: Worker | None = None) -> None:
+        self.cache = Cache(Path(cache_dir or DEFAULT_CACHE_DIR))
+        self._worker = worker
+        self.traced = 0
+
+    @property
+    def worker(self) -> Worker:
+        if self._worker is None:
+            self._worker = shared_worker()
+        return self._worker
+
+    def start_worker(self) -> None:
+        """Start the worker ahead of the first miss, so its imports overlap other work."""
+        self.worker.start()
+
+    def diagram(self, options: DiagramOptions, fmt: str = "svg") -> Result:
+        """Produce one diagram in ``fmt``; raises a :class:`DiagramError` subclass."""
+        warnings: list[DiagramError] = []
+        key = trace_key(options)
+        entry = self.cache.lookup_trace(key)
+        cached = entry is not None
+        if entry is not None:
+            graph, graph_digest, files, notes = (
+                entry.graph, entry.graph_digest, entry.files, list(entry.notes)
+            )
+        else:
+            reply = self.worker.run(
+                {"factory": options.factory, "options": options.stage_dict(TRACE)},
+                timeout=options.timeout,
+            )
+            self.traced += 1
+            graph, notes = reply["graph"], list(reply["notes"])
+            files = tuple(Path(p) for p in reply["files"])
+            try:
+                graph_digest = self.cache.store_trace(
+                    key, graph, reply["files"], reply["dists"], notes
+                )
+            except CacheError as exc:
+                warnings.append(exc)
+                graph_digest = key_of(graph)
+        data, rkey, hit = self.render_graph(options, graph, graph_digest, fmt, warnings)
+        return Result(data, fmt, rkey, files, cached and hit, graph, notes, warnings)
+
+    def render_graph(
+        self,
+        options: DiagramOptions,
+        graph: dict[str, Any],
+        graph_digest: str,
+        fmt: str,
+        warnings: list[DiagramError],
+    ) -> tuple[bytes, str, bool]:
+        engine = find_engine(options.engine)
+        render_options = options.stage_dict(RENDER)
+        render_options.pop("format")
+        if fmt != "png":
+            render_options.pop("dpi")
+        rkey = key_of(
+            {
+                "graph": graph_digest,
+                "render": render_options,
+                "format": fmt,
+                "engine": [engine.name, engine.version],
+                "code": _code_digest(),
+            }
+        )
+        data = self.cache.lookup_render(rkey, fmt)
+        if data is not None:
+            return data, rkey, True
+        dot = graph_style.to_dot(graph, options.stage_dict(RENDER))
+        data = run_engine(engine, dot, fmt, options.dpi)
+        if fmt == "svg":
+            title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
+            data = clean_svg(data, f"md{rkey[:10]}", title).encode()
+        try:
+            self.cache.store_render(rkey, data, fmt)
+        except CacheError as exc:
+            warnings.append(exc)
+        return data, rkey, False

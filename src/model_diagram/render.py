@@ -1,0 +1,158 @@
+"""DOT -> SVG/PNG/PDF with the chosen engine, and SVG clean-up for inlining.
+
+Engines: ``dot`` (a system Graphviz) and ``graphviz-pure`` (a self-contained
+binary installed with this package). ``auto`` prefers ``dot`` from PATH.
+The cleaned SVG has no prolog, doctype or comments, ids prefixed per diagram,
+no scripts, event attributes or external references, and carries
+``role="img"`` plus an accessible title.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .errors import RenderError
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+
+RENDER_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    path: str
+    version: str
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return ("svg", "png", "pdf") if self.name == "dot" else ("svg", "png")
+
+
+def _graphviz_pure_path() -> str | None:
+    found = shutil.which("graphviz-pure")
+    if found:
+        return found
+    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(scripts) / ("graphviz-pure.exe" if sys.platform == "win32" else "graphviz-pure")
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+@cache
+def find_engine(name: str = "auto") -> Engine:
+    """Resolve an engine name to a binary and its version (cached per process)."""
+    candidates: list[tuple[str, str | None]] = []
+    if name in {"auto", "dot"}:
+        candidates.append(("dot", shutil.which("dot")))
+    if name in {"auto", "graphviz-pure"}:
+        candidates.append(("graphviz-pure", _graphviz_pure_path()))
+    for engine_name, path in candidates:
+        if path:
+            return Engine(engine_name, path, _version(path))
+    wanted = "Graphviz's 'dot' on PATH" if name == "dot" else "the 'graphviz-pure' binary"
+    raise RenderError(
+        f"engine {name!r} is not available: cannot find {wanted}; install Graphviz or "
+        "'pip install graphviz-pure', or set engine: auto"
+    )
+
+
+def _version(path: str) -> str:
+    try:
+        done = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"cannot run the Graphviz engine {path!r}: {exc}") from None
+    return (done.stderr or done.stdout).strip().splitlines()[0] if (done.stderr or done.stdout) else "?"
+
+
+def run_engine(engine: Engine, dot: str, fmt: str, dpi: int = 96) -> bytes:
+    """Lay out ``dot`` and return the bytes of ``fmt``; errors name the engine and cause."""
+    if fmt not in engine.formats:
+        raise RenderError(
+            f"the {engine.name} engine cannot write {fmt.upper()}; install Graphviz ('dot') "
+            f"for {fmt.upper()} output, or use one of {', '.join(engine.formats)}"
+        )
+    args = [engine.path, f"-T{fmt}"]
+    if fmt == "png":
+        args.append(f"-Gdpi={dpi}")
+    try:
+        done = subprocess.run(
+            args, input=dot.encode(), capture_output=True, timeout=RENDER_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"Graphviz ({engine.name}) failed: {exc}") from None
+    if done.returncode != 0 or not done.stdout:
+        message = done.stderr.decode("utf-8", "replace").strip() or f"exit code {done.returncode}"
+        raise RenderError(f"Graphviz ({engine.name}) failed: {message}")
+    return done.stdout
+
+
+_EVENT_ATTR = re.compile(r"^on", re.IGNORECASE)
+_URL_REF = re.compile(r"url\(#([^)]+)\)")
+_FORBIDDEN = {"script", "foreignObject", "iframe", "object", "embed"}
+
+
+def clean_svg(svg: bytes | str, prefix: str, title: str | None = None) -> str:
+    """Make Graphviz SVG safe and unique for inlining into an HTML page."""
+    text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise RenderError(f"the engine wrote SVG that does not parse: {exc}") from None
+    ids = {el.get("id") for el in root.iter() if el.get("id")}
+
+    def fix_ref(value: str) -> str:
+        if value.startswith("#") and value[1:] in ids:
+            return f"#{prefix}-{value[1:]}"
+        return _URL_REF.sub(
+            lambda m: f"url(#{prefix}-{m[1]})" if m[1] in ids else "none", value
+        )
+
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if _local(child.tag) in _FORBIDDEN:
+                parent.remove(child)
+    for el in root.iter():
+        for key in list(el.attrib):
+            local = _local(key)
+            value = el.attrib[key]
+            if _EVENT_ATTR.match(local):
+                del el.attrib[key]
+            elif local == "id":
+                el.attrib[key] = f"{prefix}-{value}"
+            elif local == "href":
+                fixed = fix_ref(value)
+                if fixed.startswith("#"):
+                    el.attrib[key] = fixed
+                else:
+                    del el.attrib[key]  # no external references in inlined SVG
+            elif "url(" in value:
+                el.attrib[key] = fix_ref(value)
+    root.set("role", "img")
+    root.set("class", "model-diagram-svg")
+    graph_title = root.find(f"{{{SVG_NS}}}g/{{{SVG_NS}}}title")
+    if title:
+        root.set("aria-label", title)
+        element = ET.Element(f"{{{SVG_NS}}}title", {"id": f"{prefix}-title"})
+        element.text = title
+        root.insert(0, element)
+        root.set("aria-labelledby", f"{prefix}-title")
+    if graph_title is not None and graph_title.text == "model":
+        graph_title.text = title or ""
+    return ET.tostring(root, encoding="unicode")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]

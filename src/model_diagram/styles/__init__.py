@@ -1,0 +1,1 @@
+"""Drawing styles: a layer graph -> DOT or SVG."""

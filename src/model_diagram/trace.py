@@ -1,0 +1,317 @@
+"""Model + inputs -> a neutral layer graph (torchview underneath).
+
+Runs in the worker. The layer graph is plain JSON (nodes, edges, clusters),
+so it can be cached, rendered by any style and never needs torch again.
+torchview's own Graphviz output is not used: we keep its traversal (depth,
+rolling, hidden tensors) and record the nodes it would draw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import traceback
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .errors import FactoryError, InputError, TraceError
+from .inputs import materialize, parse_structure
+from .loader import call_factory, import_object, load_callable, user_location
+
+#: a model larger than this is never rebuilt on CPU after a failed meta trace
+CPU_FALLBACK_LIMIT = 8 * 1024**3
+
+
+def trace_diagram(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Load, build inputs and trace, following the ``device`` policy.
+
+    ``auto`` builds and traces on the meta device (no weights allocated) and,
+    when that fails on a data-dependent op, tries again on CPU and says so.
+    """
+    device = options["device"]
+    if device != "auto":
+        return {"graph": _attempt(options, device), "device": device, "notes": []}
+    try:
+        return {"graph": _attempt(options, "meta"), "device": "meta", "notes": []}
+    except (TraceError, FactoryError) as meta_error:
+        if getattr(meta_error, "too_big", False):
+            raise
+        graph = _attempt(options, "cpu")
+        note = f"traced on CPU because the meta device failed: {meta_error.message}"
+        return {"graph": graph, "device": "cpu", "notes": [note]}
+
+
+def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
+    import torch
+
+    factory_path = options["factory"]
+    factory = import_object(factory_path)
+    with _device_context(device, factory):
+        model = call_factory(factory_path, factory, options["factory-kwargs"])
+    if isinstance(factory, torch.nn.Module):
+        device = module_device(model) or "cpu"
+    args, kwargs = build_inputs(options, device)
+    try:
+        return trace_module(model, args, kwargs, options, device)
+    except TraceError as exc:
+        if device == "meta":
+            size = sum(p.numel() * p.element_size() for p in model.parameters())
+            if size > CPU_FALLBACK_LIMIT:
+                exc.too_big = True  # type: ignore[attr-defined]
+                exc.message += (
+                    f" (tracing on the meta device failed and the model's "
+                    f"{size / 1024**3:.0f} GiB of weights are too large to retry on CPU)"
+                )
+                exc.args = (exc.message,)
+        raise
+
+
+@contextlib.contextmanager
+def _device_context(device: str, factory: Any) -> Iterator[None]:
+    import torch
+
+    if isinstance(factory, torch.nn.Module) or device == "cpu":
+        yield
+        return
+    with torch.device(device):
+        yield
+
+
+def module_device(model: Any) -> str | None:
+    """The device an existing instance lives on: tracing it never moves it."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return str(tensor.device.type)
+    return None
+
+
+def build_inputs(options: Mapping[str, Any], device: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    import torch
+
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    if options["input"] is not None:
+        args = (materialize(parse_structure(options["input"]), device),)
+    elif options["inputs"] is not None:
+        args = tuple(materialize(parse_structure(options["inputs"]), device))
+    elif options["input-size"] is not None:
+        sizes = options["input-size"]
+        shapes = sizes if isinstance(sizes[0], list) else [sizes]
+        args = tuple(
+            materialize(parse_structure(f"float[{','.join(map(str, s))}]"), device)
+            for s in shapes
+        )
+    elif options["input-factory"] is not None:
+        made = _call_input_factory(options["input-factory"])
+        args, kwargs = _to_device(made, device, torch)
+    if options["kwargs"] is not None:
+        kwargs = materialize(parse_structure(options["kwargs"]), device)
+    if not args and not kwargs:
+        raise InputError(
+            "no inputs given: add one of input, inputs, kwargs, input-size or input-factory "
+            "(for example  input: 'float[2,3,32,32]')"
+        )
+    return args, kwargs
+
+
+def _call_input_factory(path: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    func = load_callable(path)
+    try:
+        made = func()
+    except Exception as exc:
+        raise InputError(
+            f"input-factory {path!r} raised {type(exc).__name__}: {exc}{user_location(exc)}",
+            detail=traceback.format_exc(),
+        ) from None
+    if (
+        not isinstance(made, tuple)
+        or len(made) != 2
+        or not isinstance(made[0], (tuple, list))
+        or not isinstance(made[1], Mapping)
+    ):
+        raise InputError(f"input-factory {path!r} must return (args, kwargs), got {type(made).__name__}")
+    return tuple(made[0]), dict(made[1])
+
+
+def _to_device(made: tuple[tuple[Any, ...], dict[str, Any]], device: str, torch: Any) -> Any:
+    def move(item: Any) -> Any:
+        if isinstance(item, torch.Tensor):
+            return item.to(device)
+        if isinstance(item, Mapping):
+            return {k: move(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return type(item)(move(v) for v in item)
+        return item
+
+    return move(made)
+
+
+def trace_module(
+    model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from torchview.torchview import forward_prop, process_input
+
+    depth = math.inf if options["depth"] < 0 else options["depth"]
+    modes = {name: m.training for name, m in model.named_modules()}
+    try:
+        x, kw, input_nodes = process_input(list(args), None, kwargs, device)
+        builder = _graph_builder_class()(
+            None, input_nodes, True, options["expand-nested"], options["hide-inner-tensors"],
+            options["hide-module-functions"], options["roll"], depth,
+        )
+        forward_prop(model, x, device, builder, options["mode"], **kw)
+        builder.fill_visual_graph()
+    except RuntimeError as exc:
+        cause = exc.__cause__ or exc.__context__ or exc
+        raise _forward_error(cause, args) from None
+    except RecursionError as exc:
+        raise _forward_error(exc, args) from None
+    finally:
+        for name, module in model.named_modules():
+            if name in modes:
+                module.training = modes[name]
+    return builder.layer_graph(model, _input_names(x, kw))
+
+
+def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
+    message = f"the model's forward raised {type(exc).__name__}: {exc}".rstrip()
+    if len(message) > 600:
+        message = message[:600] + "..."
+    message += user_location(exc)
+    if any(isinstance(a, Mapping) for a in args) and isinstance(exc, (TypeError, AttributeError)):
+        message += (
+            "; the model received a dict as its one positional input: if forward takes "
+            "separate tensors, give them with 'kwargs' or 'inputs' instead of 'input'"
+        )
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error = TraceError(message, detail=detail)
+    return error
+
+
+def _input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, str]:
+    """id(recorder tensor) -> a readable path such as ``x['hist']`` or ``input_ids``."""
+    names: dict[int, str] = {}
+
+    def walk(item: Any, path: str) -> None:
+        if hasattr(item, "tensor_nodes"):
+            names[id(item)] = path
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                walk(value, f"{path}[{key!r}]" if path else str(key))
+        elif isinstance(item, (list, tuple)):
+            for i, value in enumerate(item):
+                walk(value, f"{path}[{i}]")
+
+    positional = list(args) if isinstance(args, (list, tuple)) else [args]
+    for i, value in enumerate(positional):
+        walk(value, "x" if len(positional) == 1 else f"arg{i}")
+    for key, value in kwargs.items():
+        walk(value, str(key))
+    return names
+
+
+def _graph_builder_class() -> type:
+    """Subclass torchview's ComputationGraph to record nodes instead of Graphviz text."""
+    from torchview.computation_graph import ComputationGraph
+    from torchview.computation_node import FunctionNode, ModuleNode, TensorNode
+
+    class LayerGraphBuilder(ComputationGraph):  # type: ignore[misc]
+        def reset_graph_history(self) -> None:
+            super().reset_graph_history()
+            self.md_nodes: dict[str, tuple[Any, str | None]] = {}
+            self.md_edges: dict[tuple[str, str], int] = {}
+            self.md_clusters: dict[str, dict[str, Any]] = {}
+
+        def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:
+            cur = kwargs["cur_node"]
+            if isinstance(cur, (TensorNode, ModuleNode, FunctionNode)):
+                if cur.depth <= self.depth:
+                    action_fn(**kwargs)
+                return
+            module, children = next(iter(cur.items()))
+            step = {**kwargs, "cur_node": module}
+            if 0 <= module.depth <= self.depth:
+                action_fn(**step)
+            if self.hide_module_functions and module.is_container:
+                for node in module.output_nodes:
+                    self.traverse_graph(action_fn, **{**step, "cur_node": node})
+                return
+            if self.expand_nested and 1 <= module.depth < self.depth:
+                cluster = f"cluster_{self.subgraph_dict[module.node_id]}"
+                self.md_clusters.setdefault(
+                    cluster, {"id": cluster, "label": module.name, "parent": kwargs["subgraph"]}
+                )
+                step["subgraph"] = cluster
+            for node in children:
+                self.traverse_graph(action_fn, **{**step, "cur_node": node})
+
+        def add_node(self, node: Any, subgraph: Any = None) -> None:
+            if node.node_id not in self.id_dict:
+                self.id_dict[node.node_id] = self.running_node_id
+                self.running_node_id += 1
+            self.md_nodes.setdefault(str(self.id_dict[node.node_id]), (node, subgraph))
+            self.node_set.add(id(node))
+
+        def add_edge(self, edge_ids: tuple[int, int], edg_cnt: int) -> None:
+            key = (str(edge_ids[0]), str(edge_ids[1]))
+            self.md_edges[key] = max(self.md_edges.get(key, 0), edg_cnt)
+
+        def resize_graph(self, *args: Any, **kwargs: Any) -> None:
+            """Sizing is the style's job."""
+
+        def layer_graph(self, model: Any, input_names: dict[int, str]) -> dict[str, Any]:
+            modules = {id(m): (q, m) for q, m in model.named_modules(remove_duplicate=False)}
+            nodes = [
+                _describe(nid, node, cluster, modules, input_names, TensorNode, ModuleNode)
+                for nid, (node, cluster) in self.md_nodes.items()
+            ]
+            return {
+                "model": type(model).__name__,
+                "nodes": nodes,
+                "edges": [
+                    {"tail": t, "head": h, "count": c} for (t, h), c in self.md_edges.items()
+                ],
+                "clusters": list(self.md_clusters.values()),
+            }
+
+    return LayerGraphBuilder
+
+
+def _shape_list(shapes: Any) -> list[list[int]]:
+    out = []
+    for shape in shapes or ():
+        with contextlib.suppress(TypeError, ValueError):
+            out.append([int(d) for d in shape])
+    return out
+
+
+def _describe(
+    nid: str,
+    node: Any,
+    cluster: str | None,
+    modules: dict[int, tuple[str, Any]],
+    input_names: dict[int, str],
+    tensor_type: type,
+    module_type: type,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": nid, "name": node.name, "depth": node.depth, "cluster": cluster}
+    if isinstance(node, tensor_type):
+        kind = {"input-tensor": "input", "output-tensor": "output"}.get(node.name, "tensor")
+        shape = [int(d) for d in node.tensor_shape]
+        entry.update(kind=kind, inputs=[shape], outputs=[shape])
+        if kind == "input":
+            entry["label"] = input_names.get(node.tensor_id, "input")
+        return entry
+    entry.update(
+        kind="module" if isinstance(node, module_type) else "function",
+        inputs=_shape_list(node.input_shape),
+        outputs=_shape_list(node.output_shape),
+    )
+    if isinstance(node, module_type) and node.compute_unit_id in modules:
+        qualname, module = modules[node.compute_unit_id]
+        cls = type(module)
+        entry.update(
+            qualname=qualname,
+            cls=f"{cls.__module__}.{cls.__qualname__}",
+            params=int(sum(p.numel() for p in module.parameters())),
+        )
+    return entry
