@@ -178,3 +178,19 @@ def make_wants_tensor() -> WantsTensor:
 
 INSTANCE: nn.Module = make_mlp()
 """A ready-made model instance, for factories that name an object, not a callable."""
+
+
+class HostileNames(nn.Module):
+    """Submodule names that must be escaped in labels and tooltips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleDict({'<script>alert("x")</script>&': nn.Linear(8, 4)})
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers['<script>alert("x")</script>&'](x)
+
+
+def make_hostile_names() -> HostileNames:
+    """A model whose module names carry markup, quotes and ampersands."""
+    return HostileNames()

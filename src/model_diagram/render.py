@@ -100,7 +100,7 @@ def run_engine(engine: Engine, dot: str, fmt: str, dpi: int = 96) -> bytes:
 
 
 _EVENT_ATTR = re.compile(r"^on", re.IGNORECASE)
-_URL_REF = re.compile(r"url\(#([^)]+)\)")
+_URL_REF = re.compile(r"url\(\s*['\"]?([^)'\"]*)['\"]?\s*\)")
 _FORBIDDEN = {"script", "foreignObject", "iframe", "object", "embed"}
 
 
@@ -117,7 +117,8 @@ def clean_svg(svg: bytes | str, prefix: str, title: str | None = None) -> str:
         if value.startswith("#") and value[1:] in ids:
             return f"#{prefix}-{value[1:]}"
         return _URL_REF.sub(
-            lambda m: f"url(#{prefix}-{m[1]})" if m[1] in ids else "none", value
+            lambda m: f"url(#{prefix}-{m[1][1:]})" if m[1][1:] in ids and m[1][0:1] == "#" else "none",
+            value,
         )
 
     for parent in list(root.iter()):

@@ -1,0 +1,66 @@
+"""HTML both front ends embed: the figure around an SVG, and the error placeholder.
+
+Framework-free, so Sphinx's HTML visitor and the MkDocs plugin produce the
+same markup and share one stylesheet (``assets/model-diagram.css``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from importlib import resources
+
+from .errors import DiagramError
+
+CSS_NAME = "model-diagram.css"
+
+_ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
+
+
+def asset_text(name: str) -> str:
+    """A file shipped in ``model_diagram/assets`` (no CDN, builds work offline)."""
+    return resources.files("model_diagram").joinpath("assets", name).read_text("utf-8")
+
+
+def unique_ids(svg: str, occurrence: int) -> str:
+    """Re-prefix ids when the same diagram appears more than once on a page."""
+    if occurrence == 0:
+        return svg
+    return _ID_ATTR.sub(lambda m: f"{m[1]}{m[2]}-{occurrence}-", svg)
+
+
+def figure_html(
+    svg: str,
+    *,
+    caption: str | None = None,
+    caption_html: str | None = None,
+    name: str | None = None,
+    align: str | None = None,
+    width: str | None = None,
+    classes: tuple[str, ...] = (),
+) -> str:
+    """A ``<figure>`` holding an inline SVG; the caption is escaped unless given as HTML."""
+    css = ["model-diagram", *classes]
+    if align:
+        css.append(f"align-{align}")
+    attrs = [f'class="{" ".join(html.escape(c) for c in css)}"']
+    if name:
+        attrs.append(f'id="{html.escape(name)}"')
+    if width:
+        attrs.append(f'style="width: {html.escape(width)}"')
+    body = f'<div class="model-diagram-canvas">{svg}</div>'
+    text = caption_html if caption_html is not None else (html.escape(caption) if caption else "")
+    if text:
+        body += f"<figcaption>{text}</figcaption>"
+    return f"<figure {' '.join(attrs)}>{body}</figure>"
+
+
+def error_html(error: DiagramError, factory: str = "") -> str:
+    """A visible placeholder naming the problem, so a broken model never vanishes silently."""
+    what = f" for <code>{html.escape(factory)}</code>" if factory else ""
+    return (
+        f'<div class="model-diagram-error" role="note">'
+        f"<p><strong>model-diagram: no diagram{what}</strong> "
+        f"({html.escape(error.kind)} error)</p>"
+        f"<pre>{html.escape(error.message)}</pre></div>"
+    )

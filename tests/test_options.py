@@ -1,0 +1,105 @@
+"""The option schema: one declaration, parsed from rST/CLI strings and YAML values."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_diagram.errors import InputError, OptionError
+from model_diagram.options import OPTIONS, canonical_name, parse_options, validate_defaults
+
+FACTORY = {"factory": "models:make_mlp"}
+
+
+def test_every_option_is_documented_once() -> None:
+    for name, spec in OPTIONS.items():
+        assert spec.name == name
+        assert "_" not in name
+        assert spec.help and spec.type and spec.example, name
+    assert {"factory", "input", "inputs", "kwargs", "input-size", "input-factory", "depth",
+            "direction", "engine", "format", "caption", "name", "class"} <= set(OPTIONS)
+
+
+def test_examples_parse() -> None:
+    for spec in OPTIONS.values():
+        spec.from_string(spec.example)
+
+
+def test_strings_are_yaml_flow_and_json() -> None:
+    yaml_form = parse_options(
+        {**FACTORY, "input": "{user_id: 'long[2](0,10)', age: 'float[2]'}", "depth": "2"},
+        strings=True,
+    )
+    json_form = parse_options(
+        {**FACTORY, "input": '{"user_id": "long[2](0,10)", "age": "float[2]"}', "depth": "2"},
+        strings=True,
+    )
+    assert yaml_form.input == json_form.input == {"user_id": "long[2](0,10)", "age": "float[2]"}
+    assert yaml_form.depth == 2
+
+
+def test_underscore_aliases_and_bare_flags() -> None:
+    opts = parse_options({**FACTORY, "input": "float[2,8]", "expand_nested": None}, strings=True)
+    assert opts.expand_nested is True
+    assert canonical_name("hide_inner_tensors") == "hide-inner-tensors"
+    assert canonical_name("css_class") == "class"
+
+
+def test_text_options_are_not_yaml() -> None:
+    opts = parse_options({**FACTORY, "caption": "yes: {not yaml}", "alt": "no"}, strings=True)
+    assert opts.caption == "yes: {not yaml}"
+    assert opts.alt == "no"
+
+
+@pytest.mark.parametrize(
+    ("values", "fragments"),
+    [
+        ({"depht": "2"}, ["unknown option 'depht'", "did you mean 'depth'"]),
+        ({"depth": "-2"}, ["option 'depth'", "-2", ">= -1"]),
+        ({"depth": "deep"}, ["option 'depth'", "'deep'", "int"]),
+        ({"direction": "UP"}, ["option 'direction'", "'UP'", "TB, LR, BT, RL"]),
+        ({"engine": "neato"}, ["option 'engine'", "auto, dot, graphviz-pure"]),
+        ({"expand-nested": "maybe"}, ["option 'expand-nested'", "'maybe'", "bool"]),
+        ({"factory-kwargs": "[1, 2]"}, ["option 'factory-kwargs'", "mapping"]),
+        ({"input": "{a: [unclosed"}, ["option 'input'", "cannot parse"]),
+        ({"width": "wide"}, ["option 'width'", "length"]),
+        ({"name": "../../etc/passwd"}, ["option 'name'"]),
+        ({"class": "ok <bad>"}, ["option 'class'", "CSS class"]),
+        ({"timeout": "0"}, ["option 'timeout'", "positive"]),
+        ({"input-size": "[2, 0]"}, ["option 'input-size'", "positive"]),
+    ],
+)
+def test_bad_values_name_option_value_and_accepted(values: dict[str, str], fragments: list[str]) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_options({**FACTORY, "input": "float[2,8]", **values}, strings=True)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_factory_grammar() -> None:
+    with pytest.raises(OptionError, match="package.module:attr"):
+        parse_options({"factory": "os.system('x')", "input": "float[1]"})
+    with pytest.raises(OptionError, match="'factory' is required"):
+        parse_options({"input": "float[1]"})
+    assert parse_options({"factory": "a.b:C.make", "input": "float[1]"}).factory == "a.b:C.make"
+
+
+def test_malformed_specs_are_input_errors() -> None:
+    with pytest.raises(InputError, match="option 'input': unknown dtype 'flot'"):
+        parse_options({**FACTORY, "input": "flot[2]"})
+    with pytest.raises(InputError, match="option 'kwargs': dims .* must be positive"):
+        parse_options({**FACTORY, "kwargs": {"x": "float[2,0]"}})
+
+
+def test_inputs_are_exclusive() -> None:
+    with pytest.raises(OptionError, match="cannot be combined"):
+        parse_options({**FACTORY, "input": "float[2]", "input-size": [2]})
+    both = parse_options({**FACTORY, "input": "float[2]", "kwargs": {"mask": "bool[2]"}})
+    assert both.kwargs == {"mask": "bool[2]"}
+
+
+def test_defaults_apply_underneath() -> None:
+    defaults = validate_defaults({"depth": 1, "direction": "LR"})
+    opts = parse_options({**FACTORY, "input": "float[2]", "depth": "2"}, strings=True, defaults=defaults)
+    assert (opts.depth, opts.direction) == (2, "LR")
+    with pytest.raises(OptionError, match="unknown option 'colour'"):
+        validate_defaults({"colour": "red"})

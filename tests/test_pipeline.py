@@ -1,0 +1,282 @@
+"""The core pipeline end to end: real worker, real torchview, real Graphviz, real cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model_diagram.errors import (
+    CacheError,
+    DiagramError,
+    FactoryError,
+    InputError,
+    RenderError,
+    TraceError,
+)
+from model_diagram.options import parse_options
+from model_diagram.pipeline import Pipeline
+from model_diagram.render import clean_svg, find_engine, run_engine
+
+RECOMMENDER_INPUT = {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"}
+ENGINES = [e for e in ("dot", "graphviz-pure") if e == "graphviz-pure" or shutil.which("dot")]
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def diagram(tmp_path: Path, **values: Any) -> Any:
+    return Pipeline(tmp_path / "cache").diagram(parse_options(values))
+
+
+def svg_text(svg: str) -> str:
+    return " ".join(t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text"))
+
+
+def assert_inline_safe(svg: str) -> None:
+    assert not svg.startswith("<?xml") and "<!DOCTYPE" not in svg and "<!--" not in svg
+    root = ET.fromstring(svg)
+    for el in root.iter():
+        assert not el.tag.endswith("script")
+        for key, value in el.attrib.items():
+            assert not key.rsplit("}", 1)[-1].lower().startswith("on"), key
+            if key.endswith("href"):
+                assert value.startswith("#"), value
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cnn_on_each_engine(tmp_path: Path, engine: str) -> None:
+    result = diagram(
+        tmp_path, factory="example_project.models:make_cnn", input="float[2,3,32,32]",
+        depth=2, engine=engine,
+    )
+    text = svg_text(result.svg)
+    assert text.count("Conv2d") == 2 and text.count("MaxPool2d") == 2 and "Linear" in text
+    assert "(2, 3, 32, 32)" in text and "(2, 10)" in text
+    assert "Helvetica" in result.svg and "libertine" not in result.svg.lower()
+    assert_inline_safe(result.svg)
+    root = ET.fromstring(result.svg)
+    assert root.get("role") == "img" and root.get("aria-label") == "SmallCNN architecture"
+    classes = {el.get("class") for el in root.iter(f"{SVG}g")}
+    assert {"node md-module", "node md-input", "node md-output", "edge md-edge"} <= classes
+
+
+def test_dict_input_reaches_forward_as_one_dict(tmp_path: Path) -> None:
+    result = diagram(
+        tmp_path, factory="example_project.models:make_recommender", input=RECOMMENDER_INPUT,
+    )
+    text = svg_text(result.svg)
+    for name in ("x['user_id']", "x['age']", "x['hist']"):
+        assert name in text
+    assert text.count("Embedding") == 2 and "(2, 10, 16)" in text
+    assert {p.name for p in result.files} == {"models.py", "__init__.py"}
+
+
+def test_kwargs_and_meta_device_for_a_10b_model(tmp_path: Path) -> None:
+    result = diagram(
+        tmp_path, factory="example_project.models:make_huge_transformer",
+        kwargs={"input_ids": "long[2,16](0,50000)"}, depth=1,
+    )
+    text = svg_text(result.svg)
+    assert "input_ids" in text and "EncoderBlock" in text and "(2, 16, 50000)" in text
+    assert result.notes == []
+
+
+def test_data_dependent_model_falls_back_to_cpu(tmp_path: Path) -> None:
+    result = diagram(tmp_path, factory="models:make_data_dependent", input="float[2,8]")
+    assert "one_hot" in svg_text(result.svg)
+    assert result.notes and "traced on CPU because the meta device failed" in result.notes[0]
+
+
+def test_class_factory_instance_and_expand_nested(tmp_path: Path) -> None:
+    result = diagram(
+        tmp_path, factory="models:ClassFactory", factory_kwargs={"width": 7}, input="float[2,8]",
+    )
+    assert "(2, 7)" in svg_text(result.svg)
+    instance = diagram(tmp_path, factory="models:INSTANCE", input="float[2,8]")
+    assert "(2, 16)" in svg_text(instance.svg)
+    nested = diagram(
+        tmp_path, factory="example_project.models:make_transformer",
+        kwargs={"input_ids": "long[2,16](0,1000)"}, depth=3, expand_nested=True,
+    )
+    root = ET.fromstring(nested.svg)
+    clusters = [g for g in root.iter(f"{SVG}g") if "md-cluster" in (g.get("class") or "")]
+    assert len(clusters) >= 4
+
+
+def test_output_is_deterministic(tmp_path: Path) -> None:
+    values = {"factory": "example_project.models:make_recommender", "input": RECOMMENDER_INPUT}
+    first = diagram(tmp_path / "a", **values).svg
+    second = diagram(tmp_path / "b", **values).svg
+    assert first == second
+
+
+def test_hostile_names_are_escaped(tmp_path: Path) -> None:
+    result = diagram(tmp_path, factory="models:make_hostile_names", input="float[2,8]")
+    assert_inline_safe(result.svg)
+    assert "<script" not in result.svg
+    assert '<script>alert("x")</script>&' in svg_text(result.svg)
+
+
+def test_clean_svg_strips_scripts_events_and_external_refs() -> None:
+    hostile = textwrap.dedent("""\
+        <?xml version="1.0"?>
+        <!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">
+        <!-- comment -->
+        <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+             onload="alert(1)"><g id="graph0"><title>model</title>
+        <script>alert(2)</script><a xlink:href="javascript:alert(3)"><text onclick="x">t</text></a>
+        <use xlink:href="#graph0"/><path fill="url(#graph0)" stroke="url(http://evil/x)"/>
+        <foreignObject><div>x</div></foreignObject></g></svg>""")
+    cleaned = clean_svg(hostile, "mdabc", "A title")
+    assert_inline_safe(cleaned)
+    assert 'id="mdabc-graph0"' in cleaned and 'href="#mdabc-graph0"' in cleaned
+    assert "url(#mdabc-graph0)" in cleaned and "evil" not in cleaned and "foreignObject" not in cleaned
+    assert 'aria-labelledby="mdabc-title"' in cleaned
+
+
+# -- cache
+
+
+def write_model(folder: Path, width: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "editable_model.py"
+    path.write_text(textwrap.dedent(f"""\
+        from torch import nn
+
+        def make():
+            return nn.Sequential(nn.Linear(8, {width}), nn.ReLU())
+        """))
+    return path
+
+
+def test_cache_hit_miss_and_invalidation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    source = write_model(project, 5)
+    monkeypatch.syspath_prepend(str(project))
+    options = parse_options({"factory": "editable_model:make", "input": "float[2,8]"})
+    pipeline = Pipeline(project / ".model-diagram-cache")
+
+    cold = pipeline.diagram(options)
+    assert not cold.cached and pipeline.traced == 1 and cold.files == (source.resolve(),)
+    warm = pipeline.diagram(options)
+    assert warm.cached and pipeline.traced == 1 and warm.svg == cold.svg
+    manifest = next((project / ".model-diagram-cache" / "manifests").glob("*.json"))
+    assert json.loads(manifest.read_text())["files"] == {
+        "editable_model.py": json.loads(manifest.read_text())["files"]["editable_model.py"]
+    }  # stored relative to the cache's parent, portable between CI checkouts
+
+    write_model(project, 6)
+    edited = pipeline.diagram(options)
+    assert not edited.cached and pipeline.traced == 2
+    assert "(2, 6)" in svg_text(edited.svg) and "(2, 5)" not in svg_text(edited.svg)
+
+    changed_render = pipeline.diagram(options.with_values(direction="LR"))
+    assert pipeline.traced == 2 and changed_render.svg != edited.svg  # no re-trace for layout
+
+
+def test_warm_lookup_never_imports_torch(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    values = {"factory": "example_project.models:make_cnn", "input": "float[2,3,32,32]"}
+    Pipeline(cache).diagram(parse_options(values))
+    script = textwrap.dedent(f"""\
+        import sys
+        from model_diagram.options import parse_options
+        from model_diagram.pipeline import Pipeline
+        pipeline = Pipeline({str(cache)!r})
+        result = pipeline.diagram(parse_options({values!r}))
+        assert result.cached and pipeline.traced == 0
+        assert "torch" not in sys.modules and "example_project" not in sys.modules
+        print("warm-ok")
+        """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False,
+        cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).parents[1] / "example_project")},
+    )
+    assert done.stdout.strip() == "warm-ok", done.stderr
+
+
+def test_corrupt_entries_are_rebuilt(tmp_path: Path) -> None:
+    options = parse_options({"factory": "models:make_mlp", "input": "float[2,8]"})
+    pipeline = Pipeline(tmp_path / "cache")
+    good = pipeline.diagram(options).svg
+    blobs = tmp_path / "cache" / "blobs"
+    for blob in blobs.glob("*.svg"):
+        blob.write_bytes(blob.read_bytes()[:100])  # truncated SVG
+    assert pipeline.diagram(options).svg == good and pipeline.traced == 1
+    for manifest in (tmp_path / "cache" / "manifests").glob("*.json"):
+        manifest.write_text("{not json")
+    assert pipeline.diagram(options).svg == good and pipeline.traced == 2
+    shutil.rmtree(blobs)  # missing files
+    assert pipeline.diagram(options).svg == good and pipeline.traced == 3
+
+
+def test_unwritable_cache_still_gives_the_diagram(tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    result = Pipeline(blocker).diagram(parse_options({"factory": "models:make_mlp", "input": "float[2,8]"}))
+    assert "Linear" in svg_text(result.svg)
+    assert result.warnings and isinstance(result.warnings[0], CacheError)
+    assert "cannot write to the cache directory" in result.warnings[0].message
+
+
+# -- every failure is an error of the right kind naming the cause
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "fragments"),
+    [
+        ({"factory": "no_such_pkg.models:make"}, FactoryError,
+         ["cannot import 'no_such_pkg.models:make'", "No module named 'no_such_pkg'"]),
+        ({"factory": "models:make_nothing"}, FactoryError, ["has no attribute 'make_nothing'"]),
+        ({"factory": "models:make_not_module"}, FactoryError,
+         ["returned int, expected a torch.nn.Module"]),
+        ({"factory": "models:make_raises"}, FactoryError,
+         ["raised RuntimeError: factory exploded", "models.py:"]),
+        ({"factory": "models:make_forward_raises"}, TraceError,
+         ["ValueError: bad forward: shape mismatch", "models.py:", "in forward"]),
+        ({"factory": "models:make_wants_tensor", "input": {"a": "float[2,8]"}}, TraceError,
+         ["must be Tensor, not dict", "give them with 'kwargs' or 'inputs'"]),
+        ({"factory": "models:make_recursive"}, TraceError, ["RecursionError"]),
+        ({"factory": "models:make_exit"}, TraceError, ["worker process died (exit code 3)"]),
+        ({"factory": "models:make_slow", "timeout": 4}, TraceError, ["timed out after 4 s"]),
+        ({"factory": "models:make_mlp", "input": None}, InputError, ["no inputs given"]),
+        ({"factory": "models:make_mlp", "input": "float[100000,100000]", "device": "cpu"},
+         InputError, ["GiB on cpu"]),
+    ],
+)
+def test_errors(tmp_path: Path, values: dict[str, Any], kind: type, fragments: list[str]) -> None:
+    values = {"input": "float[2,8]", **values}
+    with pytest.raises(kind) as info:
+        diagram(tmp_path, **values)
+    for fragment in fragments:
+        assert fragment in info.value.message
+    assert "Failed to run torchgraph" not in info.value.message
+
+
+def test_worker_recovers_after_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(TraceError):
+        diagram(tmp_path, factory="models:make_exit", input="float[2,8]")
+    assert "Linear" in svg_text(diagram(tmp_path, factory="models:make_mlp", input="float[2,8]").svg)
+
+
+def test_graphviz_failures_are_render_errors() -> None:
+    with pytest.raises(RenderError, match="Graphviz .* failed"):
+        run_engine(find_engine("graphviz-pure"), "digraph { a -> ", "svg")
+    with pytest.raises(RenderError, match="cannot write PDF"):
+        run_engine(find_engine("graphviz-pure"), "digraph { a }", "pdf")
+    assert issubclass(RenderError, DiagramError)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_png_and_pdf(tmp_path: Path, engine: str) -> None:
+    options = parse_options({"factory": "models:make_mlp", "input": "float[2,8]", "engine": engine})
+    png = Pipeline(tmp_path / "c").diagram(options, fmt="png")
+    assert png.data.startswith(b"\x89PNG")
+    if engine == "dot":
+        assert Pipeline(tmp_path / "c").diagram(options, fmt="pdf").data.startswith(b"%PDF")
