@@ -19,7 +19,7 @@ from . import __version__
 from .cache import Cache, key_of
 from .errors import CacheError, DiagramError
 from .options import RENDER, TRACE, DiagramOptions
-from .render import clean_svg, find_engine, run_engine
+from .output import clean_svg, find_engine, run_engine
 from .styles import graph as graph_style
 from .worker import Worker, shared_worker
 
