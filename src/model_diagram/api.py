@@ -21,6 +21,7 @@ from typing import Any
 from .cache import key_of
 from .errors import OptionError
 from .options import TRACE, DiagramOptions, parse_options
+from .output import standalone_svg
 from .pipeline import Pipeline
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -43,7 +44,7 @@ class Diagram:
             raise OptionError(f"cannot save {target.name!r}: use a .svg, .png or .pdf file name")
         target.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "svg":
-            target.write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + self.svg + "\n", "utf-8")
+            target.write_text(standalone_svg(self.svg), "utf-8")
             return target
         options = self.options.with_values(dpi=dpi) if dpi else self.options
         data = self._export(options, fmt)

@@ -18,6 +18,7 @@ from pathlib import Path
 from .cache import Cache
 from .errors import DiagramError
 from .options import OPTIONS, parse_options
+from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline
 from .worker import shutdown
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         shutdown()
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "svg":
-        out.write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + result.svg + "\n", "utf-8")
+        out.write_text(standalone_svg(result.svg), "utf-8")
     else:
         out.write_bytes(result.data)
     print(f"wrote {out} ({'traced' if pipeline.traced else 'from cache'})")

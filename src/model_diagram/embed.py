@@ -11,6 +11,7 @@ import re
 from importlib import resources
 
 from .errors import DiagramError
+from .theme import page_css
 
 CSS_NAME = "model-diagram.css"
 
@@ -20,6 +21,11 @@ _ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
 def asset_text(name: str) -> str:
     """A file shipped in ``model_diagram/assets`` (no CDN, builds work offline)."""
     return resources.files("model_diagram").joinpath("assets", name).read_text("utf-8")
+
+
+def stylesheet() -> str:
+    """The CSS every page with a diagram needs: figure layout plus theme switching."""
+    return asset_text(CSS_NAME) + "\n/* theme (generated from model_diagram.theme) */\n" + page_css()
 
 
 def unique_ids(svg: str, occurrence: int) -> str:

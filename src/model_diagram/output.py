@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from .errors import RenderError
+from .theme import dark_media_rule
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -104,8 +105,10 @@ _URL_REF = re.compile(r"url\(\s*['\"]?([^)'\"]*)['\"]?\s*\)")
 _FORBIDDEN = {"script", "foreignObject", "iframe", "object", "embed"}
 
 
-def clean_svg(svg: bytes | str, prefix: str, title: str | None = None) -> str:
-    """Make Graphviz SVG safe and unique for inlining into an HTML page."""
+def clean_svg(
+    svg: bytes | str, prefix: str, title: str | None = None, style: str | None = None
+) -> str:
+    """Make SVG safe and unique for inlining into an HTML page; ``style`` goes inside it."""
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
     try:
         root = ET.fromstring(text)
@@ -152,7 +155,21 @@ def clean_svg(svg: bytes | str, prefix: str, title: str | None = None) -> str:
         root.set("aria-labelledby", f"{prefix}-title")
     if graph_title is not None and graph_title.text == "model":
         graph_title.text = title or ""
+    if style:
+        element = ET.Element(f"{{{SVG_NS}}}style")
+        element.text = style
+        root.insert(0, element)
     return ET.tostring(root, encoding="unicode")
+
+
+def standalone_svg(svg: str) -> str:
+    """An SVG file of its own (``save()``, CLI, ``<img>``): XML prolog, and dark mode
+    that follows the viewer's ``prefers-color-scheme``."""
+    head, sep, rest = svg.partition(">")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{sep}<style>{dark_media_rule()}</style>'
+        f"{rest}\n"
+    )
 
 
 def _local(tag: str) -> str:

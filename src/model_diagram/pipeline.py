@@ -21,6 +21,7 @@ from .errors import CacheError, DiagramError
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
 from .styles import graph as graph_style
+from .theme import svg_style
 from .worker import Worker, shared_worker
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class Pipeline:
         data = run_engine(engine, dot, fmt, options.dpi)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
-            data = clean_svg(data, f"md{rkey[:10]}", title).encode()
+            data = clean_svg(data, f"md{rkey[:10]}", title, svg_style()).encode()
         try:
             self.cache.store_render(rkey, data, fmt)
         except CacheError as exc:

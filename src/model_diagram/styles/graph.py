@@ -13,18 +13,20 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from ..theme import light
+
 FONT = "Helvetica"
 
-#: light fills; text on each is #1b1f23 (contrast well above WCAG AA 4.5:1)
+#: literal light colours; theme.svg_style() turns them into CSS variables
 FILLS = {
-    "module": "#d8f0d4",
-    "function": "#dbe9f7",
-    "input": "#fdf3c4",
-    "output": "#fdf3c4",
-    "tensor": "#f3f3f3",
+    "module": light("--model-diagram-module-fill"),
+    "function": light("--model-diagram-function-fill"),
+    "input": light("--model-diagram-io-fill"),
+    "output": light("--model-diagram-io-fill"),
+    "tensor": light("--model-diagram-tensor-fill"),
 }
-INK = "#1b1f23"
-MUTED = "#4a5159"
+INK = light("--model-diagram-ink")
+MUTED = light("--model-diagram-muted")
 
 
 def shape_text(shapes: list[list[int]]) -> str:
