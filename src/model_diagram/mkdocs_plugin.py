@@ -1,0 +1,481 @@
+"""MkDocs front end: ```` ```model-diagram ```` fenced blocks whose body is YAML options.
+
+A thin layer over :class:`model_diagram.pipeline.Pipeline`: the plugin parses
+blocks, asks the pipeline for an SVG and embeds it with
+:func:`model_diagram.embed.figure_html`. It never imports torch or the user's
+package; tracing happens in the worker process.
+
+MkDocs events used, in build order:
+
+- ``on_startup``: its presence keeps this plugin instance across ``mkdocs
+  serve`` rebuilds, so the pipeline and its warm worker are reused.
+- ``on_config``: resolves ``cache_dir``/``paths`` against ``mkdocs.yml``,
+  puts ``paths`` on ``sys.path``, registers the fence (a SuperFences custom
+  fence when ``pymdownx.superfences`` is configured, else a Markdown
+  preprocessor) and links the stylesheet through ``extra_css``.
+- ``on_files``: adds the packaged stylesheet to the site; starts the worker
+  early when some block on the site is not cached.
+- ``on_page_markdown``: remembers the page and where its blocks start in the
+  source file, so warnings name ``page:line``.
+- ``on_page_content``: registers figure names as anchors for MkDocs' link
+  validation; with ``on_error: raise`` turns the page's errors into a
+  ``PluginError``.
+- ``on_post_build`` / ``on_build_error``: restores ``sys.path``, logs a
+  summary and, under ``mkdocs serve``, watches model files found this build.
+- ``on_serve``: watches every project source file the diagrams depended on.
+- ``on_shutdown``: stops the worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from markdown import Extension, Markdown
+from markdown.preprocessors import Preprocessor
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from .embed import CSS_NAME, error_html, figure_html, stylesheet, unique_ids
+from .errors import DiagramError, OptionError, RenderError
+from .options import OPTIONS, DiagramOptions, parse_options, validate_defaults
+from .output import find_engine
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline, trace_key
+
+log = logging.getLogger("mkdocs.plugins.model_diagram")
+
+FENCE_NAME = "model-diagram"
+CSS_URI = f"assets/model-diagram/{CSS_NAME}"
+SUPERFENCES = "pymdownx.superfences"
+
+# -- configuration
+
+
+class _Defaults(c.BaseConfigOption[dict[str, Any]]):
+    """``defaults``: schema options applied under every block, checked at config time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default: dict[str, Any] = {}
+
+    def run_validation(self, value: object) -> dict[str, Any]:
+        if value is None:
+            return {}
+        try:
+            defaults = validate_defaults(value)
+        except OptionError as exc:
+            raise c.ValidationError(exc.message) from None
+        if "factory" in defaults:
+            raise c.ValidationError("'factory' names one model; give it in each block")
+        return defaults
+
+    def post_validation(self, config: base.Config, key_name: str) -> None:
+        for key in ("engine", "timeout"):
+            if key in config[key_name] and config[key] is not None:
+                raise c.ValidationError(
+                    f"'{key}' is given both as a plugin option and under '{key_name}'; keep one"
+                )
+
+
+class _SchemaValue(c.BaseConfigOption[Any]):
+    """A plugin option that is also a diagram option: validated by the option schema."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.spec = OPTIONS[name]
+
+    def run_validation(self, value: object) -> Any:
+        try:
+            value = self.spec.from_value(value)
+            if self.spec.name == "engine":
+                find_engine(value)
+        except (OptionError, RenderError) as exc:
+            raise c.ValidationError(exc.message) from None
+        return value
+
+
+class ModelDiagramConfig(base.Config):
+    """The ``plugins: - model-diagram:`` keys. Paths are relative to ``mkdocs.yml``."""
+
+    defaults = _Defaults()
+    cache_dir = c.Dir(exists=False, default=DEFAULT_CACHE_DIR)
+    engine = c.Optional(_SchemaValue("engine"))
+    timeout = c.Optional(_SchemaValue("timeout"))
+    on_error = c.Choice(("warn", "raise"), default="warn")
+    paths = c.ListOfItems(c.Dir(exists=True), default=["."])
+
+
+# -- finding blocks in Markdown source
+
+_OPEN = re.compile(
+    r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$"
+)
+_LANG = re.compile(r"\{?[ \t]*\.?(?P<lang>[\w+#.-]+)")
+
+
+@dataclass(frozen=True)
+class Fence:
+    """One closed fenced block: 0-based line span, its prefix (indent/quotes) and body."""
+
+    start: int
+    end: int
+    prefix: str
+    lang: str
+    body: list[str]
+
+
+def iter_fences(lines: list[str]) -> Iterator[Fence]:
+    """Fences in document order; fences shown inside other fences are body, not blocks."""
+    open_at: int | None = None
+    opener = prefix = lang = ""
+    for number, line in enumerate(lines):
+        if open_at is None:
+            match = _OPEN.match(line)
+            if match and not (match["fence"][0] == "`" and "`" in match["info"]):
+                open_at, opener, prefix = number, match["fence"], match["prefix"]
+                found = _LANG.match(match["info"])
+                lang = found["lang"] if found else ""
+            continue
+        stripped = re.sub(r"^(?:[ \t]*>)*[ \t]*", "", line).rstrip()
+        if stripped and set(stripped) == {opener[0]} and len(stripped) >= len(opener):
+            yield Fence(open_at, number, prefix, lang, lines[open_at + 1 : number])
+            open_at = None
+
+
+def body_key(lines: list[str]) -> tuple[str, ...]:
+    """Compare block bodies regardless of the indentation or quoting they are nested in."""
+    out = []
+    for line in lines:
+        text = re.sub(r"^(?:[ \t]*>)*", "", line).strip()
+        if text:
+            out.append(text)
+    return tuple(out)
+
+
+# -- per-page state
+
+
+@dataclass
+class _PageState:
+    """Where the blocks of one page are, and what rendering them produced."""
+
+    src_uri: str
+    lines: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    occurrences: Counter[str] = field(default_factory=Counter)
+    names: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+    def line_of(self, body: str) -> int | None:
+        """The 1-based line of the next not yet rendered block with this body."""
+        key = body_key(body.splitlines())
+        for index, (candidate, line) in enumerate(self.lines):
+            if candidate == key:
+                del self.lines[index]
+                return line
+        return None
+
+
+class _FencePreprocessor(Preprocessor):
+    """Plain Markdown: replace top-level blocks before ``fenced_code`` sees them."""
+
+    def __init__(self, md: Markdown, plugin: ModelDiagramPlugin) -> None:
+        super().__init__(md)
+        self.plugin = plugin
+
+    def run(self, lines: list[str]) -> list[str]:
+        fences = [
+            f for f in iter_fences(lines) if f.lang == FENCE_NAME and f.prefix == ""
+        ]
+        for fence in reversed(fences):
+            figure = self.plugin.render_block("\n".join(fence.body))
+            lines[fence.start : fence.end + 1] = ["", self.md.htmlStash.store(figure), ""]
+        return lines
+
+
+class _FenceExtension(Extension):
+    def __init__(self, plugin: ModelDiagramPlugin) -> None:
+        super().__init__()
+        self.plugin = plugin
+
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 -- Python-Markdown's name
+        # after normalize_whitespace (30), before fenced_code_block (25)
+        md.preprocessors.register(_FencePreprocessor(md, self.plugin), "model_diagram", 28)
+
+
+# -- the plugin
+
+
+class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
+    """Draw PyTorch models from ```` ```model-diagram ```` blocks."""
+
+    def __init__(self) -> None:
+        self.pipeline: Pipeline | None = None
+        self.defaults: dict[str, Any] = {}
+        self.diagrams = 0
+        self.failures = 0
+        #: project source files the site's diagrams depend on (watched under ``mkdocs serve``)
+        self.watched: set[Path] = set()
+        self._server: Any = None
+        self._serving: set[Path] = set()
+        self._added_paths: list[str] = []
+        self._page: _PageState | None = None
+        self._seconds = 0.0
+
+    # -- events
+
+    def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
+        """Present so MkDocs keeps this instance (and its warm worker) across serve rebuilds."""
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        settings = self.config
+        self.defaults = {
+            key: getattr(settings, key)
+            for key in ("engine", "timeout")
+            if getattr(settings, key) is not None
+        } | settings.defaults
+        cache_dir = Path(settings.cache_dir)
+        if self.pipeline is None or self.pipeline.cache.root != cache_dir.resolve():
+            self.pipeline = Pipeline(cache_dir)
+        self.pipeline.traced = 0
+        self.diagrams = self.failures = 0
+        self._seconds = 0.0
+        self._add_paths(settings.paths)
+
+        if any(_extension_name(ext) == SUPERFENCES for ext in config.markdown_extensions):
+            superfences = config.mdx_configs.setdefault(SUPERFENCES, {}) or {}
+            config.mdx_configs[SUPERFENCES] = superfences
+            fences = [
+                f for f in superfences.get("custom_fences") or [] if f.get("name") != FENCE_NAME
+            ]
+            fences.append({"name": FENCE_NAME, "class": FENCE_NAME, "format": self._superfence})
+            superfences["custom_fences"] = fences
+        else:
+            config.markdown_extensions.append(_FenceExtension(self))  # type: ignore[arg-type]
+        if CSS_URI not in config.extra_css:
+            config.extra_css.append(CSS_URI)
+        return config
+
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        if files.get_file_from_path(CSS_URI) is None:
+            files.append(File.generated(config, CSS_URI, content=stylesheet()))
+        if self._any_uncached(files):
+            assert self.pipeline is not None
+            self.pipeline.start_worker()
+        return files
+
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
+        state = _PageState(page.file.src_uri)
+        if FENCE_NAME in markdown:
+            try:
+                source = page.file.content_string
+            except (OSError, ValueError):
+                source = markdown
+            state.lines = [
+                (body_key(f.body), f.start + 1)
+                for f in iter_fences(source.splitlines())
+                if f.lang == FENCE_NAME
+            ]
+        self._page = state
+        return markdown
+
+    def on_page_content(
+        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
+        state, self._page = self._page, None
+        if state is None:
+            return html
+        anchors = getattr(page, "present_anchor_ids", None)
+        if anchors is not None:
+            anchors.update(state.names)
+        if state.errors and self.config.on_error == "raise":
+            raise PluginError("\n".join(state.errors))
+        return html
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        self._remove_paths()
+        traced = self.pipeline.traced if self.pipeline else 0
+        if self.diagrams:
+            (log.info if traced else log.debug)(
+                "model-diagram: %d diagram(s), %d traced, %d from cache, %d failed (%.1f s)",
+                self.diagrams, traced, self.diagrams - traced - self.failures, self.failures,
+                self._seconds,
+            )
+        self._watch_new_files()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        self._remove_paths()
+        self._page = None
+
+    def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
+        self._server = server
+        self._watch_new_files()
+        return server
+
+    def on_shutdown(self) -> None:
+        from .worker import shutdown
+
+        shutdown()
+
+    # -- rendering
+
+    def render_block(self, source: str) -> str:
+        """One block body (YAML) -> figure HTML, or a placeholder after a located warning."""
+        state = self._page or _PageState("(outside a page)")
+        line = state.line_of(source)
+        where = f"{state.src_uri}:{line}" if line else state.src_uri
+        self.diagrams += 1
+        started = time.perf_counter()
+        factory = ""
+        try:
+            values = _load_yaml(source, line)
+            factory = str(values.get("factory") or "")
+            options = parse_options(values, defaults=self.defaults)
+            assert self.pipeline is not None
+            result = self.pipeline.diagram(options)
+        except DiagramError as exc:
+            return self._failed(exc, where, factory, state)
+        except Exception as exc:  # a bug of ours: still one placeholder, not a lost page
+            log.debug("model-diagram: unexpected error", exc_info=True)
+            error = DiagramError(
+                f"unexpected {type(exc).__name__}: {exc} (please report this model-diagram bug)"
+            )
+            return self._failed(error, where, factory, state)
+        finally:
+            self._seconds += time.perf_counter() - started
+        for problem in result.warnings:
+            log.warning(_message(problem, where))
+        for note in result.notes:
+            log.info("model-diagram: %s: %s", where, note)
+        self.watched.update(result.files)
+        return self._figure(result.svg, result.key, options, where, state)
+
+    def _figure(
+        self, svg: str, key: str, options: DiagramOptions, where: str, state: _PageState
+    ) -> str:
+        if options.name:
+            if options.name in state.names:
+                log.warning(_message(OptionError(
+                    f"name {options.name!r} is used by another diagram on this page; "
+                    "figure ids must be unique"
+                ), where))
+            state.names.add(options.name)
+        occurrence = state.occurrences[key]
+        state.occurrences[key] += 1
+        return figure_html(
+            unique_ids(svg, occurrence),
+            caption=options.caption,
+            name=options.name,
+            align=options.align,
+            width=options.width,
+            classes=options.css_class,
+        )
+
+    def _failed(self, error: DiagramError, where: str, factory: str, state: _PageState) -> str:
+        self.failures += 1
+        message = _message(error, where)
+        if self.config.on_error == "raise":
+            state.errors.append(message)
+        else:
+            log.warning(message)
+        return error_html(error, factory)
+
+    def _superfence(
+        self, source: str, language: str, class_name: str, options: Any, md: Markdown,
+        **kwargs: Any,
+    ) -> str:
+        """SuperFences formatter; it must not raise (SuperFences would show the block as code)."""
+        return self.render_block(source)
+
+    # -- helpers
+
+    def _any_uncached(self, files: Files) -> bool:
+        """True when some block on the site will need the worker (a cheap scan, no tracing)."""
+        assert self.pipeline is not None
+        for file in files.documentation_pages():
+            try:
+                text = file.content_string
+            except (OSError, ValueError):
+                continue
+            if FENCE_NAME not in text:
+                continue
+            for fence in iter_fences(text.splitlines()):
+                if fence.lang != FENCE_NAME:
+                    continue
+                try:
+                    values = _load_yaml("\n".join(fence.body), None)
+                    options = parse_options(values, defaults=self.defaults)
+                except DiagramError:
+                    continue
+                if self.pipeline.cache.lookup_trace(trace_key(options)) is None:
+                    return True
+        return False
+
+    def _add_paths(self, paths: list[str]) -> None:
+        self._remove_paths()
+        for path in reversed(paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+                self._added_paths.append(path)
+
+    def _remove_paths(self) -> None:
+        for path in self._added_paths:
+            if path in sys.path:
+                sys.path.remove(path)
+        self._added_paths = []
+
+    def _watch_new_files(self) -> None:
+        if self._server is None:
+            return
+        for path in sorted(self.watched - self._serving):
+            if path.is_file():
+                self._server.watch(str(path), recursive=False)
+                self._serving.add(path)
+
+
+def _extension_name(extension: Any) -> str:
+    if isinstance(extension, str):
+        return extension
+    return type(extension).__module__  # an Extension instance: pymdownx.superfences
+
+
+def _load_yaml(source: str, line: int | None) -> dict[str, Any]:
+    """The block body as an option mapping; YAML problems name the file line."""
+    try:
+        values = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        at = ""
+        if mark is not None:
+            at = f" at line {line + 1 + mark.line}" if line else f" at body line {mark.line + 1}"
+        raise OptionError(f"the block is not valid YAML{at}: {problem}") from None
+    if values is None:
+        raise OptionError("the block is empty: give at least 'factory: package.module:attr'")
+    if not isinstance(values, Mapping):
+        raise OptionError(
+            f"the block must be a YAML mapping of options, not a {type(values).__name__}"
+        )
+    return dict(values)
+
+
+def _message(error: DiagramError, where: str) -> str:
+    """``page.md:12: what went wrong [model_diagram.kind]``, like a Sphinx typed warning."""
+    return f"model-diagram: {where}: {error.message} [model_diagram.{error.kind}]"
+
+
+__all__ = ["Fence", "ModelDiagramConfig", "ModelDiagramPlugin", "iter_fences"]
