@@ -332,6 +332,31 @@ class DiagramOptions:
         "TB", "TB | LR | BT | RL", "Layout direction.", _choice("TB", "LR", "BT", "RL"),
         stage=RENDER, example="LR",
     )
+    show_params: bool = opt(
+        False, "bool", "Show each module's parameter count in its label.", _bool,
+        stage=RENDER, example="true",
+    )
+    show_dtypes: bool = opt(
+        False, "bool", "Show tensor dtypes next to shapes in labels.", _bool,
+        stage=RENDER, example="true",
+    )
+    collapse_repeats: bool | None = opt(
+        None, "bool (default: on when depth > 1)",
+        "Draw identical consecutive blocks (e.g. 24 transformer layers) once, with an x24 badge.",
+        lambda v: None if v is None else _bool(v), stage=RENDER, example="false",
+    )
+    legend: bool = opt(
+        False, "bool", "Add a legend of the node kinds (graph) or layer types (layered, lenet).",
+        _bool, stage=RENDER, example="true",
+    )
+    link_classes: bool = opt(
+        True, "bool", "Link a node to its module class's API page when the site documents it.",
+        _bool, stage=PAGE, example="false",
+    )
+    table: bool = opt(
+        False, "bool", "Add a collapsible text table of the layers under the figure.", _bool,
+        stage=PAGE, example="true",
+    )
     style: str = opt(
         "graph", "graph", "Drawing style.", _choice("graph"), stage=RENDER, example="graph",
     )
