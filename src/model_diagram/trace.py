@@ -50,7 +50,7 @@ def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
         model = call_factory(factory_path, factory, options["factory-kwargs"])
     if isinstance(factory, torch.nn.Module):
         device = module_device(model) or "cpu"
-    args, kwargs = build_inputs(options, device)
+    args, kwargs = build_inputs(options, device, model)
     try:
         return trace_module(model, args, kwargs, options, device)
     except TraceError as exc:
@@ -84,7 +84,10 @@ def module_device(model: Any) -> str | None:
     return None
 
 
-def build_inputs(options: Mapping[str, Any], device: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def build_inputs(
+    options: Mapping[str, Any], device: str, model: Any
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """forward's (args, kwargs) on ``device``: from the input options, else guessed from ``model``."""
     import torch
 
     args: tuple[Any, ...] = ()
@@ -106,10 +109,9 @@ def build_inputs(options: Mapping[str, Any], device: str) -> tuple[tuple[Any, ..
     if options["kwargs"] is not None:
         kwargs = materialize(parse_structure(options["kwargs"]), device)
     if not args and not kwargs:
-        raise InputError(
-            "no inputs given: add one of input, inputs, kwargs, input-size or input-factory "
-            "(for example  input: 'float[2,3,32,32]')"
-        )
+        from .providers import guess_inputs
+
+        args, kwargs = _to_device(guess_inputs(model, options, device), device, torch)
     return args, kwargs
 
 
@@ -152,6 +154,12 @@ def trace_module(
 
     depth = math.inf if options["depth"] < 0 else options["depth"]
     modes = {name: m.training for name, m in model.named_modules()}
+    dtypes: dict[int, tuple[list[str], list[str]]] = {}
+
+    def record_dtypes(module: Any, inputs: Any, output: Any) -> None:
+        dtypes.setdefault(id(module), (_dtype_names(inputs), _dtype_names(output)))
+
+    hooks = [m.register_forward_hook(record_dtypes) for m in model.modules()]
     try:
         x, kw, input_nodes = process_input(list(args), None, kwargs, device)
         builder = _graph_builder_class()(
@@ -166,10 +174,23 @@ def trace_module(
     except RecursionError as exc:
         raise _forward_error(exc, args) from None
     finally:
+        for hook in hooks:
+            hook.remove()
         for name, module in model.named_modules():
             if name in modes:
                 module.training = modes[name]
-    return builder.layer_graph(model, _input_names(x, kw))
+    return builder.layer_graph(model, _input_names(x, kw), dtypes)
+
+
+def _dtype_names(value: Any) -> list[str]:
+    """dtypes of the tensors in a nested structure, e.g. ``["float32", "int64"]``."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return [str(value.dtype).removeprefix("torch.")]
+    if isinstance(value, Mapping):
+        return [d for v in value.values() for d in _dtype_names(v)]
+    if isinstance(value, (list, tuple)):
+        return [d for v in value for d in _dtype_names(v)]
+    return []
 
 
 def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
@@ -187,13 +208,13 @@ def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
     return error
 
 
-def _input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, str]:
-    """id(recorder tensor) -> a readable path such as ``x['hist']`` or ``input_ids``."""
-    names: dict[int, str] = {}
+def _input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
+    """id(recorder tensor) -> (a readable path such as ``x['hist']``, its dtype)."""
+    names: dict[int, tuple[str, str]] = {}
 
     def walk(item: Any, path: str) -> None:
         if hasattr(item, "tensor_nodes"):
-            names[id(item)] = path
+            names[id(item)] = (path, str(item.dtype).removeprefix("torch."))
         elif isinstance(item, Mapping):
             for key, value in item.items():
                 walk(value, f"{path}[{key!r}]" if path else str(key))
@@ -217,9 +238,10 @@ def _graph_builder_class() -> type:
     class LayerGraphBuilder(ComputationGraph):  # type: ignore[misc]
         def reset_graph_history(self) -> None:
             super().reset_graph_history()
-            self.md_nodes: dict[str, tuple[Any, str | None]] = {}
+            self.md_nodes: dict[str, tuple[Any, str | None, int | None]] = {}
             self.md_edges: dict[tuple[str, str], int] = {}
             self.md_clusters: dict[str, dict[str, Any]] = {}
+            self.md_scope: list[int] = []  # compute_unit_id of the modules being walked
 
         def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:
             cur = kwargs["cur_node"]
@@ -241,14 +263,19 @@ def _graph_builder_class() -> type:
                     cluster, {"id": cluster, "label": module.name, "parent": kwargs["subgraph"]}
                 )
                 step["subgraph"] = cluster
+            if module.depth >= 0:
+                self.md_scope.append(module.compute_unit_id)
             for node in children:
                 self.traverse_graph(action_fn, **{**step, "cur_node": node})
+            if module.depth >= 0:
+                self.md_scope.pop()
 
         def add_node(self, node: Any, subgraph: Any = None) -> None:
             if node.node_id not in self.id_dict:
                 self.id_dict[node.node_id] = self.running_node_id
                 self.running_node_id += 1
-            self.md_nodes.setdefault(str(self.id_dict[node.node_id]), (node, subgraph))
+            scope = self.md_scope[-1] if self.md_scope else None
+            self.md_nodes.setdefault(str(self.id_dict[node.node_id]), (node, subgraph, scope))
             self.node_set.add(id(node))
 
         def add_edge(self, edge_ids: tuple[int, int], edg_cnt: int) -> None:
@@ -258,12 +285,21 @@ def _graph_builder_class() -> type:
         def resize_graph(self, *args: Any, **kwargs: Any) -> None:
             """Sizing is the style's job."""
 
-        def layer_graph(self, model: Any, input_names: dict[int, str]) -> dict[str, Any]:
+        def layer_graph(
+            self,
+            model: Any,
+            input_names: dict[int, tuple[str, str]],
+            dtypes: dict[int, tuple[list[str], list[str]]],
+        ) -> dict[str, Any]:
             modules = {id(m): (q, m) for q, m in model.named_modules(remove_duplicate=False)}
-            nodes = [
-                _describe(nid, node, cluster, modules, input_names, TensorNode, ModuleNode)
-                for nid, (node, cluster) in self.md_nodes.items()
-            ]
+            nodes = []
+            for nid, (node, cluster, scope) in self.md_nodes.items():
+                entry = _describe(nid, node, cluster, modules, input_names, TensorNode, ModuleNode)
+                if scope in modules:
+                    entry["scope"] = modules[scope][0]
+                if isinstance(node, ModuleNode) and node.compute_unit_id in dtypes:
+                    entry["in_dtypes"], entry["out_dtypes"] = dtypes[node.compute_unit_id]
+                nodes.append(entry)
             return {
                 "model": type(model).__name__,
                 "nodes": nodes,
@@ -289,7 +325,7 @@ def _describe(
     node: Any,
     cluster: str | None,
     modules: dict[int, tuple[str, Any]],
-    input_names: dict[int, str],
+    input_names: dict[int, tuple[str, str]],
     tensor_type: type,
     module_type: type,
 ) -> dict[str, Any]:
@@ -298,8 +334,9 @@ def _describe(
         kind = {"input-tensor": "input", "output-tensor": "output"}.get(node.name, "tensor")
         shape = [int(d) for d in node.tensor_shape]
         entry.update(kind=kind, inputs=[shape], outputs=[shape])
-        if kind == "input":
-            entry["label"] = input_names.get(node.tensor_id, "input")
+        if kind == "input" and node.tensor_id in input_names:
+            entry["label"], dtype = input_names[node.tensor_id]
+            entry["in_dtypes"] = entry["out_dtypes"] = [dtype]
         return entry
     entry.update(
         kind="module" if isinstance(node, module_type) else "function",
