@@ -1,0 +1,490 @@
+"""Sphinx front end: the ``model-diagram`` directive, its node, visitors and config.
+
+Thin by design (see ``sphinx.ext.graphviz``): the directive parses options
+with the shared schema and asks the :class:`~model_diagram.pipeline.Pipeline`
+for the diagram while the page is read, because only the trace knows which
+project files the diagram depends on (``env.note_dependency``). The node keeps
+the options, the cleaned SVG and the layer graph; visitors turn it into inline
+SVG or ``<img>`` (HTML) or a PDF/PNG with ``\\sphinxincludegraphics`` (LaTeX),
+and every other builder gets the alt text. Torch is never imported here: a
+cache miss is traced by the worker child process, started on the first miss.
+
+Events used: ``config-inited`` (validate config), ``builder-inited`` (CSS),
+``env-before-read-docs`` / ``env-updated`` (per-build summary),
+``env-purge-doc`` / ``env-merge-info`` (per-document records, ``-j`` safe),
+``doctree-resolved`` (alt text for non-HTML, non-LaTeX builders).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.errors import ConfigError, ExtensionError
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from . import __version__
+from .cache import key_of
+from .embed import CSS_NAME, error_html, figure_html, stylesheet, unique_ids
+from .errors import DiagramError, OptionError, RenderError
+from .options import OPTIONS, DiagramOptions, canonical_name, parse_options, validate_defaults
+from .output import standalone_svg
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
+    from sphinx.environment import BuildEnvironment
+    from sphinx.writers.html5 import HTML5Translator
+    from sphinx.writers.latex import LaTeXTranslator
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "model_diagram_"
+EMBED_MODES = ("inline", "img")
+ON_ERROR_MODES = ("warn", "raise")
+#: bump when the node's stored data changes shape, so Sphinx re-reads old doctrees
+ENV_VERSION = 1
+
+
+# -- the node
+
+
+class model_diagram(nodes.General, nodes.Element):  # noqa: N801 -- docutils node naming
+    """A diagram (``options``, ``svg``, ``graph``, ``key``, ``alt``) or a failed one (``error``)."""
+
+
+# -- configuration
+
+
+def _config_error(key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{PREFIX}{key}: {problem}")
+
+
+def check_config(app: Sphinx, config: Config) -> None:
+    """Validate every ``model_diagram_*`` value on ``config-inited``; resolve the cache dir."""
+    try:
+        defaults = validate_defaults(config.model_diagram_defaults)
+    except OptionError as exc:
+        raise _config_error("defaults", exc.message) from None
+    for key in ("engine", "timeout"):
+        value = config[PREFIX + key]
+        if value is None:
+            continue
+        try:
+            checked = OPTIONS[key].from_value(value)
+        except OptionError as exc:
+            raise _config_error(key, exc.message) from None
+        if key in defaults and defaults[key] != checked:
+            raise _config_error(
+                key,
+                f"{value!r} contradicts {PREFIX}defaults[{key!r}] = {defaults[key]!r}; "
+                "set it in one place",
+            )
+    for key, choices in (("embed", EMBED_MODES), ("on_error", ON_ERROR_MODES)):
+        value = config[PREFIX + key]
+        if value not in choices:
+            raise _config_error(key, f"{value!r} is not one of {', '.join(choices)}")
+    cache_dir = config.model_diagram_cache_dir
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise _config_error("cache_dir", f"{cache_dir!r} is not a path")
+    base = Path(app.confdir or app.srcdir)
+    config.model_diagram_cache_dir = str(base / (cache_dir or DEFAULT_CACHE_DIR))
+
+
+def page_defaults(config: Config) -> dict[str, Any]:
+    """Schema defaults from config: ``model_diagram_engine``/``timeout`` under ``defaults``."""
+    values: dict[str, Any] = {
+        key: config[PREFIX + key]
+        for key in ("engine", "timeout")
+        if config[PREFIX + key] is not None
+    }
+    values.update(config.model_diagram_defaults)
+    return values
+
+
+# -- the directive
+
+
+class _AnyOption(dict):  # type: ignore[type-arg]
+    """An ``option_spec`` that takes any key, so the schema (not docutils) reports
+    unknown options, as a typed, located ``model_diagram.option`` warning with a hint."""
+
+    def __missing__(self, key: str) -> Any:
+        return directives.unchanged
+
+
+class ModelDiagram(SphinxDirective):
+    """``.. model-diagram:: package.module:factory``; content is the caption."""
+
+    required_arguments = 1
+    optional_arguments = 0
+    final_argument_whitespace = False
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOption(
+        {name: directives.unchanged for name in OPTIONS if name != "factory"}
+    )
+
+    def run(self) -> list[nodes.Node]:
+        factory = self.arguments[0]
+        node = model_diagram("", factory=factory)
+        self.set_source_info(node)
+        try:
+            caption, legend = self._content_caption()
+            options = self._options(factory, caption)
+        except DiagramError as exc:
+            return [self._failed(node, exc, retry=False)]
+        pipeline = Pipeline(self.config.model_diagram_cache_dir)
+        try:
+            result = pipeline.diagram(options)
+            if options.format != "svg":
+                # fail here, at the directive's line, if the engine cannot write the format
+                pipeline.render_graph(
+                    options, result.graph, key_of(result.graph), options.format, []
+                )
+        except DiagramError as exc:
+            return [self._failed(node, exc, retry=True)]
+        for path in result.files:
+            self.env.note_dependency(str(path))
+        for note in result.notes:
+            logger.info("model-diagram: %s", note, location=node)
+        for problem in result.warnings:
+            warn(problem, node)
+        model = str(result.graph.get("model") or "Model")
+        node["options"] = options
+        node["svg"] = result.svg
+        node["graph"] = result.graph
+        node["key"] = result.key
+        # the accessible name, as the SVG's title; other builders print the alt text
+        node["alt"] = options.alt or options.caption or f"{model} architecture"
+        node["fallback"] = options.alt or f"{model} architecture"
+        record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > 0)
+        if caption is None and options.caption is None and options.name is None:
+            return [node]
+        return [self._figure(node, options, caption, legend)]
+
+    def _content_caption(self) -> tuple[nodes.caption | None, nodes.legend | None]:
+        """Content is the caption (first paragraph) and legend (the rest), as for ``figure``."""
+        if not self.content:
+            return None, None
+        if "caption" in self.options:
+            raise OptionError(
+                "give the caption either as the directive's content or with :caption:, not both"
+            )
+        parsed = nodes.Element()
+        self.state.nested_parse(self.content, self.content_offset, parsed)
+        first = parsed[0]
+        if not isinstance(first, nodes.paragraph):
+            raise OptionError("the directive's content must start with the caption, a paragraph")
+        caption = nodes.caption(first.rawsource, "", *first.children)
+        caption.source, caption.line = first.source, first.line
+        legend = nodes.legend("", *parsed[1:]) if len(parsed) > 1 else None
+        return caption, legend
+
+    def _options(self, factory: str, caption: nodes.caption | None) -> DiagramOptions:
+        values: dict[str, Any] = {"factory": factory}
+        for key, value in self.options.items():
+            values[canonical_name(key)] = value
+        if caption is not None:
+            values["caption"] = caption.astext()
+        return parse_options(values, strings=True, defaults=page_defaults(self.config))
+
+    def _figure(
+        self,
+        node: model_diagram,
+        options: DiagramOptions,
+        caption: nodes.caption | None,
+        legend: nodes.legend | None,
+    ) -> nodes.figure:
+        """A docutils figure, so numfig, ``:numref:``, ``:ref:`` and LaTeX floats just work."""
+        figure = nodes.figure("", node, classes=["model-diagram", *options.css_class])
+        self.set_source_info(figure)
+        if options.align:
+            figure["align"] = options.align
+        if options.width:
+            figure["width"] = options.width
+        if caption is None and options.caption is not None:
+            inline, messages = self.state.inline_text(options.caption, self.lineno)
+            caption = nodes.caption(options.caption, "", *inline)
+            self.set_source_info(caption)
+            figure += messages
+        if caption is not None:
+            figure += caption
+        if legend is not None:
+            figure += legend
+        if options.name:
+            figure["names"].append(nodes.fully_normalize_name(options.name))
+            self.state.document.note_explicit_target(figure, figure)
+        return figure
+
+    def _failed(self, node: model_diagram, error: DiagramError, *, retry: bool) -> model_diagram:
+        """Warn (or stop, with ``on_error = "raise"``) and leave a visible placeholder.
+
+        ``retry``: a failure that may come from the model's code re-reads the page on
+        the next build (errors are never cached, and the warning must not vanish).
+        """
+        if self.config.model_diagram_on_error == "raise":
+            raise ExtensionError(
+                f"{self.get_location()}: {describe(error, node['factory'])} "
+                f"[{PREFIX.rstrip('_')}.{error.kind}]",
+                modname=__name__,
+            )
+        warn(error, node)
+        if retry:
+            self.env.note_reread()
+        node["error"] = error.to_dict()
+        record(self.env, node["factory"], self.lineno, None, traced=False, error=error.kind)
+        return node
+
+
+def describe(error: DiagramError, factory: str) -> str:
+    text = error.message if factory in error.message else f"{factory}: {error.message}"
+    return f"model-diagram: {text}"
+
+
+def warn(error: DiagramError, location: nodes.Node) -> None:
+    """A typed, located warning: ``suppress_warnings = ["model_diagram.<kind>"]`` silences it."""
+    logger.warning(
+        describe(error, location.get("factory", "")),
+        type="model_diagram",
+        subtype=error.kind,
+        location=location,
+    )
+    if error.detail:
+        logger.debug("model-diagram: details of the error above:\n%s", error.detail)
+
+
+# -- per-build state on the environment (merged across -j readers)
+
+
+def _records(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
+    if not hasattr(env, "model_diagram_records"):
+        env.model_diagram_records = {}  # type: ignore[attr-defined]
+    return env.model_diagram_records  # type: ignore[attr-defined, no-any-return]
+
+
+def record(
+    env: BuildEnvironment,
+    factory: str,
+    line: int,
+    key: str | None,
+    *,
+    traced: bool,
+    error: str | None = None,
+) -> None:
+    _records(env).setdefault(env.docname, []).append(
+        {"factory": factory, "line": line, "key": key, "traced": traced, "error": error}
+    )
+
+
+def purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _records(env).pop(docname, None)
+
+
+def merge_info(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
+    mine, theirs = _records(env), _records(other)
+    for docname in docnames:
+        if docname in theirs:
+            mine[docname] = theirs[docname]
+
+
+def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    env.model_diagram_reading = set(docnames)  # type: ignore[attr-defined]
+
+
+def summarize(app: Sphinx, env: BuildEnvironment) -> None:
+    """One status line per build: how many diagrams were read, traced and failed."""
+    reading = getattr(env, "model_diagram_reading", set())
+    done = [r for d, rs in _records(env).items() if d in reading for r in rs]
+    if done:
+        traced = sum(r["traced"] for r in done)
+        failed = sum(r["error"] is not None for r in done)
+        logger.info(
+            "model-diagram: %d diagram(s) on %d page(s): %d traced, %d from the cache, "
+            "%d failed",
+            len(done), len({d for d in reading if _records(env).get(d)}), traced,
+            len(done) - traced - failed, failed,
+        )
+
+
+# -- output
+
+
+def _store(folder: Path, data: bytes, ext: str) -> str:
+    """Write ``data`` under a content-hash name (atomic, so parallel writers are safe)."""
+    name = f"model-diagram-{hashlib.sha256(data).hexdigest()[:20]}.{ext}"
+    path = folder / name
+    if not (path.is_file() and path.stat().st_size == len(data)):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-model-diagram-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            Path(tmp).replace(path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
+    return name
+
+
+def _render(config: Config, node: model_diagram, fmt: str) -> bytes:
+    """Another format of a diagram read earlier, from its stored graph (no worker, no trace)."""
+    graph = node["graph"]
+    warnings: list[DiagramError] = []
+    data, _, _ = Pipeline(config.model_diagram_cache_dir).render_graph(
+        node["options"], graph, key_of(graph), fmt, warnings
+    )
+    for problem in warnings:  # the cache warning was given when the page was read
+        logger.debug("model-diagram: %s", problem.message)
+    return data
+
+
+def visit_html(self: HTML5Translator, node: model_diagram) -> None:
+    if "error" in node:
+        error = DiagramError.from_dict(node["error"])
+        self.body.append(error_html(error, node["factory"]))
+        raise nodes.SkipNode
+    options: DiagramOptions = node["options"]
+    if self.config.model_diagram_embed == "img":
+        try:
+            inner = _html_img(self, node, options)
+        except DiagramError as exc:
+            warn(exc, node)
+            self.body.append(error_html(exc, node["factory"]))
+            raise nodes.SkipNode from None
+    else:
+        seen: dict[str, int] = self.__dict__.setdefault("_model_diagram_seen", {})
+        occurrence = seen.get(node["key"], 0)
+        seen[node["key"]] = occurrence + 1
+        inner = unique_ids(node["svg"], occurrence)
+    if isinstance(node.parent, nodes.figure):
+        self.body.append(f'<div class="model-diagram-canvas">{inner}</div>')
+    else:
+        self.body.append(
+            figure_html(
+                inner, align=options.align, width=options.width, classes=options.css_class
+            )
+        )
+    raise nodes.SkipNode
+
+
+def _html_img(self: HTML5Translator, node: model_diagram, options: DiagramOptions) -> str:
+    if options.format == "png":
+        data, ext = _render(self.config, node, "png"), "png"
+    else:
+        data, ext = standalone_svg(node["svg"]).encode(), "svg"
+    name = _store(Path(self.builder.outdir) / self.builder.imagedir, data, ext)
+    src = f"{self.builder.imgpath}/{name}" if self.builder.imgpath else name
+    return f'<img src="{escape(src)}" alt="{escape(node["alt"])}" class="model-diagram-img">'
+
+
+def visit_latex(self: LaTeXTranslator, node: model_diagram) -> None:
+    options: DiagramOptions = node["options"]
+    try:
+        if options.format == "png":
+            data, ext = _render(self.config, node, "png"), "png"
+        else:
+            try:
+                data, ext = _render(self.config, node, "pdf"), "pdf"
+            except RenderError:
+                if options.format == "pdf":
+                    raise
+                data, ext = _render(self.config, node, "png"), "png"  # no PDF from this engine
+    except DiagramError as exc:
+        warn(exc, node)
+        self.body.append(f"\n\n{self.encode(describe(exc, node['factory']))}\n\n")
+        raise nodes.SkipNode from None
+    name = _store(Path(self.builder.outdir), data, ext)
+    length = self.latex_image_length(options.width) if options.width else None
+    include = rf"\sphinxincludegraphics{f'[width={length}]' if length else ''}{{{name}}}"
+    if isinstance(node.parent, nodes.figure):
+        self.body.append(f"\n{include}\n")
+    elif options.align == "left":
+        self.body.append(f"\n\n\\noindent{include}\\hspace*{{\\fill}}\n\n")
+    elif options.align == "right":
+        self.body.append(f"\n\n\\noindent\\hspace*{{\\fill}}{include}\n\n")
+    else:
+        self.body.append(f"\n\n\\begin{{center}}\n{include}\n\\end{{center}}\n\n")
+    raise nodes.SkipNode
+
+
+def depart_noop(self: Any, node: model_diagram) -> None:
+    """Visitors raise SkipNode; docutils still wants a departure function."""
+
+
+def plain_fallback(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Placeholders outside HTML, and plain text for builders that are neither HTML nor
+    LaTeX (text, man, texinfo, ...): never an unknown-node crash."""
+    if app.builder.format == "html":
+        return
+    for node in list(doctree.findall(model_diagram)):
+        if "error" not in node and app.builder.format == "latex":
+            continue
+        if "error" in node:
+            error = DiagramError.from_dict(node["error"])
+            replacement: list[nodes.Node] = [
+                nodes.paragraph(
+                    "", f"model-diagram: no diagram for {node['factory']} ({error.kind} error)"
+                ),
+                nodes.literal_block(error.message, error.message),
+            ]
+        else:
+            replacement = [nodes.paragraph("", node["fallback"])]
+        node.replace_self(replacement)
+
+
+def add_css(app: Sphinx) -> None:
+    """Ship the stylesheet with the site (no CDN): written into ``_static`` and linked."""
+    if app.builder.format != "html":
+        return
+    static = Path(app.builder.outdir) / "_static"
+    text = stylesheet()
+    path = static / CSS_NAME
+    if not (path.is_file() and path.read_text("utf-8") == text):
+        static.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+    app.add_css_file(CSS_NAME)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value(f"{PREFIX}defaults", {}, "env", types=frozenset({dict}))
+    app.add_config_value(f"{PREFIX}cache_dir", None, "", types=frozenset({str, Path, type(None)}))
+    app.add_config_value(f"{PREFIX}engine", None, "env", types=frozenset({str, type(None)}))
+    app.add_config_value(f"{PREFIX}embed", "inline", "html", types=frozenset({str}))
+    app.add_config_value(
+        f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)})
+    )
+    app.add_config_value(f"{PREFIX}on_error", "warn", "", types=frozenset({str}))
+    app.add_node(
+        model_diagram,
+        html=(visit_html, depart_noop),
+        latex=(visit_latex, depart_noop),
+    )
+    app.add_directive("model-diagram", ModelDiagram)
+    app.connect("config-inited", check_config)
+    app.connect("builder-inited", add_css)
+    app.connect("env-before-read-docs", before_read)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_info)
+    app.connect("env-updated", summarize)
+    app.connect("doctree-resolved", plain_fallback)
+    return {
+        "version": __version__,
+        "env_version": ENV_VERSION,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
+
+
+__all__ = ["ModelDiagram", "model_diagram", "setup"]
