@@ -9,6 +9,8 @@ Torch-RecHub's ``visualize_model`` keywords work with the same meaning:
 ``input_data`` (a dict is ONE positional argument), ``batch_size``,
 ``seq_length``, ``depth``, ``show_shapes``, ``expand_nested``, ``save_path``,
 ``graph_name``, ``device``, ``dpi``.
+Without inputs, the providers of :mod:`model_diagram.providers` guess them,
+as in a docs build: ``render(deepfm_model, depth=4)`` just works.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
         )
     stage = options.stage_dict(TRACE)
     if input_data is None:
-        args, kwargs = trace.build_inputs(stage, device)
+        args, kwargs = trace.build_inputs(stage, device, model)
     elif isinstance(input_data, torch.Tensor) or isinstance(input_data, Mapping):
         args, kwargs = (input_data,), {}
     elif isinstance(input_data, (list, tuple)):

@@ -222,6 +222,15 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
+def _input_provider(value: Any) -> str:
+    from .providers import BUILTIN, provider_names  # entry points are listed, not loaded
+
+    text = _text(value).strip()
+    if text != "auto" and text not in BUILTIN and text not in (names := provider_names()):
+        raise ValueError(f"must be one of {', '.join(names)}")
+    return text
+
+
 def opt(
     default: Any,
     type_: str,
@@ -281,6 +290,13 @@ class DiagramOptions:
     input_factory: str | None = opt(
         None, "import path", "`module:callable` returning `(args, kwargs)` for `forward`.",
         _optional_import_path, stage=TRACE, example="mypkg.docs:example_inputs", structured=False,
+    )
+    input_provider: str = opt(
+        "auto", "auto | provider name",
+        "Where inputs come from when none are given: `auto` tries `example-input-array`, "
+        "`transformers`, `torch-rechub`, then providers installed under the "
+        "`model_diagram.input_providers` entry point group; a name forces that one.",
+        _input_provider, stage=TRACE, example="torch-rechub", structured=False,
     )
     batch_size: int = opt(
         2, "int", "Batch size of generated inputs.", _int(1, 1 << 20),

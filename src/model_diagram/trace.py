@@ -87,7 +87,7 @@ def module_device(model: Any) -> str | None:
 def build_inputs(
     options: Mapping[str, Any], device: str, model: Any
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """forward's (args, kwargs) on ``device``: from the input options, else guessed from ``model``."""
+    """forward's (args, kwargs): from the input options, else guessed from the model."""
     import torch
 
     args: tuple[Any, ...] = ()
