@@ -103,10 +103,62 @@ def test_class_factory_instance_and_expand_nested(tmp_path: Path) -> None:
     nested = diagram(
         tmp_path, factory="example_project.models:make_transformer",
         kwargs={"input_ids": "long[2,16](0,1000)"}, depth=3, expand_nested=True,
+        collapse_repeats=False,
     )
     root = ET.fromstring(nested.svg)
     clusters = [g for g in root.iter(f"{SVG}g") if "md-cluster" in (g.get("class") or "")]
     assert len(clusters) >= 4
+
+
+TRANSFORMER = {
+    "factory": "example_project.models:make_transformer",
+    "kwargs": {"input_ids": "long[2,16](0,1000)"},
+}
+
+
+def groups(svg: str, css: str) -> list[ET.Element]:
+    return [g for g in ET.fromstring(svg).iter(f"{SVG}g") if css in (g.get("class") or "").split()]
+
+
+def test_identical_consecutive_blocks_collapse(tmp_path: Path) -> None:
+    full = diagram(tmp_path, **TRANSFORMER, depth=2, collapse_repeats=False)
+    collapsed = diagram(tmp_path, **TRANSFORMER, depth=2)  # default: on for depth > 1
+    assert svg_text(full.svg).count("MultiheadAttention") == 4
+    assert svg_text(collapsed.svg).count("MultiheadAttention") == 1
+    (repeat,) = groups(collapsed.svg, "md-repeat")
+    assert "blocks.0-3 x4" in svg_text(ET.tostring(repeat, encoding="unicode"))
+    nested = diagram(tmp_path, **TRANSFORMER, depth=3, expand_nested=True)
+    assert any("EncoderBlock x4" in svg_text(ET.tostring(g, encoding="unicode"))
+               for g in groups(nested.svg, "md-repeat"))
+    shallow = diagram(tmp_path, **TRANSFORMER, depth=1, collapse_repeats=True)
+    assert svg_text(shallow.svg).count("EncoderBlock") == 1 and "x4" in svg_text(shallow.svg)
+    branchy = diagram(tmp_path, factory="models:make_branchy", input="float[2,8]", depth=2)
+    assert not groups(branchy.svg, "md-repeat")  # parallel branches are not a chain
+
+
+def test_annotations_tooltips_legend_and_description(tmp_path: Path) -> None:
+    result = diagram(
+        tmp_path, factory="example_project.models:make_recommender", input=RECOMMENDER_INPUT,
+        depth=2, show_params=True, show_dtypes=True, legend=True,
+    )
+    text = svg_text(result.svg)
+    assert "16K params" in text and "(2, 10) int64" in text and "(2, 1) float32" in text
+    titles = [t.text or "" for g in groups(result.svg, "md-module") for t in g.iter(f"{SVG}title")]
+    assert any(
+        "user_embedding (torch.nn.modules.sparse.Embedding)" in t and "parameters: 16,000" in t
+        and "input: (2) int64" in t and "output: (2, 16) float32" in t for t in titles
+    ), titles
+    assert len(groups(result.svg, "md-legend")) == 1
+    items = [svg_text(ET.tostring(g, encoding="unicode")) for g in groups(result.svg, "md-legend-item")]
+    assert items == ["input tensor", "module", "function", "output tensor"]
+    root = ET.fromstring(result.svg)
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and root.get("aria-describedby") == desc.get("id")
+    assert desc.text.startswith("Recommender: input x['user_id'] (2); ")
+    assert "module Embedding item_embedding (2, 10, 16)" in desc.text
+    links = [a.get("{http://www.w3.org/1999/xlink}href") for a in root.iter(f"{SVG}a")]
+    assert "#md-class:example_project.models.Recommender" not in links
+    assert "#md-class:torch.nn.modules.linear.Linear" in links
 
 
 def test_output_is_deterministic(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from importlib import resources
 
 from .errors import DiagramError
@@ -15,6 +16,7 @@ from .theme import page_css
 
 CSS_NAME = "model-diagram.css"
 
+_CLASS_LINK = re.compile(r'\s(xlink:href|href)="#md-class:([^"]*)"')
 _ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
 
 
@@ -26,6 +28,20 @@ def asset_text(name: str) -> str:
 def stylesheet() -> str:
     """The CSS every page with a diagram needs: figure layout plus theme switching."""
     return asset_text(CSS_NAME) + "\n/* theme (generated from model_diagram.theme) */\n" + page_css()
+
+
+def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = None) -> str:
+    """Point class placeholders (``#md-class:pkg.Cls``) at API pages, or drop them.
+
+    ``resolve`` maps a class path to a URL (the site's autodoc/mkdocstrings
+    page) or ``None``; without it every placeholder is dropped.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        url = resolve(html.unescape(match[2])) if resolve else None
+        return f' {match[1]}="{html.escape(url)}"' if url else ""
+
+    return _CLASS_LINK.sub(replace, svg)
 
 
 def unique_ids(svg: str, occurrence: int) -> str:

@@ -106,9 +106,17 @@ _FORBIDDEN = {"script", "foreignObject", "iframe", "object", "embed"}
 
 
 def clean_svg(
-    svg: bytes | str, prefix: str, title: str | None = None, style: str | None = None
+    svg: bytes | str,
+    prefix: str,
+    title: str | None = None,
+    style: str | None = None,
+    description: str | None = None,
 ) -> str:
-    """Make SVG safe and unique for inlining into an HTML page; ``style`` goes inside it."""
+    """Make SVG safe and unique for inlining into an HTML page.
+
+    ``style`` goes inside it; ``title``/``description`` become the accessible
+    name and description; node tooltips become each node's ``<title>``.
+    """
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
     try:
         root = ET.fromstring(text)
@@ -144,6 +152,7 @@ def clean_svg(
                     del el.attrib[key]  # no external references in inlined SVG
             elif "url(" in value:
                 el.attrib[key] = fix_ref(value)
+    _tooltips_to_titles(root)
     root.set("role", "img")
     root.set("class", "model-diagram-svg")
     graph_title = root.find(f"{{{SVG_NS}}}g/{{{SVG_NS}}}title")
@@ -155,6 +164,11 @@ def clean_svg(
         root.set("aria-labelledby", f"{prefix}-title")
     if graph_title is not None and graph_title.text == "model":
         graph_title.text = title or ""
+    if description:
+        element = ET.Element(f"{{{SVG_NS}}}desc", {"id": f"{prefix}-desc"})
+        element.text = description
+        root.insert(1 if title else 0, element)
+        root.set("aria-describedby", f"{prefix}-desc")
     if style:
         element = ET.Element(f"{{{SVG_NS}}}style")
         element.text = style
@@ -165,11 +179,26 @@ def clean_svg(
 def standalone_svg(svg: str) -> str:
     """An SVG file of its own (``save()``, CLI, ``<img>``): XML prolog, and dark mode
     that follows the viewer's ``prefers-color-scheme``."""
-    head, sep, rest = svg.partition(">")
+    from .embed import resolve_class_links
+
+    head, sep, rest = resolve_class_links(svg).partition(">")
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{sep}<style>{dark_media_rule()}</style>'
         f"{rest}\n"
     )
+
+
+def _tooltips_to_titles(root: ET.Element) -> None:
+    """Graphviz puts tooltips on an ``<a>``; screen readers and browsers read ``<title>``."""
+    title_attr = f"{{{XLINK_NS}}}title"
+    for group in root.iter(f"{{{SVG_NS}}}g"):
+        title = group.find(f"{{{SVG_NS}}}title")
+        if title is None:
+            continue
+        for link in group.iter(f"{{{SVG_NS}}}a"):
+            if title_attr in link.attrib:
+                title.text = link.attrib.pop(title_attr)
+                break
 
 
 def _local(tag: str) -> str:

@@ -2,9 +2,13 @@
 
 Labels are HTML-like tables with escaped text. Every node, edge and cluster
 gets a semantic ``class`` (``md-module``, ``md-function``, ``md-input``,
-``md-output``, ``md-tensor``, ``md-edge``, ``md-cluster``) for theming. The
-font is Helvetica, which both engines measure correctly (torchview's default
-"Linux libertine" is missing on most machines and overflows boxes).
+``md-output``, ``md-tensor``, ``md-edge``, ``md-cluster``, ``md-legend``) for
+theming. The font is Helvetica, which both engines measure correctly
+(torchview's default "Linux libertine" is missing on most machines and
+overflows boxes). Module nodes carry a tooltip (qualified name, class,
+parameters, shapes and dtypes) and a ``#md-class:`` placeholder link that
+the front ends resolve against the site's API pages (``link-classes``) or
+drop (:func:`model_diagram.embed.resolve_class_links`).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..theme import light
+from .repeats import collapse_repeats
 
 FONT = "Helvetica"
+CLASS_LINK = "#md-class:"
 
 #: literal light colours; theme.svg_style() turns them into CSS variables
 FILLS = {
@@ -27,18 +33,81 @@ FILLS = {
 }
 INK = light("--model-diagram-ink")
 MUTED = light("--model-diagram-muted")
+KIND_NAMES = {
+    "input": "input tensor",
+    "module": "module",
+    "function": "function",
+    "tensor": "inner tensor",
+    "output": "output tensor",
+}
 
 
-def shape_text(shapes: list[list[int]]) -> str:
-    """``(2, 3, 32, 32)``; repeated shapes compacted as ``3 x (2, 16)``."""
+def shape_text(shapes: list[list[int]], dtypes: list[str] | None = None) -> str:
+    """``(2, 3, 32, 32)``; repeats compacted as ``3 x (2, 16)``; dtypes appended if given."""
     parts: list[str] = []
     counts: dict[str, int] = {}
-    for shape in shapes:
+    for i, shape in enumerate(shapes):
         text = "(" + ", ".join(str(d) for d in shape) + ")"
+        if dtypes and i < len(dtypes):
+            text += f" {dtypes[i]}"
         if text not in counts:
             parts.append(text)
         counts[text] = counts.get(text, 0) + 1
     return ", ".join(f"{counts[p]} x {p}" if counts[p] > 1 else p for p in parts)
+
+
+def count_text(n: int) -> str:
+    """``1.2M`` style parameter counts."""
+    for unit, size in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}".replace(".0", "")
+    return str(n)
+
+
+def should_collapse(options: Mapping[str, Any]) -> bool:
+    flag = options.get("collapse-repeats")
+    if flag is None:
+        depth = options.get("depth", 3)
+        return bool(depth < 0 or depth > 1)
+    return bool(flag)
+
+
+def prepare(graph: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The graph as drawn: repeats collapsed when asked."""
+    return collapse_repeats(graph) if should_collapse(options) else graph
+
+
+def tooltip(node: Mapping[str, Any]) -> str:
+    """Plain-text summary of one node (the SVG ``<title>`` a browser shows on hover)."""
+    lines = []
+    if node["kind"] == "module":
+        lines.append(f"{node.get('qualname') or node['name']} ({node.get('cls', node['name'])})")
+        lines.append(f"parameters: {node.get('params', 0):,}")
+    elif node["kind"] == "function":
+        where = f" in {node['scope']}" if node.get("scope") else ""
+        lines.append(f"{node['name']} (function{where})")
+    else:
+        lines.append(f"{KIND_NAMES[node['kind']]} {node.get('label') or ''}".strip())
+    if node.get("repeat"):
+        lines.append(f"repeated x{node['repeat']} ({node.get('repeat_group')})")
+    if node["kind"] in {"module", "function"}:
+        lines.append(f"input: {shape_text(node['inputs'], node.get('in_dtypes'))}")
+    lines.append(f"output: {shape_text(node['outputs'], node.get('out_dtypes'))}")
+    return "\n".join(lines)
+
+
+def describe(graph: Mapping[str, Any]) -> str:
+    """The layers in order with their output shapes, for ``<desc>`` and text builders."""
+    steps = []
+    for node in graph["nodes"]:
+        if node["kind"] == "tensor":
+            continue
+        name = node.get("label") if node["kind"] == "input" else node["name"]
+        if node["kind"] == "module" and node.get("qualname"):
+            name = f"{node['name']} {node['qualname']}"
+        badge = f" x{node['repeat']}" if node.get("repeat") else ""
+        steps.append(f"{node['kind']} {name}{badge} {shape_text(node['outputs'])}")
+    return f"{graph.get('model', 'Model')}: " + "; ".join(steps)
 
 
 def _esc(text: str) -> str:
@@ -47,48 +116,98 @@ def _esc(text: str) -> str:
 
 def _attr(value: str) -> str:
     """A quoted DOT attribute value."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def node_label(node: Mapping[str, Any], show_shapes: bool) -> str:
+def node_label(node: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     kind = node["kind"]
-    fill = FILLS[kind]
+    show_shapes = options.get("show-shapes", True)
+    dtypes = options.get("show-dtypes", False)
     table = (
         f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
-        f'BGCOLOR="{fill}" COLOR="{INK}">'
+        f'BGCOLOR="{FILLS[kind]}" COLOR="{INK}">'
     )
     if kind in {"input", "output", "tensor"}:
         title = node.get("label") or kind
         head = f"<B>{_esc(kind)}</B>" if title == kind else f"<B>{_esc(kind)}</B> {_esc(title)}"
         rows = [f"<TR><TD>{head}</TD></TR>"]
         if show_shapes:
-            rows.append(f"<TR><TD>{_esc(shape_text(node['outputs']))}</TD></TR>")
+            text = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
+            rows.append(f"<TR><TD>{_esc(text)}</TD></TR>")
         return "<" + table + "".join(rows) + "</TABLE>>"
     head = f"<B>{_esc(node['name'])}</B>"
+    if node.get("repeat"):
+        head += f' <FONT COLOR="{INK}">x{node["repeat"]}</FONT>'
     qualname = node.get("qualname")
     if qualname:
-        head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(qualname)}</FONT>'
+        shown = node.get("repeat_group") if node.get("repeat") else qualname
+        head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(shown)}</FONT>'
+    if options.get("show-params") and node.get("params"):
+        head += (
+            f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">'
+            f'{_esc(count_text(node["params"]))} params</FONT>'
+        )
     if not show_shapes:
         return "<" + table + f"<TR><TD>{head}</TD></TR></TABLE>>"
+    ins = shape_text(node["inputs"], node.get("in_dtypes") if dtypes else None)
+    outs = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
     rows = (
-        f'<TR><TD ROWSPAN="2">{head}</TD><TD ALIGN="LEFT">input</TD>'
-        f"<TD>{_esc(shape_text(node['inputs']))}</TD></TR>"
-        f'<TR><TD ALIGN="LEFT">output</TD><TD>{_esc(shape_text(node["outputs"]))}</TD></TR>'
+        f'<TR><TD ROWSPAN="2">{head}</TD><TD ALIGN="LEFT">input</TD><TD>{_esc(ins)}</TD></TR>'
+        f'<TR><TD ALIGN="LEFT">output</TD><TD>{_esc(outs)}</TD></TR>'
     )
     return "<" + table + rows + "</TABLE>>"
 
 
-def to_dot(graph: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+def _apply_repeats(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    """Clusters for collapsed blocks: badge the block's own cluster, or wrap the block."""
+    clusters = {c["id"]: dict(c) for c in graph.get("clusters", [])}
+
+    def chain(cluster_id: str | None) -> list[str]:
+        found: list[str] = []
+        while cluster_id is not None:
+            found.insert(0, cluster_id)
+            cluster_id = clusters[cluster_id]["parent"]
+        return found
+
+    def subtree_nodes(cluster_id: str) -> set[str]:
+        return {n["id"] for n in graph["nodes"] if cluster_id in chain(n.get("cluster"))}
+
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    for group in graph.get("repeats", []):
+        keep = set(group["nodes"])
+        chains = [chain(by_id[i].get("cluster")) for i in group["nodes"]]
+        common = [c for c, *rest in zip(*chains, strict=False) if all(r == c for r in rest)]
+        home = common[-1] if common else None
+        if home is not None and subtree_nodes(home) == keep:
+            clusters[home]["label"] = f"{clusters[home]['label']} x{group['count']}"
+            clusters[home]["repeat"] = True
+            continue
+        cid = f"cluster_{group['id']}"
+        inner = [c for c in clusters.values() if c["parent"] == home and subtree_nodes(c["id"]) <= keep]
+        clusters[cid] = {
+            "id": cid, "label": f"{group['label']} x{group['count']}", "parent": home, "repeat": True,
+        }
+        for cluster in inner:
+            cluster["parent"] = cid
+        for node_id in keep:
+            if by_id[node_id].get("cluster") == home:
+                by_id[node_id]["cluster"] = cid
+    return list(clusters.values())
+
+
+def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
     """DOT text for a layer graph; the same graph and options give the same text."""
+    graph = prepare(graph, options)
+    clusters = _apply_repeats(graph)
     lines = [
         "digraph model {",
         f'  graph [rankdir={options["direction"]} ordering=in bgcolor="transparent" '
-        f'fontname="{FONT}" fontsize=11 nodesep=0.25 ranksep=0.35 pad=0.1]',
+        f'fontname="{FONT}" fontsize=11 fontcolor="{INK}" nodesep=0.25 ranksep=0.35 pad=0.1]',
         f'  node [shape=plaintext fontname="{FONT}" fontsize=10 margin=0 fontcolor="{INK}"]',
         f'  edge [fontname="{FONT}" fontsize=9 arrowsize=0.7 color="{INK}" fontcolor="{INK}"]',
     ]
     children: dict[str | None, list[Mapping[str, Any]]] = {}
-    for cluster in graph.get("clusters", []):
+    for cluster in clusters:
         children.setdefault(cluster["parent"], []).append(cluster)
     members: dict[str | None, list[Mapping[str, Any]]] = {}
     for node in graph["nodes"]:
@@ -96,16 +215,21 @@ def to_dot(graph: Mapping[str, Any], options: Mapping[str, Any]) -> str:
 
     def emit(cluster_id: str | None, indent: str) -> None:
         for node in members.get(cluster_id, []):
-            tooltip = node.get("qualname") or node.get("label") or node["name"]
+            attrs = [
+                f"id={_attr('n' + node['id'])}",
+                f"class={_attr('md-' + node['kind'])}",
+                f"tooltip={_attr(tooltip(node))}",
+            ]
+            if node.get("cls"):
+                attrs.append(f"href={_attr(CLASS_LINK + node['cls'])}")
             lines.append(
-                f"{indent}n{node['id']} [id={_attr('n' + node['id'])} "
-                f"class={_attr('md-' + node['kind'])} tooltip={_attr(tooltip)} "
-                f"label={node_label(node, options['show-shapes'])}]"
+                f"{indent}n{node['id']} [{' '.join(attrs)} label={node_label(node, options)}]"
             )
         for cluster in children.get(cluster_id, []):
+            css = "md-cluster md-repeat" if cluster.get("repeat") else "md-cluster"
             lines.append(f"{indent}subgraph {cluster['id']} {{")
             lines.append(
-                f'{indent}  graph [label={_attr(cluster["label"])} class="md-cluster" '
+                f'{indent}  graph [label={_attr(cluster["label"])} class="{css}" '
                 f'style="dashed,rounded" color="{MUTED}" fontcolor="{INK}" labeljust=l]'
             )
             emit(cluster["id"], indent + "  ")
@@ -115,5 +239,27 @@ def to_dot(graph: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     for edge in graph["edges"]:
         label = f' label=" x{edge["count"]}"' if edge["count"] > 1 else ""
         lines.append(f'  n{edge["tail"]} -> n{edge["head"]} [class="md-edge"{label}]')
+    if options.get("legend"):
+        lines.extend(_legend(graph))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _legend(graph: Mapping[str, Any]) -> list[str]:
+    kinds = [k for k in KIND_NAMES if any(n["kind"] == k for n in graph["nodes"])]
+    lines = [
+        "  subgraph cluster_legend {",
+        f'    graph [label="Legend" class="md-legend" style="rounded" color="{MUTED}" '
+        f'fontcolor="{INK}" labeljust=l]',
+    ]
+    for kind in kinds:
+        lines.append(
+            f'    legend_{kind} [class="md-legend-item md-{kind}" label=<<TABLE BORDER="0" '
+            f'CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{FILLS[kind]}" '
+            f'COLOR="{INK}"><TR><TD>{_esc(KIND_NAMES[kind])}</TD></TR></TABLE>>]'
+        )
+    chain = " -> ".join(f"legend_{k}" for k in kinds)
+    if len(kinds) > 1:
+        lines.append(f"    {chain} [style=invis]")
+    lines.append("  }")
+    return lines

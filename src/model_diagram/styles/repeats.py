@@ -44,14 +44,14 @@ def _signature(nodes: list[dict[str, Any]], prefix: str) -> tuple[Any, ...]:
 
 def collapse_repeats(graph: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``graph`` with runs of identical chained blocks drawn once."""
+    if not any(_block_of(_path(node)) for node in graph["nodes"]):
+        return graph
+    graph = copy.deepcopy(graph)
     blocks: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for node in graph["nodes"]:
         found = _block_of(_path(node))
         if found:
             blocks.setdefault(found[0], {}).setdefault(found[1], []).append(node)
-    if not blocks:
-        return graph
-    graph = copy.deepcopy(graph)
     by_id = {n["id"]: n for n in graph["nodes"]}
     for container, members in blocks.items():
         for run in _runs(container, members, graph["edges"]):
@@ -119,9 +119,8 @@ def _collapse(
     label = f"{container}.{first_index}-{last_index}"
     for node in first:
         by_id[node["id"]]["repeat_group"] = label
-    head = first[0] if len(first) == 1 else None
-    if head is not None:
-        head["repeat"] = count
+    if len(first) == 1:
+        first[0]["repeat"] = count
         return
     graph.setdefault("repeats", []).append(
         {"id": f"repeat_{len(graph.get('repeats', []))}", "label": label, "count": count,
