@@ -147,11 +147,13 @@ class Pipeline:
         data = self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
-        dot = graph_style.to_dot(graph, options.stage_dict(RENDER))
+        drawn = options.stage_dict(RENDER, TRACE)
+        dot = graph_style.to_dot(graph, drawn)
         data = run_engine(engine, dot, fmt, options.dpi)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
-            data = clean_svg(data, f"md{rkey[:10]}", title, svg_style()).encode()
+            description = graph_style.describe(graph_style.prepare(graph, drawn))
+            data = clean_svg(data, f"md{rkey[:10]}", title, svg_style(), description).encode()
         try:
             self.cache.store_render(rkey, data, fmt)
         except CacheError as exc:
