@@ -9,12 +9,15 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 from importlib import resources
 
 from .errors import DiagramError
+from .styles.graph import shape_text
 from .theme import page_css
 
 CSS_NAME = "model-diagram.css"
+JS_NAME = "model-diagram.js"
 
 _CLASS_LINK = re.compile(r'\s(xlink:href|href)="#md-class:([^"]*)"')
 _ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
@@ -60,8 +63,12 @@ def figure_html(
     align: str | None = None,
     width: str | None = None,
     classes: tuple[str, ...] = (),
+    table: str = "",
 ) -> str:
-    """A ``<figure>`` holding an inline SVG; the caption is escaped unless given as HTML."""
+    """A ``<figure>`` holding an inline SVG; the caption is escaped unless given as HTML.
+
+    ``table`` is extra HTML placed under the drawing (see :func:`layer_table_html`).
+    """
     css = ["model-diagram", *classes]
     if align:
         css.append(f"align-{align}")
@@ -70,7 +77,7 @@ def figure_html(
         attrs.append(f'id="{html.escape(name)}"')
     if width:
         attrs.append(f'style="width: {html.escape(width)}"')
-    body = f'<div class="model-diagram-canvas">{svg}</div>'
+    body = f'<div class="model-diagram-canvas">{svg}</div>{table}'
     text = caption_html if caption_html is not None else (html.escape(caption) if caption else "")
     if text:
         body += f"<figcaption>{text}</figcaption>"
@@ -85,4 +92,25 @@ def error_html(error: DiagramError, factory: str = "") -> str:
         f"<p><strong>model-diagram: no diagram{what}</strong> "
         f"({html.escape(error.kind)} error)</p>"
         f"<pre>{html.escape(error.message)}</pre></div>"
+    )
+
+
+def layer_table_html(graph: dict[str, Any]) -> str:
+    """A collapsible table of the layers in order, for readers who cannot see the drawing."""
+    rows = []
+    for node in graph["nodes"]:
+        if node["kind"] == "tensor":
+            continue
+        name = node.get("qualname") or node.get("label") or node["name"]
+        kind = node["name"] if node["kind"] in {"module", "function"} else node["kind"]
+        repeat = f" (x{node['repeat']})" if node.get("repeat") else ""
+        params = f"{node['params']:,}" if node.get("params") else ""
+        rows.append(
+            f"<tr><td>{html.escape(name)}{repeat}</td><td>{html.escape(kind)}</td>"
+            f"<td>{html.escape(shape_text(node['outputs']))}</td><td>{params}</td></tr>"
+        )
+    return (
+        '<details class="model-diagram-table"><summary>Layers as a table</summary>'
+        "<table><thead><tr><th>Layer</th><th>Type</th><th>Output shape</th>"
+        f"<th>Parameters</th></tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
     )
