@@ -52,6 +52,7 @@ from typing import Any
 
 from .errors import InputError
 from .inputs import TensorSpec, materialize, parse_spec
+from .loader import user_location
 
 #: entry point group third-party libraries register providers in
 GROUP = "model_diagram.input_providers"
@@ -273,10 +274,15 @@ def guess_inputs(
         if made is not None:
             return made
         tried.append(name)
-    if forced != "auto" and not tried:
+    if forced == "auto":
+        raise InputError(unguessable_message(model, tried, request))
+    if not tried:
         known = ", ".join(n for n, _ in chain)
         raise InputError(f"input-provider {forced!r} is not installed (known: {known})")
-    raise InputError(unguessable_message(model, tried, request, forced != "auto"))
+    raise InputError(
+        f"input-provider {forced!r} does not apply to {type(model).__name__}: use "
+        "input-provider: auto, or give input, inputs, kwargs, input-size or input-factory"
+    )
 
 
 def _call(name: str, provider: Provider, model: Any, request: InputRequest) -> Args | None:
@@ -288,7 +294,7 @@ def _call(name: str, provider: Provider, model: Any, request: InputRequest) -> A
         raise
     except Exception as exc:
         raise InputError(
-            f"input provider {name!r} raised {type(exc).__name__}: {exc}",
+            f"input provider {name!r} raised {type(exc).__name__}: {exc}{user_location(exc)}",
             detail=traceback.format_exc(),
         ) from None
     if made is None:
@@ -321,18 +327,12 @@ def _specs(value: Any) -> Any:
 # -- 4. nothing applied: say what was tried and what to write
 
 
-def unguessable_message(
-    model: Any, tried: list[str], request: InputRequest, forced: bool = False
-) -> str:
+def unguessable_message(model: Any, tried: list[str], request: InputRequest) -> str:
     """The error for a model no provider knows, with an ``input:`` line from its first layer."""
-    name = type(model).__name__
-    if forced:
-        head = f"input-provider {tried[0]!r} found no inputs for {name}"
-    else:
-        head = (
-            f"no inputs given and none could be guessed for {name}: tried "
-            f"{_join(tried)}, and forward{_signature(model)} gives no shapes"
-        )
+    head = (
+        f"no inputs given and none could be guessed for {type(model).__name__}: tried "
+        f"{_join(tried)}, and forward{_signature(model)} gives no shapes"
+    )
     layer = _first_layer(model, request)
     if layer is None:
         return (
