@@ -20,8 +20,11 @@ def labels(svg: str) -> str:
 
 def test_render_a_factory_path_and_save_every_format(tmp_path: Path) -> None:
     diagram = model_diagram.render(
-        "example_project.models:make_cnn", input="float[2,3,32,32]", depth=2,
-        cache_dir=tmp_path / "cache", save_path=tmp_path / "out" / "cnn.svg",
+        "example_project.models:make_cnn",
+        input="float[2,3,32,32]",
+        depth=2,
+        cache_dir=tmp_path / "cache",
+        save_path=tmp_path / "out" / "cnn.svg",
     )
     assert "Conv2d" in labels(diagram.svg)
     assert diagram._repr_svg_() == diagram.svg
@@ -32,7 +35,7 @@ def test_render_a_factory_path_and_save_every_format(tmp_path: Path) -> None:
     assert png.read_bytes().startswith(b"\x89PNG")
     assert diagram.save(tmp_path / "big.png", dpi=200).stat().st_size > small
     assert diagram._repr_png_().startswith(b"\x89PNG")
-    with pytest.raises(model_diagram.api.OptionError, match="use a .svg, .png or .pdf"):
+    with pytest.raises(model_diagram.api.OptionError, match=r"use a \.svg, \.png or \.pdf"):
         diagram.save(tmp_path / "cnn.gif")
 
 
@@ -54,7 +57,6 @@ def test_live_model_is_not_mutated(tmp_path: Path) -> None:
 def test_visualize_model_keywords(tmp_path: Path) -> None:
     """Torch-RecHub's visualize_model users: a dict input_data is ONE positional argument."""
     import torch
-
     from example_project.models import make_recommender
 
     features = {
@@ -63,21 +65,38 @@ def test_visualize_model_keywords(tmp_path: Path) -> None:
         "hist": torch.randint(0, 1000, (4, 10)),
     }
     diagram = model_diagram.render(
-        make_recommender(), input_data=features, depth=2, show_shapes=False,
-        graph_name="Recommender", save_path=tmp_path / "rec.png", dpi=72, cache_dir=tmp_path,
+        make_recommender(),
+        input_data=features,
+        depth=2,
+        show_shapes=False,
+        graph_name="Recommender",
+        save_path=tmp_path / "rec.png",
+        dpi=72,
+        cache_dir=tmp_path,
     )
     assert "x['hist']" in labels(diagram.svg) and "(4, 10)" not in labels(diagram.svg)
     assert ET.fromstring(diagram.svg).get("aria-label") == "Recommender"
     assert (tmp_path / "rec.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_cli_render_cache_info_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_render_cache_info_and_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cache = tmp_path / "cache"
     common = ["--cache-dir", str(cache)]
     argv = [
-        "render", "example_project.models:make_transformer",
-        "--kwargs", '{input_ids: "long[1,16](0,1000)"}', "--depth", "2", "--direction", "LR",
-        "--expand-nested", "-o", str(tmp_path / "t.svg"), *common,
+        "render",
+        "example_project.models:make_transformer",
+        "--kwargs",
+        '{input_ids: "long[1,16](0,1000)"}',
+        "--depth",
+        "2",
+        "--direction",
+        "LR",
+        "--expand-nested",
+        "-o",
+        str(tmp_path / "t.svg"),
+        *common,
     ]
     assert main(argv) == 0
     assert "traced" in capsys.readouterr().out
@@ -99,7 +118,20 @@ def test_cli_errors_exit_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = str(tmp_path / "x.svg")
     assert main(["render", "models:make_mlp", "--input", "flot[2,8]", "-o", out]) == 1
     assert "error (input): option 'input': unknown dtype 'flot'" in capsys.readouterr().err
-    assert main(["render", "models:make_forward_raises", "--input", "float[2,8]", "-o", out,
-                 "--cache-dir", str(tmp_path)]) == 1
+    assert (
+        main(
+            [
+                "render",
+                "models:make_forward_raises",
+                "--input",
+                "float[2,8]",
+                "-o",
+                out,
+                "--cache-dir",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "bad forward: shape mismatch" in capsys.readouterr().err
     assert not Path(out).exists()

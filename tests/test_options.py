@@ -15,8 +15,21 @@ def test_every_option_is_documented_once() -> None:
         assert spec.name == name
         assert "_" not in name
         assert spec.help and spec.type and spec.example, name
-    assert {"factory", "input", "inputs", "kwargs", "input-size", "input-factory", "depth",
-            "direction", "engine", "format", "caption", "name", "class"} <= set(OPTIONS)
+    assert {
+        "factory",
+        "input",
+        "inputs",
+        "kwargs",
+        "input-size",
+        "input-factory",
+        "depth",
+        "direction",
+        "engine",
+        "format",
+        "caption",
+        "name",
+        "class",
+    } <= set(OPTIONS)
 
 
 def test_examples_parse() -> None:
@@ -68,7 +81,9 @@ def test_text_options_are_not_yaml() -> None:
         ({"input-size": "[2, 0]"}, ["option 'input-size'", "positive"]),
     ],
 )
-def test_bad_values_name_option_value_and_accepted(values: dict[str, str], fragments: list[str]) -> None:
+def test_bad_values_name_option_value_and_accepted(
+    values: dict[str, str], fragments: list[str]
+) -> None:
     with pytest.raises(OptionError) as info:
         parse_options({**FACTORY, "input": "float[2,8]", **values}, strings=True)
     for fragment in fragments:
@@ -76,7 +91,7 @@ def test_bad_values_name_option_value_and_accepted(values: dict[str, str], fragm
 
 
 def test_factory_grammar() -> None:
-    with pytest.raises(OptionError, match="package.module:attr"):
+    with pytest.raises(OptionError, match=r"package\.module:attr"):
         parse_options({"factory": "os.system('x')", "input": "float[1]"})
     with pytest.raises(OptionError, match="'factory' is required"):
         parse_options({"input": "float[1]"})
@@ -86,7 +101,7 @@ def test_factory_grammar() -> None:
 def test_malformed_specs_are_input_errors() -> None:
     with pytest.raises(InputError, match="option 'input': unknown dtype 'flot'"):
         parse_options({**FACTORY, "input": "flot[2]"})
-    with pytest.raises(InputError, match="option 'kwargs': dims .* must be positive"):
+    with pytest.raises(InputError, match=r"option 'kwargs': dims .* must be positive"):
         parse_options({**FACTORY, "kwargs": {"x": "float[2,0]"}})
 
 
@@ -99,7 +114,9 @@ def test_inputs_are_exclusive() -> None:
 
 def test_defaults_apply_underneath() -> None:
     defaults = validate_defaults({"depth": 1, "direction": "LR"})
-    opts = parse_options({**FACTORY, "input": "float[2]", "depth": "2"}, strings=True, defaults=defaults)
+    opts = parse_options(
+        {**FACTORY, "input": "float[2]", "depth": "2"}, strings=True, defaults=defaults
+    )
     assert (opts.depth, opts.direction) == (2, "LR")
     with pytest.raises(OptionError, match="unknown option 'colour'"):
         validate_defaults({"colour": "red"})

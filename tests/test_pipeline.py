@@ -22,8 +22,8 @@ from model_diagram.errors import (
     TraceError,
 )
 from model_diagram.options import parse_options
-from model_diagram.pipeline import Pipeline
 from model_diagram.output import clean_svg, find_engine, run_engine
+from model_diagram.pipeline import Pipeline
 
 RECOMMENDER_INPUT = {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"}
 ENGINES = [e for e in ("dot", "graphviz-pure") if e == "graphviz-pure" or shutil.which("dot")]
@@ -52,8 +52,11 @@ def assert_inline_safe(svg: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_cnn_on_each_engine(tmp_path: Path, engine: str) -> None:
     result = diagram(
-        tmp_path, factory="example_project.models:make_cnn", input="float[2,3,32,32]",
-        depth=2, engine=engine,
+        tmp_path,
+        factory="example_project.models:make_cnn",
+        input="float[2,3,32,32]",
+        depth=2,
+        engine=engine,
     )
     text = svg_text(result.svg)
     assert text.count("Conv2d") == 2 and text.count("MaxPool2d") == 2 and "Linear" in text
@@ -68,7 +71,9 @@ def test_cnn_on_each_engine(tmp_path: Path, engine: str) -> None:
 
 def test_dict_input_reaches_forward_as_one_dict(tmp_path: Path) -> None:
     result = diagram(
-        tmp_path, factory="example_project.models:make_recommender", input=RECOMMENDER_INPUT,
+        tmp_path,
+        factory="example_project.models:make_recommender",
+        input=RECOMMENDER_INPUT,
     )
     text = svg_text(result.svg)
     for name in ("x['user_id']", "x['age']", "x['hist']"):
@@ -79,8 +84,10 @@ def test_dict_input_reaches_forward_as_one_dict(tmp_path: Path) -> None:
 
 def test_kwargs_and_meta_device_for_a_10b_model(tmp_path: Path) -> None:
     result = diagram(
-        tmp_path, factory="example_project.models:make_huge_transformer",
-        kwargs={"input_ids": "long[2,16](0,50000)"}, depth=1,
+        tmp_path,
+        factory="example_project.models:make_huge_transformer",
+        kwargs={"input_ids": "long[2,16](0,50000)"},
+        depth=1,
     )
     text = svg_text(result.svg)
     assert "input_ids" in text and "EncoderBlock" in text and "(2, 16, 50000)" in text
@@ -95,14 +102,20 @@ def test_data_dependent_model_falls_back_to_cpu(tmp_path: Path) -> None:
 
 def test_class_factory_instance_and_expand_nested(tmp_path: Path) -> None:
     result = diagram(
-        tmp_path, factory="models:ClassFactory", factory_kwargs={"width": 7}, input="float[2,8]",
+        tmp_path,
+        factory="models:ClassFactory",
+        factory_kwargs={"width": 7},
+        input="float[2,8]",
     )
     assert "(2, 7)" in svg_text(result.svg)
     instance = diagram(tmp_path, factory="models:INSTANCE", input="float[2,8]")
     assert "(2, 16)" in svg_text(instance.svg)
     nested = diagram(
-        tmp_path, factory="example_project.models:make_transformer",
-        kwargs={"input_ids": "long[2,16](0,1000)"}, depth=3, expand_nested=True,
+        tmp_path,
+        factory="example_project.models:make_transformer",
+        kwargs={"input_ids": "long[2,16](0,1000)"},
+        depth=3,
+        expand_nested=True,
         collapse_repeats=False,
     )
     root = ET.fromstring(nested.svg)
@@ -128,8 +141,10 @@ def test_identical_consecutive_blocks_collapse(tmp_path: Path) -> None:
     (repeat,) = groups(collapsed.svg, "md-repeat")
     assert "blocks.0-3 x4" in svg_text(ET.tostring(repeat, encoding="unicode"))
     nested = diagram(tmp_path, **TRANSFORMER, depth=3, expand_nested=True)
-    assert any("EncoderBlock x4" in svg_text(ET.tostring(g, encoding="unicode"))
-               for g in groups(nested.svg, "md-repeat"))
+    assert any(
+        "EncoderBlock x4" in svg_text(ET.tostring(g, encoding="unicode"))
+        for g in groups(nested.svg, "md-repeat")
+    )
     shallow = diagram(tmp_path, **TRANSFORMER, depth=1, collapse_repeats=True)
     assert svg_text(shallow.svg).count("EncoderBlock") == 1 and "x4" in svg_text(shallow.svg)
     branchy = diagram(tmp_path, factory="models:make_branchy", input="float[2,8]", depth=2)
@@ -138,18 +153,28 @@ def test_identical_consecutive_blocks_collapse(tmp_path: Path) -> None:
 
 def test_annotations_tooltips_legend_and_description(tmp_path: Path) -> None:
     result = diagram(
-        tmp_path, factory="example_project.models:make_recommender", input=RECOMMENDER_INPUT,
-        depth=2, show_params=True, show_dtypes=True, legend=True,
+        tmp_path,
+        factory="example_project.models:make_recommender",
+        input=RECOMMENDER_INPUT,
+        depth=2,
+        show_params=True,
+        show_dtypes=True,
+        legend=True,
     )
     text = svg_text(result.svg)
     assert "16K params" in text and "(2, 10) int64" in text and "(2, 1) float32" in text
     titles = [t.text or "" for g in groups(result.svg, "md-module") for t in g.iter(f"{SVG}title")]
     assert any(
-        "user_embedding (torch.nn.modules.sparse.Embedding)" in t and "parameters: 16,000" in t
-        and "input: (2) int64" in t and "output: (2, 16) float32" in t for t in titles
+        "user_embedding (torch.nn.modules.sparse.Embedding)" in t
+        and "parameters: 16,000" in t
+        and "input: (2) int64" in t
+        and "output: (2, 16) float32" in t
+        for t in titles
     ), titles
     assert len(groups(result.svg, "md-legend")) == 1
-    items = [svg_text(ET.tostring(g, encoding="unicode")) for g in groups(result.svg, "md-legend-item")]
+    items = [
+        svg_text(ET.tostring(g, encoding="unicode")) for g in groups(result.svg, "md-legend-item")
+    ]
     assert items == ["input tensor", "module", "function", "output tensor"]
     root = ET.fromstring(result.svg)
     desc = root.find(f"{SVG}desc")
@@ -188,7 +213,9 @@ def test_clean_svg_strips_scripts_events_and_external_refs() -> None:
     cleaned = clean_svg(hostile, "mdabc", "A title")
     assert_inline_safe(cleaned)
     assert 'id="mdabc-graph0"' in cleaned and 'href="#mdabc-graph0"' in cleaned
-    assert "url(#mdabc-graph0)" in cleaned and "evil" not in cleaned and "foreignObject" not in cleaned
+    assert (
+        "url(#mdabc-graph0)" in cleaned and "evil" not in cleaned and "foreignObject" not in cleaned
+    )
     assert 'aria-labelledby="mdabc-title"' in cleaned
 
 
@@ -198,12 +225,14 @@ def test_clean_svg_strips_scripts_events_and_external_refs() -> None:
 def write_model(folder: Path, width: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "editable_model.py"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         from torch import nn
 
         def make():
             return nn.Sequential(nn.Linear(8, {width}), nn.ReLU())
-        """))
+        """)
+    )
     return path
 
 
@@ -247,8 +276,12 @@ def test_warm_lookup_never_imports_torch(tmp_path: Path) -> None:
         print("warm-ok")
         """)
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False,
-        cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).parents[1] / "example_project")},
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).parents[1] / "example_project")},
     )
     assert done.stdout.strip() == "warm-ok", done.stderr
 
@@ -271,7 +304,9 @@ def test_corrupt_entries_are_rebuilt(tmp_path: Path) -> None:
 def test_unwritable_cache_still_gives_the_diagram(tmp_path: Path) -> None:
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
-    result = Pipeline(blocker).diagram(parse_options({"factory": "models:make_mlp", "input": "float[2,8]"}))
+    result = Pipeline(blocker).diagram(
+        parse_options({"factory": "models:make_mlp", "input": "float[2,8]"})
+    )
     assert "Linear" in svg_text(result.svg)
     assert result.warnings and isinstance(result.warnings[0], CacheError)
     assert "cannot write to the cache directory" in result.warnings[0].message
@@ -283,23 +318,41 @@ def test_unwritable_cache_still_gives_the_diagram(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "kind", "fragments"),
     [
-        ({"factory": "no_such_pkg.models:make"}, FactoryError,
-         ["cannot import 'no_such_pkg.models:make'", "No module named 'no_such_pkg'"]),
+        (
+            {"factory": "no_such_pkg.models:make"},
+            FactoryError,
+            ["cannot import 'no_such_pkg.models:make'", "No module named 'no_such_pkg'"],
+        ),
         ({"factory": "models:make_nothing"}, FactoryError, ["has no attribute 'make_nothing'"]),
-        ({"factory": "models:make_not_module"}, FactoryError,
-         ["returned int, expected a torch.nn.Module"]),
-        ({"factory": "models:make_raises"}, FactoryError,
-         ["raised RuntimeError: factory exploded", "models.py:"]),
-        ({"factory": "models:make_forward_raises"}, TraceError,
-         ["ValueError: bad forward: shape mismatch", "models.py:", "in forward"]),
-        ({"factory": "models:make_wants_tensor", "input": {"a": "float[2,8]"}}, TraceError,
-         ["must be Tensor, not dict", "give them with 'kwargs' or 'inputs'"]),
+        (
+            {"factory": "models:make_not_module"},
+            FactoryError,
+            ["returned int, expected a torch.nn.Module"],
+        ),
+        (
+            {"factory": "models:make_raises"},
+            FactoryError,
+            ["raised RuntimeError: factory exploded", "models.py:"],
+        ),
+        (
+            {"factory": "models:make_forward_raises"},
+            TraceError,
+            ["ValueError: bad forward: shape mismatch", "models.py:", "in forward"],
+        ),
+        (
+            {"factory": "models:make_wants_tensor", "input": {"a": "float[2,8]"}},
+            TraceError,
+            ["must be Tensor, not dict", "give them with 'kwargs' or 'inputs'"],
+        ),
         ({"factory": "models:make_recursive"}, TraceError, ["RecursionError"]),
         ({"factory": "models:make_exit"}, TraceError, ["worker process died (exit code 3)"]),
         ({"factory": "models:make_slow", "timeout": 4}, TraceError, ["timed out after 4 s"]),
         ({"factory": "models:make_mlp", "input": None}, InputError, ["no inputs given"]),
-        ({"factory": "models:make_mlp", "input": "float[100000,100000]", "device": "cpu"},
-         InputError, ["GiB on cpu"]),
+        (
+            {"factory": "models:make_mlp", "input": "float[100000,100000]", "device": "cpu"},
+            InputError,
+            ["GiB on cpu"],
+        ),
     ],
 )
 def test_errors(tmp_path: Path, values: dict[str, Any], kind: type, fragments: list[str]) -> None:
@@ -314,11 +367,13 @@ def test_errors(tmp_path: Path, values: dict[str, Any], kind: type, fragments: l
 def test_worker_recovers_after_a_crash(tmp_path: Path) -> None:
     with pytest.raises(TraceError):
         diagram(tmp_path, factory="models:make_exit", input="float[2,8]")
-    assert "Linear" in svg_text(diagram(tmp_path, factory="models:make_mlp", input="float[2,8]").svg)
+    assert "Linear" in svg_text(
+        diagram(tmp_path, factory="models:make_mlp", input="float[2,8]").svg
+    )
 
 
 def test_graphviz_failures_are_render_errors() -> None:
-    with pytest.raises(RenderError, match="Graphviz .* failed"):
+    with pytest.raises(RenderError, match=r"Graphviz .* failed"):
         run_engine(find_engine("graphviz-pure"), "digraph { a -> ", "svg")
     with pytest.raises(RenderError, match="cannot write PDF"):
         run_engine(find_engine("graphviz-pure"), "digraph { a }", "pdf")

@@ -34,6 +34,10 @@ def test_svg_colours_are_variables_with_light_fallbacks(tmp_path: Path) -> None:
 
 def test_page_css_switches_with_furo_pydata_and_material() -> None:
     css = stylesheet()
-    for selector in ('[data-theme="dark"]', '[data-md-color-scheme="slate"]', '[data-theme="auto"]'):
+    for selector in (
+        '[data-theme="dark"]',
+        '[data-md-color-scheme="slate"]',
+        '[data-theme="auto"]',
+    ):
         assert selector in css
     assert "invert(" not in css

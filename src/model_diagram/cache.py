@@ -107,7 +107,9 @@ class Cache:
             "graph": graph_digest,
             "notes": notes,
         }
-        self._write(self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode())
+        self._write(
+            self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode()
+        )
         return graph_digest
 
     # -- rendered outputs
@@ -120,7 +122,9 @@ class Cache:
 
     def store_render(self, render_key: str, data: bytes, ext: str) -> None:
         blob = self._write_blob(data, ext)
-        self._write(self.root / "renders" / f"{render_key}.json", json.dumps({"blob": blob}).encode())
+        self._write(
+            self.root / "renders" / f"{render_key}.json", json.dumps({"blob": blob}).encode()
+        )
 
     # -- maintenance
 

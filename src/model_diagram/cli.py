@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
-        fmt = options.format if "format" in given else _SUFFIX_FORMATS.get(out.suffix.lower(), "svg")
+        fmt = (
+            options.format if "format" in given else _SUFFIX_FORMATS.get(out.suffix.lower(), "svg")
+        )
         pipeline = Pipeline(args.cache_dir)
         result = pipeline.diagram(options, fmt=fmt)
         for warning in result.warnings:

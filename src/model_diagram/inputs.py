@@ -61,9 +61,7 @@ class TensorSpec:
 
     @property
     def nbytes(self) -> int:
-        size = {"float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "bool": 1}.get(
-            self.dtype, 4
-        )
+        size = {"float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "bool": 1}.get(self.dtype, 4)
         for dim in self.shape:
             size *= dim
         return size
@@ -85,7 +83,7 @@ def parse_spec(text: str) -> TensorSpec:
             f"accepted: {', '.join(sorted(DTYPES))}"
         )
     dims_text = match["dims"].strip()
-    parts = [p for p in dims_text.split(",")] if dims_text else []
+    parts = dims_text.split(",") if dims_text else []
     if any(not _INT.match(p) for p in parts):
         raise InputError(f"dims in tensor spec {text!r} must be integers, e.g. float[2,3]")
     shape = tuple(int(p) for p in parts)

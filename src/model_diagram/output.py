@@ -46,7 +46,9 @@ def _graphviz_pure_path() -> str | None:
     if found:
         return found
     for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(scripts) / ("graphviz-pure.exe" if sys.platform == "win32" else "graphviz-pure")
+        candidate = Path(scripts) / (
+            "graphviz-pure.exe" if sys.platform == "win32" else "graphviz-pure"
+        )
         if candidate.is_file():
             return str(candidate)
     return None
@@ -75,7 +77,11 @@ def _version(path: str) -> str:
         done = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"cannot run the Graphviz engine {path!r}: {exc}") from None
-    return (done.stderr or done.stdout).strip().splitlines()[0] if (done.stderr or done.stdout) else "?"
+    return (
+        (done.stderr or done.stdout).strip().splitlines()[0]
+        if (done.stderr or done.stdout)
+        else "?"
+    )
 
 
 def run_engine(engine: Engine, dot: str, fmt: str, dpi: int = 96) -> bytes:
@@ -128,7 +134,9 @@ def clean_svg(
         if value.startswith("#") and value[1:] in ids:
             return f"#{prefix}-{value[1:]}"
         return _URL_REF.sub(
-            lambda m: f"url(#{prefix}-{m[1][1:]})" if m[1][1:] in ids and m[1][0:1] == "#" else "none",
+            lambda m: (
+                f"url(#{prefix}-{m[1][1:]})" if m[1][1:] in ids and m[1][0:1] == "#" else "none"
+            ),
             value,
         )
 

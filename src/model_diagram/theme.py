@@ -47,13 +47,11 @@ def svg_style() -> str:
     Inline SVGs follow the page (the page stylesheet sets the variables);
     standalone files add :func:`dark_media_rule`.
     """
-    rules = []
-    for var, (literal, _) in PALETTE.items():
-        for prop in ("fill", "stroke"):
-            rules.append(
-                f'.model-diagram-svg [{prop}="{literal}"]{{{prop}:var({var},{literal})}}'
-            )
-    return "".join(rules)
+    return "".join(
+        f'.model-diagram-svg [{prop}="{literal}"]{{{prop}:var({var},{literal})}}'
+        for var, (literal, _) in PALETTE.items()
+        for prop in ("fill", "stroke")
+    )
 
 
 def dark_media_rule() -> str:

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import IO, Any
 
 from .errors import DiagramError, TraceError
@@ -46,7 +47,10 @@ class Worker:
         """Start the child now (it imports torch while the caller goes on)."""
         if self._proc is not None and self._proc.poll() is None:
             return
-        self._stderr = tempfile.TemporaryFile()
+        if self._stderr is not None:
+            self._stderr.close()
+        # kept open for the child's lifetime: its tail explains a crash
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env.setdefault("PYTHONHASHSEED", "0")
@@ -55,16 +59,14 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            cwd=os.getcwd(),
+            cwd=Path.cwd(),
             env=env,
             text=True,
             encoding="utf-8",
         )
         self._ready = False
         self._lines = queue.Queue()
-        threading.Thread(
-            target=_pump, args=(self._proc.stdout, self._lines), daemon=True
-        ).start()
+        threading.Thread(target=_pump, args=(self._proc.stdout, self._lines), daemon=True).start()
 
     def run(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one job; return the child's reply or raise the job's error."""
@@ -74,7 +76,7 @@ class Worker:
             if not self._ready:
                 self._receive(STARTUP_TIMEOUT, "starting the worker (importing torch)")
                 self._ready = True
-            payload = {**request, "sys_path": list(sys.path), "cwd": os.getcwd()}
+            payload = {**request, "sys_path": list(sys.path), "cwd": str(Path.cwd())}
             try:
                 self._proc.stdin.write(json.dumps(payload) + "\n")
                 self._proc.stdin.flush()
@@ -189,7 +191,7 @@ def _serve() -> None:
             reply: dict[str, Any] = {"ok": True, **result, "files": files, "dists": dists}
         except DiagramError as exc:
             reply = {"ok": False, "error": exc.to_dict()}
-        except BaseException as exc:  # noqa: BLE001 -- anything from user code is reported
+        except BaseException as exc:
             reply = {
                 "ok": False,
                 "error": TraceError(

@@ -145,7 +145,7 @@ def node_label(node: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     if options.get("show-params") and node.get("params"):
         head += (
             f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">'
-            f'{_esc(count_text(node["params"]))} params</FONT>'
+            f"{_esc(count_text(node['params']))} params</FONT>"
         )
     if not show_shapes:
         return "<" + table + f"<TR><TD>{head}</TD></TR></TABLE>>"
@@ -183,9 +183,14 @@ def _apply_repeats(graph: dict[str, Any]) -> list[dict[str, Any]]:
             clusters[home]["repeat"] = True
             continue
         cid = f"cluster_{group['id']}"
-        inner = [c for c in clusters.values() if c["parent"] == home and subtree_nodes(c["id"]) <= keep]
+        inner = [
+            c for c in clusters.values() if c["parent"] == home and subtree_nodes(c["id"]) <= keep
+        ]
         clusters[cid] = {
-            "id": cid, "label": f"{group['label']} x{group['count']}", "parent": home, "repeat": True,
+            "id": cid,
+            "label": f"{group['label']} x{group['count']}",
+            "parent": home,
+            "repeat": True,
         }
         for cluster in inner:
             cluster["parent"] = cid
@@ -252,12 +257,12 @@ def _legend(graph: Mapping[str, Any]) -> list[str]:
         f'    graph [label="Legend" class="md-legend" style="rounded" color="{MUTED}" '
         f'fontcolor="{INK}" labeljust=l]',
     ]
-    for kind in kinds:
-        lines.append(
-            f'    legend_{kind} [class="md-legend-item md-{kind}" label=<<TABLE BORDER="0" '
-            f'CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{FILLS[kind]}" '
-            f'COLOR="{INK}"><TR><TD>{_esc(KIND_NAMES[kind])}</TD></TR></TABLE>>]'
-        )
+    lines.extend(
+        f'    legend_{kind} [class="md-legend-item md-{kind}" label=<<TABLE BORDER="0" '
+        f'CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{FILLS[kind]}" '
+        f'COLOR="{INK}"><TR><TD>{_esc(KIND_NAMES[kind])}</TD></TR></TABLE>>]'
+        for kind in kinds
+    )
     chain = " -> ".join(f"legend_{k}" for k in kinds)
     if len(kinds) > 1:
         lines.append(f"    {chain} [style=invis]")

@@ -83,7 +83,9 @@ def _runs(
     return runs
 
 
-def _chained(first: list[dict[str, Any]], second: list[dict[str, Any]], edges: list[dict[str, Any]]) -> bool:
+def _chained(
+    first: list[dict[str, Any]], second: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> bool:
     a = {n["id"] for n in first}
     b = {n["id"] for n in second}
     for edge in edges:
@@ -123,8 +125,12 @@ def _collapse(
         first[0]["repeat"] = count
         return
     graph.setdefault("repeats", []).append(
-        {"id": f"repeat_{len(graph.get('repeats', []))}", "label": label, "count": count,
-         "nodes": sorted(keep, key=int)}
+        {
+            "id": f"repeat_{len(graph.get('repeats', []))}",
+            "label": label,
+            "count": count,
+            "nodes": sorted(keep, key=int),
+        }
     )
 
 
