@@ -231,6 +231,84 @@ def _input_provider(value: Any) -> str:
     return text
 
 
+# -- converters of the layered and lenet styles' options
+
+
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_NAMED = {"white": "#ffffff", "black": "#000000"}
+
+
+def _color(value: Any) -> str:
+    """A colour as lower-case ``#rrggbb`` (accepts ``#rgb``, ``white``, ``black``)."""
+    text = _text(value).strip().lower()
+    text = _NAMED.get(text, text)
+    if not _HEX.match(text):
+        raise ValueError("must be a colour such as '#1f77b4' or '#abc'")
+    return text if len(text) == 7 else "#" + "".join(c * 2 for c in text[1:])
+
+
+def _background(value: Any) -> str:
+    text = _text(value).strip().lower()
+    return "transparent" if text in {"transparent", "none"} else _color(text)
+
+
+def _color_map(value: Any) -> dict[str, dict[str, str]]:
+    """``{Conv2d: '#hex', Linear: {fill: '#hex', outline: '#hex'}}`` -> fill/outline dicts."""
+    result: dict[str, dict[str, str]] = {}
+    for name, entry in _mapping(value).items():
+        if isinstance(entry, Mapping):
+            unknown = set(entry) - {"fill", "outline"}
+            if unknown:
+                raise ValueError(f"{name}: unknown keys {sorted(unknown)}; use fill and outline")
+            result[name] = {key: _color(entry[key]) for key in ("fill", "outline") if key in entry}
+        else:
+            result[name] = {"fill": _color(entry)}
+    return result
+
+
+def _palette(value: Any) -> str | list[str]:
+    from .styles.layout import PALETTES
+
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError("a palette needs at least one colour")
+        return [_color(v) for v in value]
+    text = _text(value).strip().lower()
+    if text not in PALETTES:
+        raise ValueError(f"must be one of {', '.join(PALETTES)} or a list of colours")
+    return text
+
+
+def _opacity(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("not a number")
+    number = float(value)
+    if not 0 <= number <= 255:
+        raise ValueError("must be between 0 and 1 (or 0 and 255, as in VisualTorch)")
+    return number / 255 if number > 1 else number
+
+
+def _pixels(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("not a number")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("must be a number of pixels >= 0")
+    return number
+
+
+def _optional_pixels(value: Any) -> float | None:
+    return None if value is None else _pixels(value)
+
+
+def _type_names(value: Any) -> tuple[str, ...]:
+    items = re.split(r"[\s,]+", value.strip()) if isinstance(value, str) else list(value or ())
+    for item in items:
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", item):
+            raise ValueError(f"{item!r} is not a layer class or function name")
+    return tuple(item for item in items if item)
+
+
 def opt(
     default: Any,
     type_: str,
@@ -374,7 +452,88 @@ class DiagramOptions:
         stage=PAGE, example="true",
     )
     style: str = opt(
-        "graph", "graph", "Drawing style.", _choice("graph"), stage=RENDER, example="graph",
+        "graph", "graph | layered | lenet",
+        "Drawing style: `graph` (Graphviz), `layered` (3D boxes sized by tensor shape) or "
+        "`lenet` (stacks of feature-map planes).",
+        _choice("graph", "layered", "lenet"), stage=RENDER, example="layered",
+    )
+    color_map: dict[str, dict[str, str]] = opt(
+        {}, "mapping", "(layered, lenet) Colours per layer type (class or function name): "
+        "a fill, or `{fill, outline}`.", _color_map, stage=RENDER,
+        example="{Conv2d: '#56b4e9', Linear: {fill: '#e69f00', outline: '#000000'}}",
+    )
+    palette: str | list[str] = opt(
+        "okabe-ito", "okabe-ito | tol-bright | tol-light | grey | list of colours",
+        "(layered, lenet) Fill colours given to layer types in order of appearance; the "
+        "named palettes are colour-blind safe.", _palette, stage=RENDER, example="tol-bright",
+    )
+    opacity: float = opt(
+        1.0, "0..1", "(layered, lenet) Opacity of layer fills (0-255 is read as VisualTorch's "
+        "scale).", _opacity, stage=RENDER, example="0.7",
+    )
+    spacing: float | None = opt(
+        None, "px (default: 12 layered, 32 lenet)", "(layered, lenet) Space between layers.",
+        _optional_pixels, stage=RENDER, example="20",
+    )
+    draw_volume: bool = opt(
+        True, "bool", "(layered) Draw 3D boxes; false draws flat rectangles.", _bool,
+        stage=RENDER, example="false",
+    )
+    draw_funnel: bool = opt(
+        True, "bool", "(layered, lenet) Draw funnels between consecutive layers.", _bool,
+        stage=RENDER, example="false",
+    )
+    show_dimension: bool = opt(
+        True, "bool", "(layered, lenet) Label each layer with its output shape `CxHxW`.",
+        _bool, stage=RENDER, example="false",
+    )
+    legend_position: str = opt(
+        "bottom", "bottom | top | right | left", "(layered, lenet) Where the legend goes.",
+        _choice("bottom", "top", "right", "left"), stage=RENDER, example="right",
+    )
+    type_ignore: tuple[str, ...] = opt(
+        (), "names", "(layered, lenet) Layer types not to draw (class or function names, "
+        "any case; `Input` drops the inputs).", _type_names, stage=RENDER,
+        example="[ReLU, Flatten]",
+    )
+    scale_xy: float = opt(
+        1.0, "number", "(layered, lenet) Multiplier for heights and depths (spatial sizes).",
+        _positive_number, stage=RENDER, example="0.8",
+    )
+    scale_z: float = opt(
+        1.0, "number", "(layered, lenet) Multiplier for widths (channels; plane offsets in "
+        "lenet).", _positive_number, stage=RENDER, example="1.5",
+    )
+    min_xy: float = opt(
+        12.0, "px", "(layered, lenet) Smallest height/depth of a layer.", _pixels,
+        stage=RENDER, example="8",
+    )
+    max_xy: float = opt(
+        200.0, "px", "(layered, lenet) Largest height/depth of a layer.", _pixels,
+        stage=RENDER, example="300",
+    )
+    min_z: float = opt(
+        10.0, "px", "(layered) Smallest width of a layer.", _pixels, stage=RENDER, example="4",
+    )
+    max_z: float = opt(
+        80.0, "px", "(layered, lenet) Largest width of a layer; in lenet, the deepest stack of "
+        "planes.", _pixels, stage=RENDER, example="120",
+    )
+    low_dim_orientation: str = opt(
+        "y", "x | y | z", "(layered) Axis along which 1-D outputs (features) are drawn: `y` "
+        "tall, `z` wide, `x` deep.", _choice("x", "y", "z"), stage=RENDER, example="z",
+    )
+    max_channels: int = opt(
+        16, "int", "(lenet) Most planes drawn for one feature map.", _int(1, 1024),
+        stage=RENDER, example="32",
+    )
+    font_size: float = opt(
+        12.0, "px", "(layered, lenet) Size of labels and legend text.", _positive_number,
+        stage=RENDER, example="14",
+    )
+    background: str = opt(
+        "transparent", "colour | transparent", "(layered, lenet) Background colour.",
+        _background, stage=RENDER, example="'#ffffff'",
     )
     engine: str = opt(
         "auto", "auto | dot | graphviz-pure",

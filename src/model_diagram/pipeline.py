@@ -20,13 +20,19 @@ from .cache import Cache, key_of
 from .errors import CacheError, DiagramError
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
+from .styles import canvas as figure_canvas
 from .styles import graph as graph_style
+from .styles import layered as layered_style
+from .styles import lenet as lenet_style
 from .theme import svg_style
 from .worker import Worker, shared_worker
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = ".model-diagram-cache"
+
+#: styles drawn by model-diagram itself (no Graphviz): style name -> layer graph -> Canvas
+FIGURE_STYLES = {"layered": layered_style.draw, "lenet": lenet_style.draw}
 
 
 @dataclass
@@ -130,7 +136,8 @@ class Pipeline:
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
-        engine = find_engine(options.engine)
+        figure = FIGURE_STYLES.get(options.style)
+        engine = None if figure else find_engine(options.engine)
         render_options = options.stage_dict(RENDER)
         render_options.pop("format")
         if fmt != "png":
@@ -140,7 +147,7 @@ class Pipeline:
                 "graph": graph_digest,
                 "render": render_options,
                 "format": fmt,
-                "engine": [engine.name, engine.version],
+                "engine": [engine.name, engine.version] if engine else options.style,
                 "code": _code_digest(),
             }
         )
@@ -148,11 +155,19 @@ class Pipeline:
         if data is not None:
             return data, rkey, True
         drawn = options.stage_dict(RENDER, TRACE)
-        dot = graph_style.to_dot(graph, drawn)
-        data = run_engine(engine, dot, fmt, options.dpi)
+        if figure:
+            canvas = figure(graph, drawn)
+            data = figure_canvas.export(canvas, fmt, options.dpi, f"md{rkey[:10]}")
+        else:
+            assert engine is not None
+            dot = graph_style.to_dot(graph, drawn)
+            data = run_engine(engine, dot, fmt, options.dpi)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
-            description = graph_style.describe(graph_style.prepare(graph, drawn))
+            description = (
+                canvas.description if figure
+                else graph_style.describe(graph_style.prepare(graph, drawn))
+            )
             data = clean_svg(data, f"md{rkey[:10]}", title, svg_style(), description).encode()
         try:
             self.cache.store_render(rkey, data, fmt)

@@ -1,0 +1,420 @@
+"""One list of drawing primitives -> SVG, PNG (Pillow) and PDF (our own writer).
+
+The layered and LeNet styles draw into a :class:`Canvas` (polygons, polylines
+and text in CSS pixels at 96 dpi, y pointing down) and each output format is a
+straight translation of the same list, so the SVG on a page, the PNG from
+``save("x.png", dpi=300)`` and the PDF always show the same figure. SVG and PDF
+are vector and byte-for-byte deterministic; PNG is rasterised by Pillow with
+supersampling (imported only when a PNG is asked for).
+
+Colours are *paints*: named classes whose fill/stroke come from CSS custom
+properties with light defaults, e.g. ``fill: var(--model-diagram-layer-conv2d, #e69f00)``.
+The SVG carries one ``<style>`` element with these rules, scoped by a
+per-diagram class so two diagrams on a page never share rules, and every
+element also gets the default colour as a presentation attribute, for viewers
+without CSS. A theme (dark mode) overrides the variables; PNG and PDF use the
+defaults.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RenderError
+
+FONT_FAMILY = "Helvetica, Arial, 'Liberation Sans', sans-serif"
+
+#: advance widths (per 1000 em) of Helvetica / Arial / Liberation Sans for
+#: U+0020..U+007E, then "×" and "…": used to measure text in every format.
+_WIDTHS = (
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556,
+    556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722,
+    722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722,
+    667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556,
+    556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500,
+    500, 334, 260, 334, 584, 584, 1000,
+)
+_WIDTH_OF = {chr(32 + i): w for i, w in enumerate(_WIDTHS[:95])} | {
+    "\u00d7": _WIDTHS[95], "\u2026": _WIDTHS[96],
+}
+#: ascent of the font as a fraction of the font size (cap height is ~0.72)
+ASCENT = 0.72
+
+
+def text_width(text: str, size: float) -> float:
+    """Width of ``text`` set in Helvetica at ``size`` px (unknown glyphs count as 'n')."""
+    return sum(_WIDTH_OF.get(ch, 556) for ch in text) * size / 1000.0
+
+
+@dataclass(frozen=True)
+class Color:
+    """A paint colour: a CSS custom property with its default (``var`` may be empty)."""
+
+    default: str  # "#rrggbb"
+    var: str = ""
+
+    def css(self) -> str:
+        return f"var({self.var}, {self.default})" if self.var else self.default
+
+    def rgb(self) -> tuple[int, int, int]:
+        return parse_hex(self.default)
+
+
+@dataclass(frozen=True)
+class Paint:
+    """How a class of primitives is coloured (a CSS rule in SVG)."""
+
+    fill: Color | None = None
+    stroke: Color | None = None
+    fill_opacity: float = 1.0
+    stroke_width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Poly:
+    """A polygon (``closed``) or polyline; ``paint`` names a :class:`Paint`."""
+
+    points: tuple[tuple[float, float], ...]
+    paint: str
+    cls: str = ""
+    closed: bool = True
+
+
+@dataclass(frozen=True)
+class Text:
+    """One line of text; ``y`` is the baseline; ``rotate`` is 0 or -90 (reads upwards)."""
+
+    x: float
+    y: float
+    text: str
+    size: float
+    paint: str
+    anchor: str = "start"  # start | middle | end
+    cls: str = ""
+    rotate: int = 0
+
+
+@dataclass
+class Group:
+    """A semantic group (one layer, the legend, ...) with its own class, title and data."""
+
+    cls: str
+    title: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+    items: list[Poly | Text | Group] = field(default_factory=list)
+
+    def add(self, item: Poly | Text | Group) -> None:
+        self.items.append(item)
+
+
+@dataclass
+class Canvas:
+    """A figure: size in CSS px, the paints it uses, and its groups of primitives."""
+
+    width: float
+    height: float
+    paints: dict[str, Paint]
+    root: Group
+    background: Color | None = None
+    #: a text description of the figure (the SVG's accessible description)
+    description: str = ""
+
+    def walk(self) -> Iterator[Poly | Text]:
+        def visit(group: Group) -> Iterator[Poly | Text]:
+            for item in group.items:
+                if isinstance(item, Group):
+                    yield from visit(item)
+                else:
+                    yield item
+
+        return visit(self.root)
+
+
+def parse_hex(value: str) -> tuple[int, int, int]:
+    text = value.lstrip("#")
+    if len(text) == 3:
+        text = "".join(c * 2 for c in text)
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def num(value: float) -> str:
+    """A coordinate as short, stable text (two decimals at most)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+def export(canvas: Canvas, fmt: str, dpi: int, scope: str) -> bytes:
+    """The figure as ``svg`` (to be passed through ``clean_svg``), ``png`` or ``pdf``."""
+    if fmt == "png":
+        return to_png(canvas, dpi)
+    if fmt == "pdf":
+        return to_pdf(canvas)
+    return to_svg(canvas, scope).encode("utf-8")
+
+
+# -- SVG
+
+
+def to_svg(canvas: Canvas, scope: str) -> str:
+    """SVG text; ``scope`` is a class unique to this diagram that scopes the style rules."""
+    w, h = num(canvas.width), num(canvas.height)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}px" height="{h}px" '
+        f'viewBox="0 0 {w} {h}">',
+        "<style>" + _style_rules(canvas, scope) + "</style>",
+        f'<g class="{scope} md-figure" font-family="{html.escape(FONT_FAMILY)}">',
+    ]
+    if canvas.background is not None:
+        out.append(
+            f'<rect class="md-background" x="0" y="0" width="{w}" height="{h}" '
+            f'fill="{canvas.background.default}"/>'
+        )
+    _svg_group(canvas.root, canvas.paints, out)
+    out.append("</g></svg>")
+    return "\n".join(out)
+
+
+def _style_rules(canvas: Canvas, scope: str) -> str:
+    rules = []
+    if canvas.background is not None:
+        rules.append(f".{scope} .md-background{{fill:{canvas.background.css()}}}")
+    for name, paint in sorted(canvas.paints.items()):
+        decl = []
+        if paint.fill is not None:
+            decl.append(f"fill:{paint.fill.css()}")
+        if paint.stroke is not None:
+            decl.append(f"stroke:{paint.stroke.css()}")
+        rules.append(f".{scope} .{name}{{{';'.join(decl)}}}")
+    return "".join(rules)
+
+
+def _paint_attrs(paint: Paint, closed: bool) -> str:
+    attrs = []
+    if paint.fill is not None and closed:
+        attrs.append(f'fill="{paint.fill.default}"')
+        if paint.fill_opacity < 1:
+            attrs.append(f'fill-opacity="{num(paint.fill_opacity)}"')
+    else:
+        attrs.append('fill="none"')
+    if paint.stroke is not None:
+        attrs.append(f'stroke="{paint.stroke.default}" stroke-width="{num(paint.stroke_width)}"')
+        attrs.append('stroke-linejoin="round"')
+    return " ".join(attrs)
+
+
+def _svg_group(group: Group, paints: dict[str, Paint], out: list[str]) -> None:
+    data = "".join(
+        f' data-{key}="{html.escape(value, quote=True)}"' for key, value in group.data.items()
+    )
+    out.append(f'<g class="{group.cls}"{data}>')
+    if group.title:
+        out.append(f"<title>{html.escape(group.title, quote=False)}</title>")
+    for item in group.items:
+        if isinstance(item, Group):
+            _svg_group(item, paints, out)
+        elif isinstance(item, Poly):
+            paint = paints[item.paint]
+            points = " ".join(f"{num(x)},{num(y)}" for x, y in item.points)
+            tag = "polygon" if item.closed else "polyline"
+            cls = f"{item.cls} {item.paint}".strip()
+            out.append(
+                f'<{tag} class="{cls}" points="{points}" {_paint_attrs(paint, item.closed)}/>'
+            )
+        else:
+            paint = paints[item.paint]
+            fill = paint.fill.default if paint.fill else "#000000"
+            cls = f"{item.cls} {item.paint}".strip()
+            rotate = (
+                f' transform="rotate({item.rotate} {num(item.x)} {num(item.y)})"'
+                if item.rotate else ""
+            )
+            out.append(
+                f'<text class="{cls}" x="{num(item.x)}" y="{num(item.y)}" '
+                f'font-size="{num(item.size)}" text-anchor="{item.anchor}" fill="{fill}"'
+                f"{rotate}>{html.escape(item.text, quote=False)}</text>"
+            )
+    out.append("</g>")
+
+
+# -- PNG (Pillow)
+
+
+def to_png(canvas: Canvas, dpi: int) -> bytes:
+    """Rasterise at ``dpi`` (the SVG is 96 dpi) with 2-4x supersampling for smooth edges."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        raise RenderError(
+            "PNG output of the layered and lenet styles needs Pillow: 'pip install pillow' "
+            "(or save as .svg or .pdf)"
+        ) from None
+    scale = dpi / 96.0
+    width = max(1, round(canvas.width * scale))
+    height = max(1, round(canvas.height * scale))
+    ss = max(1, min(4, int(math.sqrt(48e6 / (width * height)))))
+    k = scale * ss
+    background = (*canvas.background.rgb(), 255) if canvas.background else (255, 255, 255, 0)
+    image = Image.new("RGBA", (width * ss, height * ss), background)
+    draw = ImageDraw.Draw(image, "RGBA")
+    fonts: dict[int, object] = {}
+    for item in canvas.walk():
+        paint = canvas.paints[item.paint]
+        if isinstance(item, Poly):
+            points = [(x * k, y * k) for x, y in item.points]
+            if item.closed and paint.fill is not None:
+                alpha = round(255 * paint.fill_opacity)
+                if alpha >= 255:
+                    draw.polygon(points, fill=(*paint.fill.rgb(), 255))
+                elif alpha > 0:
+                    _composite_polygon(image, points, (*paint.fill.rgb(), alpha))
+            if paint.stroke is not None:
+                line = [*points, points[0]] if item.closed else points
+                draw.line(line, fill=(*paint.stroke.rgb(), 255),
+                          width=max(1, round(paint.stroke_width * k)), joint="curve")
+        else:
+            size = max(1, round(item.size * k))
+            font = fonts.get(size) or fonts.setdefault(size, _font(size))
+            fill = (*(paint.fill.rgb() if paint.fill else (0, 0, 0)), 255)
+            anchor = {"start": "ls", "middle": "ms", "end": "rs"}[item.anchor]
+            if not item.rotate:
+                draw.text((item.x * k, item.y * k), item.text, font=font, fill=fill, anchor=anchor)
+                continue
+            # draw horizontally on a scratch image, turn it, paste with its baseline in place
+            length = draw.textlength(item.text, font=font)
+            pad = size * 2
+            scratch = Image.new("RGBA", (int(length + 2 * pad), int(3 * size)), (0, 0, 0, 0))
+            offset = {"start": pad, "middle": pad + length / 2, "end": pad + length}[item.anchor]
+            ImageDraw.Draw(scratch).text(
+                (offset, 2 * size), item.text, font=font, fill=fill, anchor=anchor
+            )
+            turned = scratch.rotate(90, expand=True)
+            # after a 90 degree turn the point (offset, 2*size) lands at (2*size, w - offset)
+            x = round(item.x * k - 2 * size)
+            y = round(item.y * k - (scratch.width - offset))
+            image.alpha_composite(turned, (max(0, x), max(0, y)))
+    if ss > 1:
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", dpi=(dpi, dpi), optimize=True)
+    return buffer.getvalue()
+
+
+def _composite_polygon(image: Any, points: list[tuple[float, float]],
+                       rgba: tuple[int, int, int, int]) -> None:
+    """Blend a translucent polygon over ``image`` (drawing on RGBA would replace pixels)."""
+    from PIL import Image, ImageDraw
+
+    left = max(0, math.floor(min(x for x, _ in points)))
+    top = max(0, math.floor(min(y for _, y in points)))
+    right = min(image.width, math.ceil(max(x for x, _ in points)) + 1)
+    bottom = min(image.height, math.ceil(max(y for _, y in points)) + 1)
+    if right <= left or bottom <= top:
+        return
+    layer = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).polygon([(x - left, y - top) for x, y in points], fill=rgba)
+    image.alpha_composite(layer, (left, top))
+
+
+_FONT_FILES = (
+    "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc",
+    "DejaVuSans.ttf",
+)
+
+
+def _font(size: int) -> object:
+    """A Helvetica-metric font when the system has one, else Pillow's own scalable font."""
+    from PIL import ImageFont
+
+    for name in _FONT_FILES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+# -- PDF (vector, standard Helvetica font, no dependencies)
+
+
+def to_pdf(canvas: Canvas) -> bytes:
+    """A one-page vector PDF (1 CSS px = 0.75 pt), deterministic bytes."""
+    ops: list[str] = [f"0.75 0 0 -0.75 0 {num(canvas.height * 0.75)} cm", "1 J 1 j"]
+    alphas: dict[str, str] = {}
+
+    def alpha_state(value: float) -> str:
+        key = num(value)
+        return alphas.setdefault(key, f"/A{len(alphas)}")
+
+    if canvas.background is not None:
+        r, g, b = _unit(canvas.background.rgb())
+        ops.append(f"{r} {g} {b} rg 0 0 {num(canvas.width)} {num(canvas.height)} re f")
+    for item in canvas.walk():
+        paint = canvas.paints[item.paint]
+        if isinstance(item, Poly):
+            path = [f"{num(item.points[0][0])} {num(item.points[0][1])} m"]
+            path += [f"{num(x)} {num(y)} l" for x, y in item.points[1:]]
+            fill = item.closed and paint.fill is not None
+            if fill:
+                assert paint.fill is not None
+                ops.append(f"{alpha_state(paint.fill_opacity)} gs")
+                ops.append("{} {} {} rg".format(*_unit(paint.fill.rgb())))
+            if paint.stroke is not None:
+                ops.append("{} {} {} RG {} w".format(
+                    *_unit(paint.stroke.rgb()), num(paint.stroke_width)))
+            ops.append(" ".join(path) + (" h" if item.closed else ""))
+            ops.append("B" if fill and paint.stroke else "f" if fill else "S")
+            if fill and paint.fill_opacity < 1:
+                ops.append(f"{alpha_state(1.0)} gs")
+        else:
+            fill = paint.fill.rgb() if paint.fill else (0, 0, 0)
+            width = text_width(item.text, item.size)
+            shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
+            if item.rotate:
+                matrix = f"0 -1 -1 0 {num(item.x)} {num(item.y + shift)}"
+            else:
+                matrix = f"1 0 0 -1 {num(item.x - shift)} {num(item.y)}"
+            ops.append(
+                "BT {} {} {} rg /F1 {} Tf {} Tm ({}) Tj ET".format(
+                    *_unit(fill), num(item.size), matrix, _pdf_string(item.text)
+                )
+            )
+    content = zlib.compress("\n".join(ops).encode("latin-1"), 9)
+    states = "".join(f"{name} << /ca {key} >> " for key, name in alphas.items())
+    w, h = num(canvas.width * 0.75), num(canvas.height * 0.75)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R "
+            f"/Resources << /Font << /F1 5 0 R >> /ExtGState << {states}>> >> >>"
+        ).encode(),
+        f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode()
+        + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    pdf = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(pdf)
+    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    pdf += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(pdf)
+
+
+def _unit(rgb: tuple[int, int, int]) -> tuple[str, str, str]:
+    r, g, b = (num(c / 255) for c in rgb)
+    return r, g, b
+
+
+def _pdf_string(text: str) -> str:
+    raw = text.replace("\u2026", "...").encode("latin-1", "replace").decode("latin-1")
+    return raw.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")

@@ -1,0 +1,116 @@
+"""The layered style: one 3D box per layer, sized by its output shape (visualkeras-like).
+
+Box sizes follow the output shape without the batch dimension, ``(C, H, W)``:
+height from ``H`` and depth from ``W`` grow with the square root of the size
+(``12 * sqrt(n) * scale-xy`` px, clamped to ``min-xy``..``max-xy``), width from
+the channels grows with their logarithm (``8 * log2(C) * scale-z`` px, clamped
+to ``min-z``..``max-z``), so a 224-pixel image and a 50,176-feature flatten both
+fit on one page and bigger tensors always get bigger boxes. A 1-D output
+``(N,)`` is drawn along the axis ``low-dim-orientation`` names (``y``: a tall
+column, the default; ``z``: a wide slab; ``x``: a deep slab); dimensions past
+the third multiply into the channels. Colours and theming: see
+:mod:`model_diagram.styles.layout`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .canvas import Canvas, Poly
+from .layout import Glyph, Layer, StyleSpec, compose
+
+__all__ = ["box_size", "draw", "spec"]
+
+#: the receding edge of a box, as a share of its depth (drawn at 45 degrees)
+DEPTH = 0.25
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def xy_size(n: int, options: Mapping[str, Any]) -> float:
+    """Pixels for a spatial extent of ``n`` (square-root scaling, clamped)."""
+    return _clamp(12.0 * math.sqrt(max(n, 1)) * options["scale-xy"],
+                  options["min-xy"], options["max-xy"])
+
+
+def z_size(n: int, options: Mapping[str, Any]) -> float:
+    """Pixels for ``n`` channels (logarithmic scaling, clamped)."""
+    return _clamp(8.0 * math.log2(max(n, 1)) * options["scale-z"],
+                  options["min-z"], options["max-z"])
+
+
+def box_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(width, height, depth) in px of a box for an output ``shape`` without batch dim."""
+    dims = shape or (1,)
+    if len(dims) == 1:
+        n = dims[0]
+        axis = options["low-dim-orientation"]
+        return (
+            z_size(n if axis == "z" else 1, options),
+            xy_size(n if axis == "y" else 1, options),
+            xy_size(n if axis == "x" else 1, options),
+        )
+    channels = dims[0] * math.prod(dims[3:])
+    height = dims[1]
+    width = dims[2] if len(dims) > 2 else 1
+    return z_size(channels, options), xy_size(height, options), xy_size(width, options)
+
+
+def _box(x: float, y: float, w: float, h: float, de: float, paint: str) -> list[Poly]:
+    """A box with its front face's top-left at (x, y) and depth ``de`` going up-right."""
+    front = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
+    items = [Poly(front, paint, "md-face md-front")]
+    if de > 0:
+        top = ((x, y), (x + de, y - de), (x + w + de, y - de), (x + w, y))
+        side = ((x + w, y), (x + w + de, y - de), (x + w + de, y + h - de), (x + w, y + h))
+        items += [
+            Poly(top, paint, "md-face md-top"),
+            Poly(top, "md-shade-light", "md-shade"),
+            Poly(side, paint, "md-face md-side"),
+            Poly(side, "md-shade-dark", "md-shade"),
+        ]
+    return items
+
+
+def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
+    w, h, d = box_size(layer.shape, options)
+    de = round(d * DEPTH, 2) if options["draw-volume"] else 0.0
+    top = -h / 2
+    funnel_out = [(w, top), (w, -top)]
+    funnel_in = [(0.0, top), (0.0, -top)]
+    if de:
+        funnel_out += [(w + de, top - de), (w + de, -top - de)]
+        funnel_in += [(de, top - de), (de, -top - de)]
+    return Glyph(
+        items=_box(0.0, top, w, h, de, paint),
+        foot=w + de / 2,
+        right=w + de,
+        top=top - de,
+        bottom=-top,
+        in_pt=(0.0, 0.0),
+        out_pt=(w, 0.0),
+        top_pt=(w / 2 + de, top - de),
+        funnel_out=funnel_out,
+        funnel_in=funnel_in,
+        label_x=w / 2,
+    )
+
+
+def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
+    de = round(size / 4, 2) if options["draw-volume"] else 0.0
+    return _box(0.0, de, size - de, size - de, de, paint)
+
+
+spec = StyleSpec("layered", glyph, swatch, labels="rotated", overlap=True,
+                 spacing=12.0)
+
+
+def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
+    """The layered figure of a layer graph (see the module docstring)."""
+    return compose(graph, options, spec)
+
+

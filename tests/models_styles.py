@@ -1,0 +1,81 @@
+"""The three example models of the VisualTorch paper (Hendria & Gavrikov, JOSS 2024).
+
+Imported as the top-level module ``models_styles`` with ``tests/`` on ``sys.path``;
+the gallery under ``docs/gallery/`` is drawn from these factories too.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def make_layered_cnn() -> nn.Sequential:
+    """The layered-style example: 3 x (Conv2d, ReLU, MaxPool2d), then a classifier.
+
+    Input ``float[1,3,224,224]``; output ``(1, 10)``.
+    """
+    return nn.Sequential(
+        nn.Conv2d(3, 16, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(32, 64, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(64 * 28 * 28, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
+
+
+def make_lenet() -> nn.Sequential:
+    """The LeNet-style example: 2 x (Conv2d, MaxPool2d). Input ``float[1,3,128,128]``."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, kernel_size=3, padding=1),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1),
+        nn.MaxPool2d(2, 2),
+    )
+
+
+class SimpleDense(nn.Module):
+    """The graph-style example: four Linear layers 4 -> 8 -> 8 -> 4 -> 2. Input ``float[1,4]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h0 = nn.Linear(4, 8)
+        self.h1 = nn.Linear(8, 8)
+        self.h2 = nn.Linear(8, 4)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.h0(x)
+        x = self.h1(x)
+        x = self.h2(x)
+        return self.out(x)
+
+
+def make_dense() -> SimpleDense:
+    """Build the dense example."""
+    return SimpleDense()
+
+
+class Residual(nn.Module):
+    """A conv block with a skip connection: a same-row skip in the layered style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(self.relu(self.conv1(x)))
+
+
+def make_residual() -> Residual:
+    """Input ``float[1,8,16,16]``."""
+    return Residual()
