@@ -185,6 +185,22 @@ def make_gpt2() -> nn.Module:
     ))
 
 
+def make_vit() -> nn.Module:
+    from transformers import ViTConfig, ViTModel
+
+    return ViTModel(ViTConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        image_size=48, patch_size=8, num_channels=1,
+    ))
+
+
+def make_t5() -> nn.Module:
+    from transformers import T5Config, T5Model
+
+    return T5Model(T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=1,
+                            num_heads=2))
+
+
 # -- a third-party provider, registered by tests through an entry point
 
 

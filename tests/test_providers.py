@@ -119,6 +119,19 @@ def test_transformers_inputs() -> None:
     assert all(t.device.type == "meta" and t.shape == (2, 10) for t in on_meta.values())
 
 
+@pytest.mark.slow
+def test_transformers_vision_and_encoder_decoder_inputs() -> None:
+    args, pixels = guess_inputs(mp.make_vit(), trace_options(batch_size=3), "meta")
+    assert args == () and {k: tuple(v.shape) for k, v in pixels.items()} == {
+        "pixel_values": (3, 1, 48, 48)
+    }
+    _, t5 = guess_inputs(mp.make_t5(), trace_options(seq_length=6), "cpu")
+    assert {k: tuple(v.shape) for k, v in t5.items()} == {
+        "input_ids": (2, 6), "attention_mask": (2, 6), "decoder_input_ids": (2, 6)
+    }
+    assert t5["decoder_input_ids"].max() < 100
+
+
 # -- forcing a provider
 
 
