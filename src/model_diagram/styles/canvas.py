@@ -31,7 +31,7 @@ from ..errors import RenderError
 FONT_FAMILY = "Helvetica, Arial, 'Liberation Sans', sans-serif"
 
 #: advance widths (per 1000 em) of Helvetica / Arial / Liberation Sans for
-#: U+0020..U+007E, then "×" and "…": used to measure text in every format.
+#: U+0020..U+007E, then U+00D7 (multiplication sign) and U+2026 (ellipsis).
 _WIDTHS = (
     278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556,
     556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722,
@@ -262,7 +262,7 @@ def to_png(canvas: Canvas, dpi: int) -> bytes:
     background = (*canvas.background.rgb(), 255) if canvas.background else (255, 255, 255, 0)
     image = Image.new("RGBA", (width * ss, height * ss), background)
     draw = ImageDraw.Draw(image, "RGBA")
-    fonts: dict[int, object] = {}
+    fonts: dict[int, Any] = {}
     for item in canvas.walk():
         paint = canvas.paints[item.paint]
         if isinstance(item, Poly):
@@ -327,7 +327,7 @@ _FONT_FILES = (
 )
 
 
-def _font(size: int) -> object:
+def _font(size: int) -> Any:
     """A Helvetica-metric font when the system has one, else Pillow's own scalable font."""
     from PIL import ImageFont
 
@@ -372,7 +372,7 @@ def to_pdf(canvas: Canvas) -> bytes:
             if fill and paint.fill_opacity < 1:
                 ops.append(f"{alpha_state(1.0)} gs")
         else:
-            fill = paint.fill.rgb() if paint.fill else (0, 0, 0)
+            ink = paint.fill.rgb() if paint.fill else (0, 0, 0)
             width = text_width(item.text, item.size)
             shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
             if item.rotate:
@@ -381,7 +381,7 @@ def to_pdf(canvas: Canvas) -> bytes:
                 matrix = f"1 0 0 -1 {num(item.x - shift)} {num(item.y)}"
             ops.append(
                 "BT {} {} {} rg /F1 {} Tf {} Tm ({}) Tj ET".format(
-                    *_unit(fill), num(item.size), matrix, _pdf_string(item.text)
+                    *_unit(ink), num(item.size), matrix, _pdf_string(item.text)
                 )
             )
     content = zlib.compress("\n".join(ops).encode("latin-1"), 9)
@@ -406,7 +406,8 @@ def to_pdf(canvas: Canvas) -> bytes:
     xref = len(pdf)
     pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     pdf += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
+    pdf += f"startxref\n{xref}\n%%EOF\n".encode()
     return bytes(pdf)
 
 

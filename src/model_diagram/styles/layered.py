@@ -60,7 +60,7 @@ def box_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[float,
     return z_size(channels, options), xy_size(height, options), xy_size(width, options)
 
 
-def _box(x: float, y: float, w: float, h: float, de: float, paint: str) -> list[Poly]:
+def _box(x: float, y: float, w: float, h: float, *, de: float, paint: str) -> list[Poly]:
     """A box with its front face's top-left at (x, y) and depth ``de`` going up-right."""
     front = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
     items = [Poly(front, paint, "md-face md-front")]
@@ -86,7 +86,7 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
         funnel_out += [(w + de, top - de), (w + de, -top - de)]
         funnel_in += [(de, top - de), (de, -top - de)]
     return Glyph(
-        items=_box(0.0, top, w, h, de, paint),
+        items=_box(0.0, top, w, h, de=de, paint=paint),
         foot=w + de / 2,
         right=w + de,
         top=top - de,
@@ -102,7 +102,7 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
 
 def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
     de = round(size / 4, 2) if options["draw-volume"] else 0.0
-    return _box(0.0, de, size - de, size - de, de, paint)
+    return _box(0.0, de, size - de, size - de, de=de, paint=paint)
 
 
 spec = StyleSpec("layered", glyph, swatch, labels="rotated", overlap=True,

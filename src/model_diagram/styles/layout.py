@@ -256,7 +256,9 @@ def _darken(hex_color: str, amount: float = 0.45) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - amount)) for c in (r, g, b)))
 
 
-def build_paints(types: Sequence[str], options: Mapping[str, Any]) -> tuple[dict[str, Paint], dict[str, str]]:
+def build_paints(
+    types: Sequence[str], options: Mapping[str, Any]
+) -> tuple[dict[str, Paint], dict[str, str]]:
     """A fill/outline paint per layer type (palette order of first appearance, then
     ``color-map``), plus the fixed paints; returns (paints, paint name by type)."""
     palette = options["palette"]
@@ -318,7 +320,6 @@ class _Route:
 def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSpec) -> Canvas:
     """Lay out and draw a layer graph in ``style``; deterministic for equal inputs."""
     layers = extract_layers(graph, options["type-ignore"])
-    by_id = {layer.id: layer for layer in layers}
     arrangement = arrange(layers)
     types = list(dict.fromkeys(layer.type for layer in layers))
     paints, paint_of = build_paints(types, options)
@@ -391,9 +392,9 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
     body = Group("md-layers")
     label_group = Group("md-labels")
     right = 0.0
+    frame = _Frame(glyphs, at, arrangement, col_x, col_width, gaps, slots, row_cy)
     for route in routes:
-        _draw_route(route, wires, glyphs, at, arrangement, col_x, col_width, gaps, slots,
-                    row_cy, row_top, lanes, options)
+        _draw_route(route, wires, frame, draw_funnel=options["draw-funnel"])
     for layer in layers:
         ox, oy = origin(layer.id)
         g = glyphs[layer.id]
@@ -425,7 +426,7 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
     root.add(label_group)
     width = max(right, col_x[-1] + col_width[-1]) + PADDING
     if options["legend"]:
-        width, height = _legend(root, types, paint_of, style, options, width, height)
+        width, height = _legend(root, types, paint_of, style, options, figure_size=(width, height))
     background = options["background"]
     return Canvas(
         width=round(width, 2), height=round(height + PADDING, 2), paints=paints, root=root,
@@ -517,24 +518,25 @@ def _arrow(x: float, y: float, direction: str) -> Poly:
     return Poly(points, "md-arrow", "md-arrowhead")
 
 
-def _draw_route(
-    route: _Route,
-    wires: Group,
-    glyphs: Mapping[str, Glyph],
-    at: Callable[[str, tuple[float, float]], tuple[float, float]],
-    arrangement: Arrangement,
-    col_x: Sequence[float],
-    col_width: Sequence[float],
-    gaps: Sequence[float],
-    slots: Mapping[int, list[tuple[str, str]]],
-    row_cy: Sequence[float],
-    row_top: Sequence[float],
-    lanes: Mapping[int, int],
-    options: Mapping[str, Any],
-) -> None:
+@dataclass(frozen=True)
+class _Frame:
+    """The placed figure that connectors are routed through."""
+
+    glyphs: Mapping[str, Glyph]
+    at: Callable[[str, tuple[float, float]], tuple[float, float]]
+    arrangement: Arrangement
+    col_x: Sequence[float]
+    col_width: Sequence[float]
+    gaps: Sequence[float]
+    slots: Mapping[int, list[tuple[str, str]]]
+    row_cy: Sequence[float]
+
+
+def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool) -> None:
+    glyphs, at, arrangement = frame.glyphs, frame.at, frame.arrangement
     tail, head = glyphs[route.tail], glyphs[route.head]
     if route.kind == "next":
-        if not options["draw-funnel"]:
+        if not draw_funnel:
             return
         group = Group("md-funnel")
         for a, b in zip(tail.funnel_out, head.funnel_in, strict=False):
@@ -547,7 +549,7 @@ def _draw_route(
         start = at(route.tail, tail.top_pt)
         end = at(route.head, head.top_pt)
         r = arrangement.row[route.tail]
-        lane_y = row_cy[r] - max(
+        lane_y = frame.row_cy[r] - max(
             -glyphs[n].top for n in arrangement.rows[r]
         ) - LANE_GAP * (route.lane + 1) + LANE_GAP / 2
         points = (start, (start[0], lane_y), (end[0], lane_y), (end[0], end[1] - ARROW))
@@ -557,9 +559,9 @@ def _draw_route(
         return
     start = at(route.tail, tail.out_pt)
     end = at(route.head, head.in_pt)
-    gap_slots = slots[route.gap]
-    left = col_x[route.gap] + col_width[route.gap]
-    x = left + gaps[route.gap] * (gap_slots.index(route.slot) + 1) / (len(gap_slots) + 1)
+    gap_slots = frame.slots[route.gap]
+    left = frame.col_x[route.gap] + frame.col_width[route.gap]
+    x = left + frame.gaps[route.gap] * (gap_slots.index(route.slot) + 1) / (len(gap_slots) + 1)
     points = ((start[0], start[1]), (x, start[1]), (x, end[1]), (end[0] - ARROW, end[1]))
     group.add(Poly(points, "md-line", "md-line", closed=False))
     group.add(_arrow(end[0], end[1], "right"))
@@ -572,12 +574,14 @@ def _legend(
     paint_of: Mapping[str, str],
     style: StyleSpec,
     options: Mapping[str, Any],
-    width: float,
-    height: float,
+    *,
+    figure_size: tuple[float, float],
 ) -> tuple[float, float]:
-    """Add the legend (one entry per layer type) where ``legend-position`` says."""
+    """Add the legend (one entry per layer type) where ``legend-position`` says;
+    returns the figure's new (width, height)."""
+    width, height = figure_size
     font = float(options["font-size"])
-    size = round(font * 1.2, 2)
+    size = round(font * 1.2, 2)  # of a swatch
     gap = font * 0.6
     entries = []
     for name in types:
@@ -593,7 +597,7 @@ def _legend(
     if position in {"top", "bottom"}:
         # a narrow figure gets a wider legend rather than one entry per line
         total = sum(w for _, w in entries) + font * 1.5 * (len(entries) - 1)
-        avail = max(width - 2 * PADDING, min(total, LEGEND_WIDTH), max(w for _, w in entries))
+        avail = max(width - 2 * PADDING, min(total, LEGEND_WIDTH), *(w for _, w in entries))
         width = max(width, avail + 2 * PADDING)
         x = y = 0.0
         for entry, w in entries:

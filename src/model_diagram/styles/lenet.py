@@ -25,7 +25,9 @@ __all__ = ["draw", "spec", "stack_size"]
 COLUMN_WIDTH = 12.0
 
 
-def stack_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[float, float, int, float]:
+def stack_size(
+    shape: tuple[int, ...], options: Mapping[str, Any]
+) -> tuple[float, float, int, float]:
     """(plane width, plane height, number of planes, offset between planes) in px."""
     dims = shape or (1,)
     if len(dims) == 1:
@@ -39,7 +41,9 @@ def stack_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[floa
     return width, xy_size(dims[1], options), planes, round(offset, 2)
 
 
-def _planes(x: float, y: float, w: float, h: float, n: int, o: float, paint: str) -> list[Poly]:
+def _planes(
+    x: float, y: float, w: float, h: float, *, n: int, o: float, paint: str
+) -> list[Poly]:
     """``n`` planes, the back one's top-left at (x, y), each next one ``o`` down-right."""
     items = []
     for i in range(n):
@@ -57,7 +61,7 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
     first = 0 if o == 0 else max(0, min(n - 1, math.ceil((-top - h) / o)))
     last = n - 1 if o == 0 else max(0, min(n - 1, math.floor(-top / o)))
     return Glyph(
-        items=_planes(0.0, top, w, h, n, o, paint),
+        items=_planes(0.0, top, w, h, n=n, o=o, paint=paint),
         foot=w + depth,
         right=w + depth,
         top=top,
@@ -73,7 +77,7 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
 
 def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
     o = round(size / 5, 2)
-    return _planes(0.0, 0.0, size - 2 * o, size - 2 * o, 3, o, paint)
+    return _planes(0.0, 0.0, size - 2 * o, size - 2 * o, n=3, o=o, paint=paint)
 
 
 spec = StyleSpec("lenet", glyph, swatch, labels="lines", overlap=False, spacing=32.0)
