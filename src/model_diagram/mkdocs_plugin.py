@@ -12,14 +12,16 @@ MkDocs events used, in build order:
 - ``on_config``: resolves ``cache_dir``/``paths`` against ``mkdocs.yml``,
   puts ``paths`` on ``sys.path``, registers the fence (a SuperFences custom
   fence when ``pymdownx.superfences`` is configured, else a Markdown
-  preprocessor) and links the stylesheet through ``extra_css``.
-- ``on_files``: adds the packaged stylesheet to the site; starts the worker
-  early when some block on the site is not cached.
+  preprocessor) and links the assets through ``extra_css``/``extra_javascript``.
+- ``on_files``: adds the packaged stylesheet and viewer script to the site;
+  starts the worker early when some block on the site is not cached.
 - ``on_page_markdown``: remembers the page and where its blocks start in the
   source file, so warnings name ``page:line``.
-- ``on_page_content``: registers figure names as anchors for MkDocs' link
-  validation; with ``on_error: raise`` turns the page's errors into a
-  ``PluginError``.
+- ``on_page_content``: renders the blocks Markdown left as slots (so a block
+  SuperFences gives back as indented code never runs), registers figure names
+  as anchors for MkDocs' link validation; ``on_error: raise`` raises here.
+- ``on_post_page``: points ``link-classes`` placeholders at the pages whose
+  anchors document those classes (mkdocstrings ids), or drops them.
 - ``on_post_build`` / ``on_build_error``: restores ``sys.path``, logs a
   summary and, under ``mkdocs serve``, watches model files found this build.
 - ``on_serve``: watches every project source file the diagrams depended on.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 import time
 from collections import Counter
@@ -45,21 +48,37 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
-from .embed import CSS_NAME, error_html, figure_html, stylesheet, unique_ids
+from .embed import (
+    CSS_NAME,
+    JS_NAME,
+    asset_text,
+    error_html,
+    figure_html,
+    layer_table_html,
+    resolve_class_links,
+    stylesheet,
+    unique_ids,
+)
 from .errors import DiagramError, OptionError, RenderError
 from .options import OPTIONS, DiagramOptions, parse_options, validate_defaults
 from .output import find_engine
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
+from .styles.graph import CLASS_LINK
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
 
 FENCE_NAME = "model-diagram"
 CSS_URI = f"assets/model-diagram/{CSS_NAME}"
+JS_URI = f"assets/model-diagram/{JS_NAME}"
 SUPERFENCES = "pymdownx.superfences"
+_SLOT = re.compile(
+    r'(?:<p>)?<div class="model-diagram-slot" data-slot="(?P<slot>[0-9a-f]+-\d+)"></div>(?:</p>)?'
+)
 
 # -- configuration
 
@@ -103,7 +122,9 @@ class _SchemaValue(c.BaseConfigOption[Any]):
             if self.spec.name == "engine":
                 find_engine(value)
         except (OptionError, RenderError) as exc:
-            raise c.ValidationError(exc.message) from None
+            # MkDocs already says "option 'engine': "
+            message = exc.message.removeprefix(f"option '{self.spec.name}': ")
+            raise c.ValidationError(message) from None
         return value
 
 
@@ -170,13 +191,13 @@ def body_key(lines: list[str]) -> tuple[str, ...]:
 
 @dataclass
 class _PageState:
-    """Where the blocks of one page are, and what rendering them produced."""
+    """Where the blocks of one page are, and the blocks Markdown found, by slot id."""
 
     src_uri: str
     lines: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    slots: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
     names: set[str] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
 
     def line_of(self, body: str) -> int | None:
         """The 1-based line of the next not yet rendered block with this body."""
@@ -196,12 +217,10 @@ class _FencePreprocessor(Preprocessor):
         self.plugin = plugin
 
     def run(self, lines: list[str]) -> list[str]:
-        fences = [
-            f for f in iter_fences(lines) if f.lang == FENCE_NAME and f.prefix == ""
-        ]
+        fences = [f for f in iter_fences(lines) if f.lang == FENCE_NAME and f.prefix == ""]
         for fence in reversed(fences):
-            figure = self.plugin.render_block("\n".join(fence.body))
-            lines[fence.start : fence.end + 1] = ["", self.md.htmlStash.store(figure), ""]
+            slot = self.plugin.slot("\n".join(fence.body))
+            lines[fence.start : fence.end + 1] = ["", self.md.htmlStash.store(slot), ""]
         return lines
 
 
@@ -233,6 +252,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
         self._added_paths: list[str] = []
         self._page: _PageState | None = None
         self._seconds = 0.0
+        self._nonce = secrets.token_hex(4)
+        self._files: Files | None = None
+        self._class_urls: dict[str, Page] | None = None
 
     # -- events
 
@@ -251,6 +273,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
             self.pipeline = Pipeline(cache_dir)
         self.pipeline.traced = 0
         self.diagrams = self.failures = 0
+        self._class_urls = None
         self._seconds = 0.0
         self._add_paths(settings.paths)
 
@@ -266,11 +289,15 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
             config.markdown_extensions.append(_FenceExtension(self))  # type: ignore[arg-type]
         if CSS_URI not in config.extra_css:
             config.extra_css.append(CSS_URI)
+        if JS_URI not in [str(script) for script in config.extra_javascript]:
+            config.extra_javascript.append(JS_URI)
         return config
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        if files.get_file_from_path(CSS_URI) is None:
-            files.append(File.generated(config, CSS_URI, content=stylesheet()))
+        for uri, content in ((CSS_URI, stylesheet()), (JS_URI, asset_text(JS_NAME))):
+            if files.get_file_from_path(uri) is None:
+                files.append(File.generated(config, uri, content=content))
+        self._files = files
         if self._any_uncached(files):
             assert self.pipeline is not None
             self.pipeline.start_worker()
@@ -293,18 +320,43 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
         self._page = state
         return markdown
 
-    def on_page_content(
-        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
-    ) -> str:
+    @event_priority(50)  # before other plugins read the content: they see the figures
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         state, self._page = self._page, None
-        if state is None:
+        if state is None or not state.slots:
             return html
-        anchors = getattr(page, "present_anchor_ids", None)
+
+        def render(match: re.Match[str]) -> str:
+            found = state.slots.get(match["slot"])
+            return match[0] if found is None else self.render_block(*found, state)
+
+        html = _SLOT.sub(render, html)
+        anchors = getattr(page, "present_anchor_ids", None)  # MkDocs >= 1.6 validates anchors
         if anchors is not None:
             anchors.update(state.names)
-        if state.errors and self.config.on_error == "raise":
-            raise PluginError("\n".join(state.errors))
         return html
+
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        """Point ``link-classes`` placeholders at the pages documenting the classes.
+
+        Runs once every page is rendered, so an anchor such as mkdocstrings'
+        ``id="example_project.models.SmallCNN"`` on any page can be found.
+        """
+        if CLASS_LINK not in output:
+            return output
+        if self._class_urls is None:
+            self._class_urls = {}
+            for file in self._files.documentation_pages() if self._files else ():
+                for anchor in getattr(file.page, "present_anchor_ids", None) or ():
+                    self._class_urls.setdefault(anchor, file.page)
+
+        def resolve(cls: str) -> str | None:
+            target = self._class_urls.get(cls) if self._class_urls else None
+            if target is None:
+                return None
+            return f"{get_relative_url(target.url, page.url)}#{cls}"
+
+        return resolve_class_links(output, resolve)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         self._remove_paths()
@@ -312,7 +364,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
         if self.diagrams:
             (log.info if traced else log.debug)(
                 "model-diagram: %d diagram(s), %d traced, %d from cache, %d failed (%.1f s)",
-                self.diagrams, traced, self.diagrams - traced - self.failures, self.failures,
+                self.diagrams,
+                traced,
+                self.diagrams - traced - self.failures,
+                self.failures,
                 self._seconds,
             )
         self._watch_new_files()
@@ -333,10 +388,20 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
 
     # -- rendering
 
-    def render_block(self, source: str) -> str:
+    def slot(self, source: str) -> str:
+        """Stand-in HTML for a block found by Markdown; ``on_page_content`` renders it.
+
+        Rendering late means a block that SuperFences first takes for a fence and
+        then gives back as indented code never runs, and errors can raise.
+        """
+        if self._page is None:  # Markdown rendered outside a page: nothing will fill a slot
+            self._page = _PageState("(outside a page)")
+        slot = f"{self._nonce}-{len(self._page.slots)}"
+        self._page.slots[slot] = (source, self._page.line_of(source))
+        return f'<div class="model-diagram-slot" data-slot="{slot}"></div>'
+
+    def render_block(self, source: str, line: int | None, state: _PageState) -> str:
         """One block body (YAML) -> figure HTML, or a placeholder after a located warning."""
-        state = self._page or _PageState("(outside a page)")
-        line = state.line_of(source)
         where = f"{state.src_uri}:{line}" if line else state.src_uri
         self.diagrams += 1
         started = time.perf_counter()
@@ -348,13 +413,13 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
             assert self.pipeline is not None
             result = self.pipeline.diagram(options)
         except DiagramError as exc:
-            return self._failed(exc, where, factory, state)
+            return self._failed(exc, where, factory)
         except Exception as exc:  # a bug of ours: still one placeholder, not a lost page
             log.debug("model-diagram: unexpected error", exc_info=True)
             error = DiagramError(
                 f"unexpected {type(exc).__name__}: {exc} (please report this model-diagram bug)"
             )
-            return self._failed(error, where, factory, state)
+            return self._failed(error, where, factory)
         finally:
             self._seconds += time.perf_counter() - started
         for problem in result.warnings:
@@ -362,20 +427,28 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
         for note in result.notes:
             log.info("model-diagram: %s: %s", where, note)
         self.watched.update(result.files)
-        return self._figure(result.svg, result.key, options, where, state)
+        return self._figure(result, options, where, state)
 
     def _figure(
-        self, svg: str, key: str, options: DiagramOptions, where: str, state: _PageState
+        self, result: Result, options: DiagramOptions, where: str, state: _PageState
     ) -> str:
         if options.name:
             if options.name in state.names:
-                log.warning(_message(OptionError(
-                    f"name {options.name!r} is used by another diagram on this page; "
-                    "figure ids must be unique"
-                ), where))
+                log.warning(
+                    _message(
+                        OptionError(
+                            f"name {options.name!r} is used by another diagram on this page; "
+                            "figure ids must be unique"
+                        ),
+                        where,
+                    )
+                )
             state.names.add(options.name)
-        occurrence = state.occurrences[key]
-        state.occurrences[key] += 1
+        occurrence = state.occurrences[result.key]
+        state.occurrences[result.key] += 1
+        svg = result.svg
+        if not options.link_classes:
+            svg = resolve_class_links(svg)  # drop the placeholders now; else on_post_page
         return figure_html(
             unique_ids(svg, occurrence),
             caption=options.caption,
@@ -383,23 +456,28 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
             align=options.align,
             width=options.width,
             classes=options.css_class,
+            table=layer_table_html(result.graph) if options.table else "",
         )
 
-    def _failed(self, error: DiagramError, where: str, factory: str, state: _PageState) -> str:
+    def _failed(self, error: DiagramError, where: str, factory: str) -> str:
         self.failures += 1
         message = _message(error, where)
         if self.config.on_error == "raise":
-            state.errors.append(message)
-        else:
-            log.warning(message)
+            raise PluginError(message)
+        log.warning(message)
         return error_html(error, factory)
 
     def _superfence(
-        self, source: str, language: str, class_name: str, options: Any, md: Markdown,
+        self,
+        source: str,
+        language: str,
+        class_name: str,
+        options: Any,
+        md: Markdown,
         **kwargs: Any,
     ) -> str:
-        """SuperFences formatter; it must not raise (SuperFences would show the block as code)."""
-        return self.render_block(source)
+        """SuperFences formatter (SuperFences shows a block as code if its formatter raises)."""
+        return self.slot(source)
 
     # -- helpers
 

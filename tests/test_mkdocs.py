@@ -1,0 +1,749 @@
+"""The MkDocs plugin end to end: real sites built with ``mkdocs.commands.build``.
+
+Each test writes a ``mkdocs.yml`` in ``tmp_path``, builds it, and parses the
+HTML. Checks are grouped per build to keep the file's wall time low: most
+sites share one cache, so a model is traced once for the whole file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup, Tag
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import Abort
+
+from model_diagram.mkdocs_plugin import ModelDiagramPlugin, iter_fences
+from model_diagram.output import find_engine
+from model_diagram.pipeline import _code_digest
+
+REPO = Path(__file__).resolve().parent.parent
+LOGGER = "mkdocs.plugins.model_diagram"
+
+CNN = """\
+```model-diagram
+factory: example_project.models:make_cnn
+input: float[2,3,32,32]
+depth: 2
+caption: A small CNN <classifier>.
+alt: CNN architecture
+name: fig-cnn
+align: center
+width: 80%
+class: wide framed
+```
+"""
+RECOMMENDER = """\
+```model-diagram
+factory: example_project.models:make_recommender
+input: {user_id: "long[2](0,1000)", age: "float[2]", hist: "long[2,10](0,1000)"}
+factory_kwargs: {embed_dim: 8}
+depth: 2
+caption: The recommender takes one dict of feature tensors.
+name: fig-recommender
+```
+"""
+TRANSFORMER = """\
+```model-diagram
+factory: example_project.models:make_transformer
+kwargs: {input_ids: "long[2,16](0,1000)"}
+factory-kwargs: {num_layers: 2}
+depth: 1
+```
+"""
+MLP = """\
+```model-diagram
+factory: models:make_mlp
+input: float[2,8]
+```
+"""
+# shown, not rendered: a block inside another fence, and one in an indented code block
+SHOWN = """\
+````markdown
+```model-diagram
+factory: models:make_mlp
+```
+````
+
+Indented code:
+
+    ```model-diagram
+    factory: models:make_branchy
+    ```
+"""
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return textwrap.indent(text, prefix, lambda line: True).replace(f"{prefix}\n", "\n")
+
+
+NESTED = f"""\
+# Nested
+
+!!! note "In an admonition"
+
+{indent(MLP)}
+=== "First tab"
+
+{indent(RECOMMENDER.replace("fig-recommender", "fig-tabbed"))}
+=== "Second tab"
+
+    Plain text.
+
+1. A list item:
+
+{indent(MLP.replace("float[2,8]", "float[2, 8]"))}
+??? tip "Collapsed details"
+
+    ```model-diagram
+    factory: models:make_mlp
+    input: float[2,8]
+    show-shapes: false
+    ```
+
+> ```model-diagram
+> factory: models:make_branchy
+> input: float[2,8]
+> ```
+"""
+
+
+# -- helpers
+
+
+@dataclass
+class Site:
+    root: Path
+    config_file: Path
+
+    @property
+    def site_dir(self) -> Path:
+        return self.root / "site"
+
+    def page(self, name: str = "index") -> BeautifulSoup:
+        path = self.site_dir / ("index.html" if name == "index" else f"{name}/index.html")
+        return BeautifulSoup(path.read_text("utf-8"), "lxml")
+
+    def build(self, **overrides: Any) -> ModelDiagramPlugin:
+        config = self.config(**overrides)
+        build(config)
+        plugin = config.plugins["model-diagram"]
+        assert isinstance(plugin, ModelDiagramPlugin)
+        return plugin
+
+    def config(self, **overrides: Any) -> MkDocsConfig:
+        return load_config(config_file=str(self.config_file), **overrides)
+
+
+def make_site(
+    root: Path,
+    pages: dict[str, str],
+    *,
+    plugin: dict[str, Any] | None = None,
+    theme: str = "mkdocs",
+    superfences: bool = False,
+    **extra: Any,
+) -> Site:
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name, text in pages.items():
+        (docs / name).write_text(text, "utf-8")
+    config: dict[str, Any] = {
+        "site_name": "Test site",
+        "theme": {"name": theme},
+        "plugins": [{"model-diagram": plugin or {}}],
+        **extra,
+    }
+    if theme == "material":
+        config["plugins"].insert(0, "search")
+    if superfences:
+        config["markdown_extensions"] = [
+            "admonition",
+            "pymdownx.details",
+            "pymdownx.superfences",
+            {"pymdownx.tabbed": {"alternate_style": True}},
+        ]
+    config_file = root / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+    return Site(root, config_file)
+
+
+def figures(soup: BeautifulSoup) -> list[Tag]:
+    return soup.select("figure.model-diagram")
+
+
+def svg_text(element: Tag) -> str:
+    return " ".join(t.get_text() for t in element.select("svg text"))
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno >= 30]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the sites whose test is not about caching: each model traces once."""
+    return tmp_path_factory.mktemp("shared-cache")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_worker() -> Iterator[None]:
+    yield
+    from model_diagram.worker import shutdown
+
+    shutdown()
+
+
+# -- fence scanning
+
+
+def test_iter_fences_skips_fences_shown_inside_other_fences() -> None:
+    text = textwrap.dedent("""\
+        ~~~~model-diagram
+        a: 1
+        ~~~~
+        `````markdown
+        ```model-diagram
+        b: 2
+        ```
+        `````
+        > ```{ .model-diagram }
+        > c: 3
+        > ```
+        ```model-diagram
+        unclosed
+        """)
+    found = [(f.start, f.lang, f.prefix, f.body) for f in iter_fences(text.splitlines())]
+    assert found == [
+        (0, "model-diagram", "", ["a: 1"]),
+        (3, "markdown", "", ["```model-diagram", "b: 2", "```"]),
+        (8, "model-diagram", "> ", ["> c: 3"]),
+    ]
+
+
+# -- rendering: both themes, with and without SuperFences
+
+
+@pytest.mark.parametrize(
+    ("theme", "superfences"),
+    [("mkdocs", False), ("mkdocs", True), ("material", False), ("material", True)],
+)
+def test_site_renders_diagrams(
+    tmp_path: Path, shared_cache: Path, theme: str, superfences: bool
+) -> None:
+    index = (
+        "---\ntitle: Models\n---\n# Models\n\nSee [the CNN](#fig-cnn) and "
+        "[the recommender](other.md#fig-recommender).\n\n"
+        + CNN
+        + "\n"
+        + TRANSFORMER
+        + "\n"
+        + SHOWN
+        + "\nThe same CNN again:\n\n"
+        + CNN.replace("name: fig-cnn\n", "")
+    )
+    pages = {"index.md": index, "other.md": "# Other\n\n" + RECOMMENDER}
+    if superfences:
+        pages["nested.md"] = NESTED
+    site = make_site(
+        tmp_path,
+        pages,
+        plugin={"cache_dir": str(shared_cache)},
+        theme=theme,
+        superfences=superfences,
+        validation={"anchors": "warn"},
+    )
+    # strict: a clean site has no warnings, and the figure names satisfy anchor validation
+    site.build(strict=True)
+
+    soup = site.page()
+    cnn, transformer, cnn_again = figures(soup)
+    assert cnn["id"] == "fig-cnn"
+    assert cnn["class"] == ["model-diagram", "wide", "framed", "align-center"]
+    assert cnn["style"] == "width: 80%"
+    assert cnn.figcaption is not None
+    assert cnn.figcaption.get_text() == "A small CNN <classifier>."
+    text = svg_text(cnn)
+    assert text.count("Conv2d") == 2 and "Linear" in text and "MaxPool2d" in text
+    assert "(2, 3, 32, 32)" in text and "(2, 10)" in text
+    svg = cnn.select_one("svg")
+    assert svg is not None and svg.select_one("title").get_text() == "CNN architecture"
+    assert "Embedding" in svg_text(transformer) and "(2, 16)" in svg_text(transformer)
+    assert transformer.get("id") is None and transformer.figcaption is None
+    # the repeated diagram gets its own ids, so the page has no duplicate id at all
+    assert svg_text(cnn_again) == text
+    ids = [el["id"] for el in soup.select("[id]")]
+    assert len(ids) == len(set(ids))
+    # blocks shown as code stay code
+    code = [c.get_text() for c in soup.select("pre code")]
+    assert any("```model-diagram\nfactory: models:make_mlp" in c for c in code)
+    assert any("```model-diagram\nfactory: models:make_branchy" in c for c in code)
+    assert len(figures(soup)) == 3
+    # the stylesheet ships with the site, linked from every page
+    css = site.site_dir / "assets/model-diagram/model-diagram.css"
+    assert "figure.model-diagram" in css.read_text("utf-8")
+    assert any(
+        link["href"].endswith("assets/model-diagram/model-diagram.css")
+        for link in soup.select("link[rel=stylesheet]")
+    )
+
+    other = figures(site.page("other"))
+    assert [f["id"] for f in other] == ["fig-recommender"]
+    rec_text = svg_text(other[0])
+    assert rec_text.count("Embedding") == 2 and "x['hist'] (2, 10)" in rec_text
+
+    if superfences:
+        nested = site.page("nested")
+        containers = {
+            "admonition": nested.select(".admonition figure.model-diagram"),
+            "tab": nested.select(".tabbed-block figure.model-diagram"),
+            "list": nested.select("li figure.model-diagram"),
+            "details": nested.select("details figure.model-diagram"),
+            "quote": nested.select("blockquote figure.model-diagram"),
+        }
+        assert {k: len(v) for k, v in containers.items()} == dict.fromkeys(containers, 1)
+        assert containers["tab"][0]["id"] == "fig-tabbed"
+        assert "(2, 8)" not in svg_text(containers["details"][0])  # its own show-shapes: false
+        assert "Linear" in svg_text(containers["quote"][0])
+        assert not nested.select(".model-diagram-error")
+
+
+# -- caching: a warm build traces nothing and never imports torch
+
+
+WARM_BUILD = """
+import json, sys
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+config = load_config(config_file=sys.argv[1])
+build(config)
+plugin = config.plugins["model-diagram"]
+print(json.dumps({"traced": plugin.pipeline.traced, "diagrams": plugin.diagrams,
+                  "torch": "torch" in sys.modules, "worker": plugin.pipeline._worker is not None}))
+"""
+
+
+def test_second_build_is_cached_and_torch_free(tmp_path: Path) -> None:
+    models = tmp_path / "src" / "cached_models.py"
+    models.parent.mkdir()
+    models.write_text(
+        "from torch import nn\n\n\ndef make():\n"
+        "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n",
+        "utf-8",
+    )
+    block = "```model-diagram\nfactory: cached_models:make\ninput: float[2,8]\n```\n"
+    site = make_site(
+        tmp_path,
+        {"index.md": block + "\n" + MLP, "other.md": CNN},
+        plugin={"paths": ["src"], "cache_dir": "cache"},
+    )
+    _code_digest.cache_clear()  # hash our sources as they are now, as the fresh process will
+    first = site.build()
+    assert (first.pipeline.traced, first.diagrams) == (3, 3)
+    first_html = str(figures(site.page())[0])
+
+    # a fresh process: every diagram from the cache, the worker never started
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_BUILD, str(site.config_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    report = yaml.safe_load(done.stdout.strip().splitlines()[-1])
+    assert report == {"traced": 0, "diagrams": 3, "torch": False, "worker": False}
+    assert str(figures(site.page())[0]) == first_html
+
+    # editing a model file invalidates exactly the diagrams that imported it
+    models.write_text(models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"), "utf-8")
+    third = site.build()
+    assert third.pipeline.traced == 1
+    assert models.resolve() in third.watched
+    text = svg_text(figures(site.page())[0])
+    assert "Tanh" in text and "ReLU" not in text
+
+
+# -- configuration keys
+
+
+def test_config_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "keyed_models.py").write_text(
+        "from torch import nn\n\n\ndef make(width=16):\n"
+        "    return nn.Sequential(nn.Linear(8, width), nn.GELU(), nn.Linear(width, 4))\n",
+        "utf-8",
+    )
+    block = "```model-diagram\nfactory: keyed_models:make\ninput: float[2,8]\n"
+    page = (
+        block
+        + "```\n\n"
+        + block
+        + "show-shapes: true\ndirection: TB\nfactory_kwargs: {width: 32}\n```\n"
+    )
+    linked = TRANSFORMER.replace("depth: 1\n", "depth: 1\ntable: true\n")
+    unlinked = TRANSFORMER.replace("depth: 1\n", "depth: 1\nlink-classes: false\n")
+    api = "# API\n\n## EncoderBlock {#example_project.models.EncoderBlock}\n\nA block.\n"
+    site = make_site(
+        tmp_path,
+        {"index.md": page, "links.md": linked + "\n" + unlinked, "api.md": api},
+        plugin={
+            "defaults": {"direction": "LR", "show_shapes": False},
+            "cache_dir": "build/diagram-cache",
+            "engine": "graphviz-pure",
+            "timeout": 60,
+            "on_error": "warn",
+            "paths": ["lib"],
+        },
+        markdown_extensions=["attr_list"],
+    )
+    caplog.set_level(logging.INFO, LOGGER)
+    plugin = site.build()
+    assert plugin.defaults == {
+        "engine": "graphviz-pure",
+        "timeout": 60.0,
+        "direction": "LR",
+        "show-shapes": False,
+    }
+    # cache_dir is relative to mkdocs.yml; paths put lib/ on sys.path only during the build
+    assert list((tmp_path / "build" / "diagram-cache" / "manifests").glob("*.json"))
+    assert str(tmp_path / "lib") not in sys.path
+    plain, overridden = figures(site.page())
+    plain_svg, over_svg = plain.select_one("svg"), overridden.select_one("svg")
+    # defaults apply (LR: wider than tall, no shapes); a block's own keys win
+    assert float(plain_svg["width"][:-2]) > float(plain_svg["height"][:-2])
+    assert "(2, 8)" not in svg_text(plain) and "GELU" in svg_text(plain)
+    assert float(over_svg["width"][:-2]) < float(over_svg["height"][:-2])
+    assert "(2, 8)" in svg_text(overridden) and "(2, 32)" in svg_text(overridden)
+    assert any("4 diagram(s), 3 traced, 1 from cache" in r.getMessage() for r in caplog.records)
+
+    # link-classes: nodes link to the page documenting the class, others lose the link
+    links = site.page("links")
+    assert "#md-class:" not in str(links)
+    with_links, without_links = figures(links)
+    hrefs = {a.get("href") or a.get("xlink:href") for a in with_links.select("svg a")} - {None}
+    assert hrefs == {"../api/#example_project.models.EncoderBlock"}
+    assert not [a for a in without_links.select("svg a") if a.get("href") or a.get("xlink:href")]
+    # table: a text table of the layers under the drawing
+    rows = [tr.get_text(" ") for tr in with_links.select("details.model-diagram-table tbody tr")]
+    assert any("EncoderBlock" in row for row in rows) and any("Embedding" in row for row in rows)
+    assert not without_links.select("details.model-diagram-table")
+    # the viewer script ships with the site too
+    assert (site.site_dir / "assets/model-diagram/model-diagram.js").is_file()
+    assert links.select('script[src$="assets/model-diagram/model-diagram.js"]')
+
+
+@pytest.mark.parametrize(
+    ("plugin", "expected"),
+    [
+        (
+            {"defaults": {"depht": 2}},
+            "option 'defaults': unknown option 'depht'; did you mean 'depth'",
+        ),
+        (
+            {"defaults": {"depth": "deep"}},
+            "option 'defaults': option 'depth': invalid value 'deep'",
+        ),
+        ({"defaults": ["depth"]}, "option 'defaults': defaults must be a mapping"),
+        ({"defaults": {"factory": "a:b"}}, "option 'defaults': 'factory' names one model"),
+        ({"engine": "neato"}, "option 'engine': invalid value 'neato'"),
+        ({"timeout": -1}, "option 'timeout': invalid value -1"),
+        ({"timeout": 5, "defaults": {"timeout": 9}}, "option 'defaults': 'timeout' is given both"),
+        ({"on_error": "ignore"}, "option 'on_error': Expected one of: ('warn', 'raise')"),
+        ({"paths": ["no-such-dir"]}, "option 'paths': The path"),
+        ({"paths": "src"}, "option 'paths': Expected a list of items"),
+        ({"cache_dir": 3}, "option 'cache_dir': Expected type"),
+    ],
+)
+def test_bad_config_values_stop_the_build(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, plugin: dict[str, Any], expected: str
+) -> None:
+    site = make_site(tmp_path, {"index.md": "# Empty\n"}, plugin=plugin)
+    with pytest.raises(Abort, match="configuration error"):
+        site.config()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(f"Plugin 'model-diagram' {expected}" in m for m in errors), errors
+
+
+# -- the example project's MkDocs site
+
+
+def test_example_site_builds_strict(tmp_path: Path, shared_cache: Path) -> None:
+    config = load_config(
+        config_file=str(REPO / "example_project" / "mkdocs.yml"),
+        site_dir=str(tmp_path / "site"),
+        strict=True,
+    )
+    config.plugins["model-diagram"].config.cache_dir = str(shared_cache)
+    build(config)
+    text = " ".join(
+        svg_text(f)
+        for html in (tmp_path / "site").rglob("*.html")
+        for f in figures(BeautifulSoup(html.read_text("utf-8"), "lxml"))
+    )
+    for label in ("Conv2d", "Embedding", "MultiheadAttention", "LayerNorm", "(2, 16, 4096)"):
+        assert label in text, label
+
+
+# -- errors: located warnings, placeholders, strict failure, on_error: raise
+
+ERRORS = """\
+---
+title: Errors
+---
+# Errors
+
+```model-diagram
+factory: models:make_mlp
+input: float[2,8]
+depht: 2
+```
+
+```model-diagram
+factory: models:make_mlp
+input: [float[2,8]
+```
+
+```model-diagram
+- just a list
+```
+
+```model-diagram
+factory: no_such_package.models:make
+```
+
+```model-diagram
+factory: models:make_raises
+```
+
+```model-diagram
+factory: models:make_mlp
+input: float[2,x]
+```
+
+```model-diagram
+factory: models:make_forward_raises
+input: float[2,8]
+```
+
+```model-diagram
+factory: models:make_mlp
+input: float[2,8]
+engine: dot
+```
+
+```model-diagram
+factory: models:make_slow
+input: float[2,8]
+```
+
+```model-diagram
+factory: models:make_mlp
+input: float[2,8]
+name: still-works
+```
+"""
+EXPECTED = [  # (line, kind, message fragment) in page order
+    (6, "option", "unknown option 'depht'"),
+    (12, "option", "not valid YAML at line 14"),
+    (17, "option", "must be a YAML mapping"),
+    (21, "import", "cannot import 'no_such_package.models:make'"),
+    (25, "import", "factory 'models:make_raises' raised RuntimeError: factory exploded"),
+    (29, "input", "float[2,x]"),
+    (34, "trace", "bad forward: shape mismatch"),
+    (39, "render", "engine 'dot' is not available"),
+    (45, "trace", "timed out after 2 s"),
+]
+
+
+@pytest.fixture
+def no_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Hide Graphviz's ``dot`` so ``engine: dot`` fails the way it does on a bare machine."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("graphviz-pure",):
+        found = shutil.which(tool) or str(Path(sys.executable).parent / tool)
+        (bin_dir / tool).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    find_engine.cache_clear()
+    yield
+    find_engine.cache_clear()
+
+
+def test_errors_are_located_and_the_rest_builds(
+    tmp_path: Path, shared_cache: Path, caplog: pytest.LogCaptureFixture, no_dot: None
+) -> None:
+    site = make_site(
+        tmp_path,
+        {"errors.md": ERRORS, "index.md": "# Fine\n\n" + MLP},
+        plugin={"cache_dir": str(shared_cache), "timeout": 2},
+        superfences=True,
+    )
+    plugin = site.build()
+    warnings = warnings_of(caplog)
+    assert len(warnings) == len(EXPECTED), warnings
+    for message, (line, kind, fragment) in zip(warnings, EXPECTED, strict=True):
+        assert message.startswith(f"model-diagram: errors.md:{line}: "), message
+        assert message.endswith(f"[model_diagram.{kind}]"), message
+        assert fragment in message, message
+    assert plugin.failures == len(EXPECTED)
+
+    soup = site.page("errors")
+    placeholders = soup.select(".model-diagram-error")
+    assert len(placeholders) == len(EXPECTED)
+    assert "no_such_package.models:make" in placeholders[3].get_text()
+    assert "(import error)" in placeholders[3].get_text()
+    assert [f["id"] for f in figures(soup)] == ["still-works"]
+    assert figures(site.page())  # the other page is untouched
+
+    # --strict counts the warnings and fails the build
+    caplog.clear()
+    with pytest.raises(Abort, match=r"Aborted with \d+ warnings in strict mode"):
+        site.build(strict=True)
+
+
+def test_on_error_raise_and_cache_problems(
+    tmp_path: Path, shared_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = "# Page\n\n" + MLP + "\n```model-diagram\nfactory: no_such_package:make\n```\n"
+    site = make_site(
+        tmp_path / "raise",
+        {"index.md": page},
+        plugin={"cache_dir": str(shared_cache), "on_error": "raise"},
+    )
+    with pytest.raises(Abort, match="BuildError"):
+        site.build()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(
+        "model-diagram: index.md:8: cannot import 'no_such_package:make'" in m for m in errors
+    ), errors
+
+    # an unusable cache directory is a warning; the diagram is still drawn
+    (tmp_path / "a-file").write_text("not a directory", "utf-8")
+    site = make_site(
+        tmp_path / "cache",
+        {"index.md": "# Page\n\n" + MLP},
+        plugin={"cache_dir": str(tmp_path / "a-file" / "cache")},
+    )
+    caplog.clear()
+    site.build()
+    warnings = warnings_of(caplog)
+    assert warnings and all(w.endswith("[model_diagram.cache]") for w in warnings), warnings
+    assert "index.md:3" in warnings[0] and "cannot write to the cache directory" in warnings[0]
+    assert "Linear" in svg_text(figures(site.page())[0])
+
+
+# -- mkdocs serve
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}; serve log:\n{log.read_text('utf-8')}")
+
+
+def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
+    models = tmp_path / "src" / "served_models.py"
+    models.parent.mkdir()
+    models.write_text(
+        "from torch import nn\n\n\ndef make():\n"
+        "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n",
+        "utf-8",
+    )
+    block = "```model-diagram\nfactory: served_models:make\ninput: float[2,8]\n```\n"
+    site = make_site(
+        tmp_path,
+        {"index.md": "# Served\n\n" + block},
+        plugin={"paths": ["src"], "cache_dir": "cache"},
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = tmp_path / "serve.log"
+
+    def page() -> str:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return str(response.read().decode("utf-8"))
+        except OSError:
+            return ""
+
+    def diagram_text() -> str:
+        found = figures(BeautifulSoup(page(), "lxml"))
+        return svg_text(found[0]) if found else ""
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mkdocs",
+                "serve",
+                "-f",
+                str(site.config_file),
+                "-a",
+                f"127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        try:
+            first = wait_for(diagram_text, 90, "the first diagram", log)
+            assert "ReLU" in first and "Tanh" not in first
+            assert "served_models.py" in wait_for(
+                lambda: "Watching paths" in log.read_text("utf-8") and log.read_text("utf-8"),
+                10,
+                "the watch list",
+                log,
+            )
+            models.write_text(models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"))
+            wait_for(lambda: "Tanh" in diagram_text(), 60, "the edited diagram", log)
+            assert "1 diagram(s), 1 traced" in log.read_text("utf-8")
+
+            # a docs-only edit rebuilds from the cache: nothing more is traced
+            builds = log.read_text("utf-8").count("Documentation built")
+            (tmp_path / "docs" / "index.md").write_text("# Served again\n\n" + block)
+            wait_for(lambda: "Served again" in page(), 60, "the edited page", log)
+            wait_for(
+                lambda: log.read_text("utf-8").count("Documentation built") > builds,
+                10,
+                "the rebuild",
+                log,
+            )
+            assert log.read_text("utf-8").count("traced") == 2  # the first build and the edit
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
