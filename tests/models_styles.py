@@ -79,3 +79,24 @@ class Residual(nn.Module):
 def make_residual() -> Residual:
     """Input ``float[1,8,16,16]``."""
     return Residual()
+
+
+class Tangled(nn.Module):
+    """A branch that feeds the main path from its middle and then goes on: no row layout
+    can draw that connection without crossing layers. Input ``float[2,8]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a1, self.a2, self.a3 = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+        self.a5, self.a6 = nn.Linear(8, 8), nn.Linear(8, 8)
+        self.b1, self.b2, self.b3 = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b1 = self.b1(x)
+        a = self.a3(self.a2(self.a1(x))) + b1
+        return self.a6(self.a5(a)) + self.b3(self.b2(b1))
+
+
+def make_tangled() -> Tangled:
+    """Build the tangled model."""
+    return Tangled()

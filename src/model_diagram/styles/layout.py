@@ -311,10 +311,11 @@ def build_paints(
 class _Route:
     tail: str
     head: str
-    kind: str  # next | skip | fork | join
+    kind: str  # next | skip | cross
     gap: int = -1
     slot: tuple[str, str] = ("", "")
     lane: int = 0
+    role: str = ""
 
 
 def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSpec) -> Canvas:
@@ -343,7 +344,7 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
         col_width[c] = max(col_width[c], width)
     slots: dict[int, list[tuple[str, str]]] = {}
     for route in routes:
-        if route.kind in {"fork", "join"} and route.slot not in slots.setdefault(route.gap, []):
+        if route.kind == "cross" and route.slot not in slots.setdefault(route.gap, []):
             slots[route.gap].append(route.slot)
     gaps = [
         max(spacing, 12.0 * (len(slots.get(c, [])) + 1)) if slots.get(c) else spacing
@@ -490,11 +491,22 @@ def _routes(layers: Sequence[Layer], arrangement: Arrangement) -> list[_Route]:
                 used.append((t_col, h_col, lane))
                 routes.append(_Route(layer.id, head, "skip", lane=lane))
                 continue
+            # fork: data leaves its row for a branch; join: a branch ends in another row
+            role = " ".join(
+                name for name, yes in (
+                    ("md-fork", arrangement.rows[h_row][0] == head),
+                    ("md-join", arrangement.rows[t_row][-1] == layer.id),
+                ) if yes
+            )
             between = range(t_col + 1, h_col)
+            # the vertical runs right after the tail or right before the head, whichever
+            # leaves a horizontal run through empty columns only
             if not any((h_row, c) in occupied for c in between):
-                routes.append(_Route(layer.id, head, "fork", gap=t_col, slot=("from", layer.id)))
+                routes.append(_Route(layer.id, head, "cross", gap=t_col, slot=("from", layer.id),
+                                     role=role))
             elif not any((t_row, c) in occupied for c in between):
-                routes.append(_Route(layer.id, head, "join", gap=h_col - 1, slot=("to", head)))
+                routes.append(_Route(layer.id, head, "cross", gap=h_col - 1, slot=("to", head),
+                                     role=role))
             else:
                 raise RenderError(
                     f"cannot draw this model in this style: the connection from "
@@ -544,7 +556,7 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
                            closed=False))
         wires.add(group)
         return
-    group = Group(f"md-connector md-{route.kind}")
+    group = Group(f"md-connector md-{route.kind} {route.role}".strip())
     if route.kind == "skip":
         start = at(route.tail, tail.top_pt)
         end = at(route.head, head.top_pt)
