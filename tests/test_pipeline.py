@@ -387,3 +387,11 @@ def test_png_and_pdf(tmp_path: Path, engine: str) -> None:
     assert png.data.startswith(b"\x89PNG")
     if engine == "dot":
         assert Pipeline(tmp_path / "c").diagram(options, fmt="pdf").data.startswith(b"%PDF")
+
+
+def test_torchview_graph_failures_are_trace_errors(tmp_path: Path) -> None:
+    """T5 at depth 3 breaks inside torchview's own graph walk (a bare KeyError there)."""
+    with pytest.raises(TraceError) as info:
+        diagram(tmp_path, factory="models_providers:make_t5", depth=3)
+    assert "torchview could not build the graph (KeyError" in info.value.message
+    assert "try another depth" in info.value.message

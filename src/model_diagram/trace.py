@@ -167,7 +167,6 @@ def trace_module(
             options["hide-module-functions"], options["roll"], depth,
         )
         forward_prop(model, x, device, builder, options["mode"], **kw)
-        builder.fill_visual_graph()
     except RuntimeError as exc:
         cause = exc.__cause__ or exc.__context__ or exc
         raise _forward_error(cause, args) from None
@@ -179,6 +178,15 @@ def trace_module(
         for name, module in model.named_modules():
             if name in modes:
                 module.training = modes[name]
+    try:
+        builder.fill_visual_graph()
+    except Exception as exc:  # torchview's own graph walk failed on this model
+        raise TraceError(
+            f"the forward pass ran, but torchview could not build the graph "
+            f"({type(exc).__name__}: {exc}); try another depth, or set "
+            "hide-inner-tensors / hide-module-functions differently",
+            detail=traceback.format_exc(),
+        ) from None
     return builder.layer_graph(model, _input_names(x, kw), dtypes)
 
 
