@@ -62,6 +62,10 @@ class Cache:
 
     # -- traces
 
+    def has_trace(self, trace_key: str) -> bool:
+        """A manifest exists: a cheap guess (no hashing) that :meth:`lookup_trace` will hit."""
+        return (self.root / "manifests" / f"{trace_key}.json").is_file()
+
     def lookup_trace(self, trace_key: str) -> TraceEntry | None:
         manifest = self._read_json(self.root / "manifests" / f"{trace_key}.json")
         if manifest is None or manifest.get("schema") != SCHEMA:

@@ -46,6 +46,7 @@ from markdown import Extension, Markdown
 from markdown.preprocessors import Preprocessor
 from mkdocs.config import base
 from mkdocs.config import config_options as c
+from mkdocs.config.base import BaseConfigOption, ValidationError
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
@@ -83,7 +84,7 @@ _SLOT = re.compile(
 # -- configuration
 
 
-class _Defaults(c.BaseConfigOption[dict[str, Any]]):
+class _Defaults(BaseConfigOption[dict[str, Any]]):
     """``defaults``: schema options applied under every block, checked at config time."""
 
     def __init__(self) -> None:
@@ -96,20 +97,20 @@ class _Defaults(c.BaseConfigOption[dict[str, Any]]):
         try:
             defaults = validate_defaults(value)
         except OptionError as exc:
-            raise c.ValidationError(exc.message) from None
+            raise ValidationError(exc.message) from None
         if "factory" in defaults:
-            raise c.ValidationError("'factory' names one model; give it in each block")
+            raise ValidationError("'factory' names one model; give it in each block")
         return defaults
 
     def post_validation(self, config: base.Config, key_name: str) -> None:
         for key in ("engine", "timeout"):
             if key in config[key_name] and config[key] is not None:
-                raise c.ValidationError(
+                raise ValidationError(
                     f"'{key}' is given both as a plugin option and under '{key_name}'; keep one"
                 )
 
 
-class _SchemaValue(c.BaseConfigOption[Any]):
+class _SchemaValue(BaseConfigOption[Any]):
     """A plugin option that is also a diagram option: validated by the option schema."""
 
     def __init__(self, name: str) -> None:
@@ -124,17 +125,17 @@ class _SchemaValue(c.BaseConfigOption[Any]):
         except (OptionError, RenderError) as exc:
             # MkDocs already says "option 'engine': "
             message = exc.message.removeprefix(f"option '{self.spec.name}': ")
-            raise c.ValidationError(message) from None
+            raise ValidationError(message) from None
         return value
 
 
-class ModelDiagramConfig(base.Config):
+class ModelDiagramConfig(base.Config):  # type: ignore[no-untyped-call]
     """The ``plugins: - model-diagram:`` keys. Paths are relative to ``mkdocs.yml``."""
 
     defaults = _Defaults()
     cache_dir = c.Dir(exists=False, default=DEFAULT_CACHE_DIR)
-    engine = c.Optional(_SchemaValue("engine"))
-    timeout = c.Optional(_SchemaValue("timeout"))
+    engine: c.Optional[str] = c.Optional(_SchemaValue("engine"))
+    timeout: c.Optional[float] = c.Optional(_SchemaValue("timeout"))
     on_error = c.Choice(("warn", "raise"), default="warn")
     paths = c.ListOfItems(c.Dir(exists=True), default=["."])
 
@@ -209,7 +210,7 @@ class _PageState:
         return None
 
 
-class _FencePreprocessor(Preprocessor):
+class _FencePreprocessor(Preprocessor):  # type: ignore[misc]  # Markdown has no stubs
     """Plain Markdown: replace top-level blocks before ``fenced_code`` sees them."""
 
     def __init__(self, md: Markdown, plugin: ModelDiagramPlugin) -> None:
@@ -224,7 +225,7 @@ class _FencePreprocessor(Preprocessor):
         return lines
 
 
-class _FenceExtension(Extension):
+class _FenceExtension(Extension):  # type: ignore[misc]
     def __init__(self, plugin: ModelDiagramPlugin) -> None:
         super().__init__()
         self.plugin = plugin
@@ -237,7 +238,7 @@ class _FenceExtension(Extension):
 # -- the plugin
 
 
-class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
+class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-untyped-call]
     """Draw PyTorch models from ```` ```model-diagram ```` blocks."""
 
     def __init__(self) -> None:
@@ -286,7 +287,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
             fences.append({"name": FENCE_NAME, "class": FENCE_NAME, "format": self._superfence})
             superfences["custom_fences"] = fences
         else:
-            config.markdown_extensions.append(_FenceExtension(self))  # type: ignore[arg-type]
+            config.markdown_extensions.append(_FenceExtension(self))
         if CSS_URI not in config.extra_css:
             config.extra_css.append(CSS_URI)
         if JS_URI not in [str(script) for script in config.extra_javascript]:
@@ -347,6 +348,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
         if self._class_urls is None:
             self._class_urls = {}
             for file in self._files.documentation_pages() if self._files else ():
+                if file.page is None:
+                    continue
                 for anchor in getattr(file.page, "present_anchor_ids", None) or ():
                     self._class_urls.setdefault(anchor, file.page)
 
@@ -482,7 +485,11 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
     # -- helpers
 
     def _any_uncached(self, files: Files) -> bool:
-        """True when some block on the site will need the worker (a cheap scan, no tracing)."""
+        """True when some block on the site has never been traced (a cheap scan, no hashing).
+
+        Starting the worker here lets torch import while MkDocs reads the pages
+        before the first diagram; a manifest made stale by an edit is found later.
+        """
         assert self.pipeline is not None
         for file in files.documentation_pages():
             try:
@@ -499,7 +506,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):
                     options = parse_options(values, defaults=self.defaults)
                 except DiagramError:
                     continue
-                if self.pipeline.cache.lookup_trace(trace_key(options)) is None:
+                if not self.pipeline.cache.has_trace(trace_key(options)):
                     return True
         return False
 
