@@ -24,23 +24,34 @@ from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline
 
 SVG = "{http://www.w3.org/2000/svg}"
-RECOMMENDER_INPUT = {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"}
+RECOMMENDER_INPUT = {
+    "user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)",
+}
 
 CNN = {"factory": "models_styles:make_layered_cnn", "input": "float[1,3,224,224]"}
 LENET = {"factory": "models_styles:make_lenet", "input": "float[1,3,128,128]"}
 DENSE = {"factory": "models_styles:make_dense", "input": "float[1,4]"}
 
-CNN_TYPES = ["Input"] + ["Conv2d", "ReLU", "MaxPool2d"] * 3 + ["Flatten", "Linear", "ReLU", "Linear"]
-CNN_DIMS = [
-    "3×224×224", "16×224×224", "16×224×224", "16×112×112", "32×112×112", "32×112×112",
-    "32×56×56", "64×56×56", "64×56×56", "64×28×28", "50176", "256", "256", "10",
+CNN_TYPES = [
+    "Input", *["Conv2d", "ReLU", "MaxPool2d"] * 3, "Flatten", "Linear", "ReLU", "Linear",
 ]
+TIMES = "\u00d7"  # dimension labels use the multiplication sign
+
+
+def dims_of(*labels: str) -> list[str]:
+    return [label.replace("x", TIMES) for label in labels]
+
+
+CNN_DIMS = dims_of(
+    "3x224x224", "16x224x224", "16x224x224", "16x112x112", "32x112x112", "32x112x112",
+    "32x56x56", "64x56x56", "64x56x56", "64x28x28", "50176", "256", "256", "10",
+)
 PAPER = {
     "cnn": (CNN, CNN_TYPES, CNN_DIMS),
     "lenet": (
         LENET,
         ["Input", "Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d"],
-        ["3×128×128", "8×128×128", "8×64×64", "16×64×64", "16×32×32"],
+        dims_of("3x128x128", "8x128x128", "8x64x64", "16x64x64", "16x32x32"),
     ),
     "dense": (DENSE, ["Input", "Linear", "Linear", "Linear", "Linear"], ["4", "8", "8", "4", "2"]),
 }
@@ -282,7 +293,7 @@ def test_save_png_pdf_svg_through_the_api(tmp_path: Path) -> None:
     assert abs(w3 - 3 * w1) <= 3 and abs(h3 - 3 * h1) <= 3
     assert round(dpi1) == 96 and round(dpi3) == 288
     root = ET.fromstring(diagram.svg)
-    width = float(root.get("width", "0").removesuffix("px"))
+    width = float(root.get("width", "0").removesuffix("pt")) * 4 / 3  # pt, like Graphviz
     assert abs(w1 - width) <= 1
     pdf = diagram.save(tmp_path / "x.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-1.4") and b"/BaseFont /Helvetica" in pdf

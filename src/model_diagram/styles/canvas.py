@@ -164,11 +164,15 @@ def export(canvas: Canvas, fmt: str, dpi: int, scope: str) -> bytes:
 def to_svg(canvas: Canvas, scope: str) -> str:
     """SVG text; ``scope`` is a class unique to this diagram that scopes the style rules."""
     w, h = num(canvas.width), num(canvas.height)
+    # sized in pt with a viewBox in pt, like Graphviz's SVG (the page viewer expects it);
+    # the drawing itself stays in px, scaled by 3/4
+    wpt, hpt = num(canvas.width * 0.75), num(canvas.height * 0.75)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}px" height="{h}px" '
-        f'viewBox="0 0 {w} {h}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{wpt}pt" height="{hpt}pt" '
+        f'viewBox="0 0 {wpt} {hpt}">',
         "<style>" + _style_rules(canvas, scope) + "</style>",
-        f'<g class="{scope} md-figure" font-family="{html.escape(FONT_FAMILY)}">',
+        f'<g class="{scope} md-figure" transform="scale(0.75)" '
+        f'font-family="{html.escape(FONT_FAMILY)}">',
     ]
     if canvas.background is not None:
         out.append(
