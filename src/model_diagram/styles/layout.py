@@ -613,7 +613,7 @@ def _legend(
         width = max(width, avail + 2 * PADDING)
         x = y = 0.0
         for entry, w in entries:
-            if x > 0 and x + w > avail:
+            if x > 0 and x + w > avail + 0.01:
                 x, y = 0.0, y + step
             legend.add(_translated(entry, x, y))
             x += w + font * 1.5
