@@ -486,7 +486,8 @@ def _routes(layers: Sequence[Layer], arrangement: Arrangement) -> list[_Route]:
                     continue
                 used = lane_use.setdefault(t_row, [])
                 lane = 0
-                while any(lo < h_col and t_col < hi and ln == lane for lo, hi, ln in used):
+                # arcs that overlap or share a layer take different lanes
+                while any(lo <= h_col and t_col <= hi and ln == lane for lo, hi, ln in used):
                     lane += 1
                 used.append((t_col, h_col, lane))
                 routes.append(_Route(layer.id, head, "skip", lane=lane))
@@ -558,8 +559,10 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
         return
     group = Group(f"md-connector md-{route.kind} {route.role}".strip())
     if route.kind == "skip":
-        start = at(route.tail, tail.top_pt)
-        end = at(route.head, head.top_pt)
+        # leave a layer right of where arcs arrive: a layer that ends one arc and starts the
+        # next shows two lines, not one
+        start = at(route.tail, (tail.top_pt[0] + ARROW / 2, tail.top_pt[1]))
+        end = at(route.head, (head.top_pt[0] - ARROW / 2, head.top_pt[1]))
         r = arrangement.row[route.tail]
         lane_y = frame.row_cy[r] - max(
             -glyphs[n].top for n in arrangement.rows[r]
