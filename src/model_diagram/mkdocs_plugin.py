@@ -74,6 +74,8 @@ from .styles.graph import CLASS_LINK
 log = logging.getLogger("mkdocs.plugins.model_diagram")
 
 FENCE_NAME = "model-diagram"
+#: safe loading only; libyaml's loader when PyYAML has it (a warm build parses every block twice)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CSS_URI = f"assets/model-diagram/{CSS_NAME}"
 JS_URI = f"assets/model-diagram/{JS_NAME}"
 SUPERFENCES = "pymdownx.superfences"
@@ -541,7 +543,7 @@ def _extension_name(extension: Any) -> str:
 def _load_yaml(source: str, line: int | None) -> dict[str, Any]:
     """The block body as an option mapping; YAML problems name the file line."""
     try:
-        values = yaml.safe_load(source)
+        values = yaml.load(source, Loader=_SAFE_LOADER)  # safe: SafeLoader or CSafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
