@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -33,7 +34,17 @@ from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
 from .cache import key_of
-from .embed import CSS_NAME, error_html, figure_html, stylesheet, unique_ids
+from .embed import (
+    CSS_NAME,
+    JS_NAME,
+    asset_text,
+    error_html,
+    figure_html,
+    layer_table_html,
+    resolve_class_links,
+    stylesheet,
+    unique_ids,
+)
 from .errors import DiagramError, OptionError, RenderError
 from .options import OPTIONS, DiagramOptions, canonical_name, parse_options, validate_defaults
 from .output import standalone_svg
@@ -138,7 +149,7 @@ class ModelDiagram(SphinxDirective):
         node = model_diagram("", factory=factory)
         self.set_source_info(node)
         try:
-            caption, legend = self._content_caption()
+            caption, legend = self._caption()
             options = self._options(factory, caption)
         except DiagramError as exc:
             return [self._failed(node, exc, retry=False)]
@@ -151,12 +162,17 @@ class ModelDiagram(SphinxDirective):
                     options, result.graph, key_of(result.graph), options.format, []
                 )
         except DiagramError as exc:
-            return [self._failed(node, exc, retry=True)]
+            failed = self._failed(node, exc, retry=True)
+            if caption is None and options.name is None:
+                return [failed]
+            # keep the figure, so its caption shows and references to it still resolve
+            caption = caption or self._default_caption(options.alt or "")
+            return [self._figure(failed, options, caption, legend)]
         for path in result.files:
             self.env.note_dependency(str(path))
         for note in result.notes:
             logger.info("model-diagram: %s", note, location=node)
-        for problem in result.warnings:
+        for problem in {p.message: p for p in result.warnings}.values():  # once per directive
             warn(problem, node)
         model = str(result.graph.get("model") or "Model")
         node["options"] = options
@@ -167,18 +183,36 @@ class ModelDiagram(SphinxDirective):
         node["alt"] = options.alt or options.caption or f"{model} architecture"
         node["fallback"] = options.alt or f"{model} architecture"
         record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > 0)
-        if caption is None and options.caption is None and options.name is None:
-            return [node]
+        if caption is None:
+            if options.name is None:
+                return [node]
+            caption = self._default_caption(node["fallback"])
         return [self._figure(node, options, caption, legend)]
 
-    def _content_caption(self) -> tuple[nodes.caption | None, nodes.legend | None]:
-        """Content is the caption (first paragraph) and legend (the rest), as for ``figure``."""
+    def _default_caption(self, text: str = "") -> nodes.caption:
+        """Sphinx numbers only captioned figures and prints the number in the caption,
+        so a diagram with only ``:name:`` is captioned with its alt text."""
+        caption = nodes.caption("", text or f"Diagram of {self.arguments[0]}")
+        self.set_source_info(caption)
+        return caption
+
+    def _caption(self) -> tuple[nodes.caption | None, nodes.legend | None]:
+        """Content is the caption (first paragraph) and legend (the rest), as for ``figure``;
+        ``:caption:`` gives a one-line caption with inline markup."""
+        if "caption" in self.options:
+            if self.content:
+                raise OptionError(
+                    "give the caption either as the directive's content or with :caption:, "
+                    "not both"
+                )
+            text = self.options["caption"] or ""
+            # problems in the markup are logged by the reporter as it creates them
+            inline, _messages = self.state.inline_text(text, self.lineno)
+            caption = nodes.caption(text, "", *inline)
+            self.set_source_info(caption)
+            return caption, None
         if not self.content:
             return None, None
-        if "caption" in self.options:
-            raise OptionError(
-                "give the caption either as the directive's content or with :caption:, not both"
-            )
         parsed = nodes.Element()
         self.state.nested_parse(self.content, self.content_offset, parsed)
         first = parsed[0]
@@ -211,11 +245,6 @@ class ModelDiagram(SphinxDirective):
             figure["align"] = options.align
         if options.width:
             figure["width"] = options.width
-        if caption is None and options.caption is not None:
-            inline, messages = self.state.inline_text(options.caption, self.lineno)
-            caption = nodes.caption(options.caption, "", *inline)
-            self.set_source_info(caption)
-            figure += messages
         if caption is not None:
             figure += caption
         if legend is not None:
@@ -367,23 +396,45 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         seen: dict[str, int] = self.__dict__.setdefault("_model_diagram_seen", {})
         occurrence = seen.get(node["key"], 0)
         seen[node["key"]] = occurrence + 1
-        inner = unique_ids(node["svg"], occurrence)
+        resolve = _class_urls(self) if options.link_classes else None
+        inner = unique_ids(resolve_class_links(node["svg"], resolve), occurrence)
+    table = layer_table_html(node["graph"]) if options.table else ""
     if isinstance(node.parent, nodes.figure):
-        self.body.append(f'<div class="model-diagram-canvas">{inner}</div>')
+        self.body.append(f'<div class="model-diagram-canvas">{inner}</div>{table}')
     else:
         self.body.append(
             figure_html(
-                inner, align=options.align, width=options.width, classes=options.css_class
+                inner,
+                align=options.align,
+                width=options.width,
+                classes=options.css_class,
+                table=table,
             )
         )
     raise nodes.SkipNode
+
+
+def _class_urls(self: HTML5Translator) -> Callable[[str], str | None]:
+    """Module class path -> its API page in this site (a Python domain ``class``), or None."""
+    builder = self.builder
+    objects = builder.env.get_domain("py").objects  # type: ignore[attr-defined]
+    here = builder.current_docname  # type: ignore[attr-defined]
+
+    def resolve(path: str) -> str | None:
+        entry = objects.get(path)
+        if entry is None or entry.objtype not in {"class", "exception"}:
+            return None
+        return f"{builder.get_relative_uri(here, entry.docname)}#{entry.node_id}"
+
+    return resolve
 
 
 def _html_img(self: HTML5Translator, node: model_diagram, options: DiagramOptions) -> str:
     if options.format == "png":
         data, ext = _render(self.config, node, "png"), "png"
     else:
-        data, ext = standalone_svg(node["svg"]).encode(), "svg"
+        # an <img> cannot follow links: drop the class placeholders
+        data, ext = standalone_svg(resolve_class_links(node["svg"])).encode(), "svg"
     name = _store(Path(self.builder.outdir) / self.builder.imagedir, data, ext)
     src = f"{self.builder.imgpath}/{name}" if self.builder.imgpath else name
     return f'<img src="{escape(src)}" alt="{escape(node["alt"])}" class="model-diagram-img">'
@@ -444,17 +495,18 @@ def plain_fallback(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         node.replace_self(replacement)
 
 
-def add_css(app: Sphinx) -> None:
-    """Ship the stylesheet with the site (no CDN): written into ``_static`` and linked."""
+def add_assets(app: Sphinx) -> None:
+    """Ship the stylesheet and the pan/zoom viewer with the site (no CDN)."""
     if app.builder.format != "html":
         return
     static = Path(app.builder.outdir) / "_static"
-    text = stylesheet()
-    path = static / CSS_NAME
-    if not (path.is_file() and path.read_text("utf-8") == text):
-        static.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
+    for name, text in ((CSS_NAME, stylesheet()), (JS_NAME, asset_text(JS_NAME))):
+        path = static / name
+        if not (path.is_file() and path.read_text("utf-8") == text):
+            static.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
     app.add_css_file(CSS_NAME)
+    app.add_js_file(JS_NAME, loading_method="defer")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -473,7 +525,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     )
     app.add_directive("model-diagram", ModelDiagram)
     app.connect("config-inited", check_config)
-    app.connect("builder-inited", add_css)
+    app.connect("builder-inited", add_assets)
     app.connect("env-before-read-docs", before_read)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
