@@ -11,6 +11,8 @@ and suggests ``style: graph``: a clear refusal beats a misleading picture.
 
 A style supplies the glyph of one layer and of a legend swatch; this module
 does everything else (columns, rows, funnels, connectors, labels, legend).
+Figures always read left to right: ``direction``, ``show-shapes`` and the
+other Graphviz-only options do not apply (``show-dimension`` labels shapes).
 
 Theme hooks (CSS custom properties with light defaults, named like those of
 :mod:`model_diagram.theme`, whose dark palette therefore applies as well):
