@@ -58,7 +58,7 @@ class OptionSpec:
     def from_string(self, text: str | None) -> Any:
         """Parse an rST option / CLI flag; a bare flag (no text) means true for booleans."""
         if text is None or not text.strip():
-            if self.type == "bool":
+            if self.type.split()[0] == "bool":  # also "bool (default: ...)"
                 return True
             raise OptionError(f"option '{self.name}' needs a value ({self.type})")
         if not self.structured:
