@@ -203,14 +203,6 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("shared-cache")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _stop_worker() -> Iterator[None]:
-    yield
-    from model_diagram.worker import shutdown
-
-    shutdown()
-
-
 # -- fence scanning
 
 
