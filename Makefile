@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html example_project/docs example_project/docs/_build/html
 	$(BIN)/mkdocs build --strict -q -f example_project/mkdocs.yml
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

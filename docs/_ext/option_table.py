@@ -4,8 +4,9 @@ Directives:
 
 ``.. option-table::``
     Every diagram option from :data:`model_diagram.options.OPTIONS`: name,
-    type, default, stage, help and an example value. ``:stage: trace`` (or
-    ``render``, ``page``) shows one stage only. Each row is a target for the
+    type, default, stage, help and an example (``name: value``, as in a MkDocs
+    block). ``:stage: trace`` (or ``render``, ``page``) shows one stage only,
+    without the stage column. Each row is a target for the
     ``:diagram-option:`depth``` role.
 ``.. sphinx-config-table::``
     The ``model_diagram_*`` configuration values as the extension registered
@@ -161,32 +162,27 @@ class OptionTable(TargetTable):
     def run(self) -> list[nodes.Node]:
         stage = self.options.get("stage")
         specs = [s for s in OPTIONS.values() if stage is None or s.stage == stage]
-        rows = [self.row(spec) for spec in specs]
-        table = build_table(
-            ["Option", "Type", "Default", "Stage", "What it does", "Example"],
-            [14, 14, 10, 7, 40, 15],
-            rows,
-            ["option-table"],
-        )
-        return [table]
+        # one stage per table: its heading names the stage, so the column would repeat it
+        headers = ["Option", "Type", "Default", "Stage", "What it does"]
+        widths = [18, 16, 10, 8, 48]
+        if stage is not None:
+            del headers[3], widths[3]
+        rows = [self.row(spec, with_stage=stage is None) for spec in specs]
+        return [build_table(headers, widths, rows, ["option-table"])]
 
-    def row(self, spec: OptionSpec) -> nodes.row:
+    def row(self, spec: OptionSpec, *, with_stage: bool) -> nodes.row:
         name = spec.name
-        extra: list[nodes.Node] = []
+        first = [literal(name)]
         if name == "factory":
-            extra = [nodes.Text(" (the directive's argument)")]
-        aliases = {spec.attr} - {name}
-        if aliases:
-            extra.append(nodes.Text(" also "))
-            extra.append(literal(spec.attr))
-        cells = [
-            cell(literal(name), *extra),
-            cell(spec.type),
-            cell(literal(show(spec.default)) if spec.default not in ("", None) else "(none)"),
-            cell(spec.stage),
-            cell(*inline(spec.help)),
-            cell(literal(spec.example)),
-        ]
+            first.append(nodes.Text(" (the directive's argument)"))
+        default = literal(show(spec.default)) if spec.default not in ("", None) else "(none)"
+        cells = [cell(*first), cell(spec.type), cell(default)]
+        if with_stage:
+            cells.append(cell(spec.stage))
+        help_para = nodes.paragraph("", "", *inline(spec.help))
+        example = nodes.paragraph("", "Example: ", classes=["option-example"])
+        example += literal(f"{name}: {spec.example}")
+        cells.append(nodes.entry("", help_para, example))
         return self.target_row(name, f"diagram-option-{name}", cells)
 
 
