@@ -59,8 +59,15 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.base = self.root.parent
+        self._versions: dict[str, str] = {}
 
     # -- traces
+
+    def _installed(self, dist: str) -> str:
+        """A distribution's version, looked up once per cache object (one build)."""
+        if dist not in self._versions:
+            self._versions[dist] = importlib.metadata.version(dist)
+        return self._versions[dist]
 
     def has_trace(self, trace_key: str) -> bool:
         """A manifest exists: a cheap guess (no hashing) that :meth:`lookup_trace` will hit."""
@@ -81,7 +88,7 @@ class Cache:
             files.append(path)
         for dist, version in manifest["dists"].items():
             try:
-                if importlib.metadata.version(dist) != version:
+                if self._installed(dist) != version:
                     return None
             except importlib.metadata.PackageNotFoundError:
                 return None

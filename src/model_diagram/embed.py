@@ -77,7 +77,7 @@ def figure_html(
         attrs.append(f'id="{html.escape(name)}"')
     if width:
         attrs.append(f'style="width: {html.escape(width)}"')
-    body = f'<div class="model-diagram-canvas">{svg}</div>{table}'
+    body = f'<div class="model-diagram-canvas" data-search-exclude>{svg}</div>{table}'
     text = caption_html if caption_html is not None else (html.escape(caption) if caption else "")
     if text:
         body += f"<figcaption>{text}</figcaption>"
