@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from model_diagram import __version__
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -19,11 +21,9 @@ for path in (HERE / "_ext", REPO / "example_project", REPO / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from model_diagram import __version__  # noqa: E402 -- needs no sys.path change, but reads well here
-
 project = "model-diagram"
 author = "model-diagram developers"
-copyright = "model-diagram developers"  # noqa: A001 -- Sphinx's name
+copyright = "model-diagram developers"
 release = __version__
 version = __version__
 
@@ -47,6 +47,7 @@ model_diagram_timeout = 300
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
 autodoc_typehints_format = "short"
 # names in signatures that autodoc cannot link (torch is never imported in this process)
 nitpick_ignore = [

@@ -233,7 +233,8 @@ class ErrorExample(SphinxDirective):
             return []
         error.message = shorten_paths(error.message)
         if show == "message":
-            text = f"models.rst:12: WARNING: {describe(error, factory)} [model_diagram.{error.kind}]"
+            where = "models.rst:12: WARNING:"
+            text = f"{where} {describe(error, factory)} [model_diagram.{error.kind}]"
             code = nodes.literal_block(text, text, language="none", classes=["error-message"])
             self.set_source_info(code)
             return [code]
@@ -244,9 +245,7 @@ class ErrorExample(SphinxDirective):
         return [html, fallback]
 
     def failure(self, factory: str) -> DiagramError | None:
-        values: dict[str, Any] = {"factory": factory}
-        for key, value in self.options.items():
-            values[key] = value
+        values: dict[str, Any] = {"factory": factory, **self.options}
         if self.content:
             values["caption"] = " ".join(line.strip() for line in self.content if line.strip())
         try:

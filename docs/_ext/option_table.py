@@ -297,7 +297,7 @@ class MkDocsConfigTable(TargetTable):
     def run(self) -> list[nodes.Node]:
         from model_diagram.mkdocs_plugin import ModelDiagramConfig
 
-        schema = dict(ModelDiagramConfig._schema)  # noqa: SLF001 -- MkDocs' declared keys
+        schema = dict(ModelDiagramConfig._schema)  # MkDocs' declared keys
         described = self.descriptions()
         self.check(described, schema)
         rows = []
