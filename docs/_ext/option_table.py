@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from docutils import nodes
@@ -112,6 +113,11 @@ def build_table(
     return table
 
 
+def depends_on(directive: SphinxDirective, module: Any) -> None:
+    """Re-read the page on incremental builds when the module the table comes from changes."""
+    directive.env.note_dependency(str(Path(module.__file__).resolve()))
+
+
 class TargetTable(SphinxDirective):
     """Shared parts: descriptions from a field list, and rows that are std-domain targets."""
 
@@ -160,6 +166,9 @@ class OptionTable(TargetTable):
     }
 
     def run(self) -> list[nodes.Node]:
+        from model_diagram import options
+
+        depends_on(self, options)
         stage = self.options.get("stage")
         specs = [s for s in OPTIONS.values() if stage is None or s.stage == stage]
         # one stage per table: its heading names the stage, so the column would repeat it
@@ -204,6 +213,9 @@ class SphinxConfigTable(TargetTable):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
+        from model_diagram import sphinx_ext
+
+        depends_on(self, sphinx_ext)
         registered = {
             name: opt
             for name, opt in sorted(self.config.values.items())
@@ -295,7 +307,10 @@ class MkDocsConfigTable(TargetTable):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
+        from model_diagram import mkdocs_plugin
         from model_diagram.mkdocs_plugin import ModelDiagramConfig
+
+        depends_on(self, mkdocs_plugin)
 
         schema = dict(ModelDiagramConfig._schema)  # MkDocs' declared keys
         described = self.descriptions()
@@ -338,7 +353,10 @@ class DtypeTable(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
+        from model_diagram import inputs
         from model_diagram.inputs import DTYPES
+
+        depends_on(self, inputs)
 
         by_dtype: dict[str, list[str]] = {}
         for spelling, dtype in DTYPES.items():
@@ -371,7 +389,10 @@ class PaletteTable(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
+        from model_diagram import theme
         from model_diagram.theme import PALETTE, TEXT_ON, contrast
+
+        depends_on(self, theme)
 
         rows = [
             nodes.row("", cell(literal(var)), cell(*swatch(light)), cell(*swatch(dark)))
