@@ -230,23 +230,25 @@ def test_every_schema_option_reaches_its_node(make_app: Build, tmp_path: Path) -
     src = tmp_path / "every-option"
     src.mkdir()
     (src / "conf.py").write_text('extensions = ["model_diagram"]\n', "utf-8")
-    names = [name for name in OPTIONS if name not in SELF_EXPLAINED]
+    cases = [(name, OPTIONS[name].example) for name in OPTIONS if name not in SELF_EXPLAINED]
+    # a bare flag means true for every boolean option
+    cases += [(name, "") for name, spec in OPTIONS.items() if spec.type.startswith("bool")]
     lines = ["Every option", "============", ""]
-    for name in names:
-        example = OPTIONS[name].example
+    for name, value in cases:
         lines += [".. model-diagram:: models:make_mlp", "   :input: float[2,8]"]
-        lines += [f"   :{name}: {example}", ""]
+        lines += [f"   :{name}: {value}".rstrip(), ""]
     (src / "index.rst").write_text("\n".join(lines), "utf-8")
     app = make_app("html", srcdir=src)
     app.build()
     assert warnings(app) == ""
     found = nodes_of(app)
-    assert len(found) == len(names)
-    for name, node in zip(names, found, strict=True):
+    assert len(found) == len(cases)
+    for (name, value), node in zip(cases, found, strict=True):
         spec = OPTIONS[name]
         assert "error" not in node, name
-        assert getattr(node["options"], spec.attr) == spec.from_string(spec.example), name
-    assert len(body(app, "index").select("figure.model-diagram")) == len(names)
+        expected = spec.from_string(value) if value else True
+        assert getattr(node["options"], spec.attr) == expected, name
+    assert len(body(app, "index").select("figure.model-diagram")) == len(cases)
 
 
 # -- other builders sharing the same doctrees
@@ -257,7 +259,7 @@ def _png_width(data: bytes) -> int:
     return int(struct.unpack(">I", data[16:20])[0])
 
 
-def test_latex_img_text_and_man(build: Build, tmp_path: Path) -> None:
+def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
     src = tmp_path / "md-builders"
     # the engine default comes from config; one directive asks for dot and gets a PDF
     latex = build(
@@ -316,6 +318,21 @@ def test_latex_img_text_and_man(build: Build, tmp_path: Path) -> None:
     assert warnings(man) == ""
     manpage = next(man.outdir.glob("*.1")).read_text("utf-8")
     assert "Tiny transformer" in manpage
+
+    texinfo = build("model-diagram", "texinfo", srcdir=src)
+    assert warnings(texinfo) == ""
+    assert "opt-roll" in next(texinfo.outdir.glob("*.texi")).read_text("utf-8")
+    for name in ("xml", "dummy", "dirhtml"):
+        assert warnings(build("model-diagram", name, srcdir=src)) == "", name
+
+    single = build("model-diagram", "singlehtml", srcdir=src)
+    assert warnings(single) == ""
+    whole = page(single, "index")
+    ids = [el["id"] for el in whole.select("svg [id]")]
+    assert len(ids) == len(set(ids))  # 21 diagrams, some identical, on one page
+    assert len(whole.select("svg.model-diagram-svg")) == 21
+    hrefs = {a.get("xlink:href") for a in whole.select("svg a") if a.get("xlink:href")}
+    assert hrefs == {"#example_project.models.EncoderBlock"}
 
 
 # -- incremental and parallel builds

@@ -69,7 +69,7 @@ ENV_VERSION = 1
 # -- the node
 
 
-class model_diagram(nodes.General, nodes.Element):  # noqa: N801 -- docutils node naming
+class model_diagram(nodes.General, nodes.Element):  # type: ignore[misc]  # noqa: N801
     """A diagram (``options``, ``svg``, ``graph``, ``key``, ``alt``) or a failed one (``error``)."""
 
 
@@ -333,7 +333,7 @@ def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None
 
 def summarize(app: Sphinx, env: BuildEnvironment) -> None:
     """One status line per build: how many diagrams were read, traced and failed."""
-    reading = getattr(env, "model_diagram_reading", set())
+    reading: set[str] = getattr(env, "model_diagram_reading", set())
     done = [r for d, rs in _records(env).items() if d in reading for r in rs]
     if done:
         traced = sum(r["traced"] for r in done)
@@ -418,13 +418,14 @@ def _class_urls(self: HTML5Translator) -> Callable[[str], str | None]:
     """Module class path -> its API page in this site (a Python domain ``class``), or None."""
     builder = self.builder
     objects = builder.env.get_domain("py").objects  # type: ignore[attr-defined]
-    here = builder.current_docname  # type: ignore[attr-defined]
+    here = builder.current_docname
 
     def resolve(path: str) -> str | None:
         entry = objects.get(path)
         if entry is None or entry.objtype not in {"class", "exception"}:
             return None
-        return f"{builder.get_relative_uri(here, entry.docname)}#{entry.node_id}"
+        page = builder.get_relative_uri(here, entry.docname).split("#", 1)[0]  # singlehtml
+        return f"{page}#{entry.node_id}"
 
     return resolve
 
