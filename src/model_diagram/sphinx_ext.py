@@ -9,7 +9,8 @@ SVG or ``<img>`` (HTML) or a PDF/PNG with ``\\sphinxincludegraphics`` (LaTeX),
 and every other builder gets the alt text. Torch is never imported here: a
 cache miss is traced by the worker child process, started on the first miss.
 
-Events used: ``config-inited`` (validate config), ``builder-inited`` (CSS),
+Events used: ``config-inited`` (validate config), ``builder-inited`` (CSS and
+the pan/zoom script),
 ``env-before-read-docs`` / ``env-updated`` (per-build summary),
 ``env-purge-doc`` / ``env-merge-info`` (per-document records, ``-j`` safe),
 ``doctree-resolved`` (alt text for non-HTML, non-LaTeX builders).
@@ -70,7 +71,8 @@ ENV_VERSION = 1
 
 
 class model_diagram(nodes.General, nodes.Element):  # type: ignore[misc]  # noqa: N801
-    """A diagram (``options``, ``svg``, ``graph``, ``key``, ``alt``) or a failed one (``error``)."""
+    """A diagram (``options``, ``svg``, ``graph``, ``key``, ``alt``, ``fallback``: the text
+    for non-visual builders) or a failed one (``error``); ``factory`` always."""
 
 
 # -- configuration
@@ -84,7 +86,7 @@ def check_config(app: Sphinx, config: Config) -> None:
     """Validate every ``model_diagram_*`` value on ``config-inited``; resolve the cache dir."""
     try:
         defaults = validate_defaults(config.model_diagram_defaults)
-    except OptionError as exc:
+    except DiagramError as exc:  # an option error, or a malformed tensor spec
         raise _config_error("defaults", exc.message) from None
     for key in ("engine", "timeout"):
         value = config[PREFIX + key]
@@ -92,7 +94,7 @@ def check_config(app: Sphinx, config: Config) -> None:
             continue
         try:
             checked = OPTIONS[key].from_value(value)
-        except OptionError as exc:
+        except DiagramError as exc:
             raise _config_error(key, exc.message) from None
         if key in defaults and defaults[key] != checked:
             raise _config_error(
