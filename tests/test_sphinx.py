@@ -101,6 +101,10 @@ def nodes_of(app: SphinxTestApp) -> list[model_diagram]:
     ]
 
 
+def _as_list(value: int | list[int]) -> list[int]:
+    return value if isinstance(value, list) else [value]
+
+
 def warnings(app: SphinxTestApp) -> str:
     return app.warning.getvalue()
 
@@ -161,6 +165,13 @@ def test_html_figures_numref_and_myst(app: SphinxTestApp) -> None:
     assert fig.figcaption.strong.get_text() == "MyST"
     number = fig.select_one(".caption-number").get_text().strip()
     assert myst.select_one('a[href="#fig-transformer"]').get_text() == number
+
+    # the layers are in the search index: a search for a layer type finds its page
+    script = (app.outdir / "searchindex.js").read_text("utf-8")
+    index = json.loads(script[script.index("(") + 1 : script.rindex(")")])
+    figures_doc = index["docnames"].index("figures")
+    assert figures_doc in _as_list(index["terms"]["conv2d"])
+    assert index["docnames"].index("myst") in _as_list(index["terms"]["multiheadattent"])
 
     # the stylesheet ships with the site and every page links it (no CDN)
     assert (app.outdir / "_static" / CSS_NAME).read_text("utf-8") == stylesheet()

@@ -50,6 +50,7 @@ from .errors import DiagramError, OptionError, RenderError
 from .options import OPTIONS, DiagramOptions, canonical_name, parse_options, validate_defaults
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline
+from .styles.graph import describe as describe_layers
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -184,6 +185,8 @@ class ModelDiagram(SphinxDirective):
         # the accessible name, as the SVG's title; other builders print the alt text
         node["alt"] = options.alt or options.caption or f"{model} architecture"
         node["fallback"] = options.alt or f"{model} architecture"
+        # not rendered (visitors skip children), but Sphinx's search indexes the layers
+        node += nodes.Text(describe_layers(result.graph))
         record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > 0)
         if caption is None:
             if options.name is None:
