@@ -142,6 +142,11 @@
   };
   Viewer.prototype.fit = function () {
     this.scale = Math.min(1, this.canvas.clientWidth / this.size.w);
+    if (!document.fullscreenElement) {
+      // as tall as the fitted drawing, never more than most of the window
+      var tall = Math.min(window.innerHeight * 0.8, this.size.h * this.scale + 16);
+      this.canvas.style.height = Math.max(160, tall) + "px";
+    }
     this.x = Math.max(0, (this.canvas.clientWidth - this.size.w * this.scale) / 2);
     this.y = 0;
     this.apply();
