@@ -27,7 +27,7 @@ from sphinx.testing.util import SphinxTestApp
 
 from model_diagram.embed import CSS_NAME, stylesheet
 from model_diagram.options import OPTIONS
-from model_diagram.sphinx_ext import model_diagram
+from model_diagram.sphinx_ext import first_miss_likely, model_diagram, scan_directives
 from model_diagram.worker import shared_worker
 
 Build = Callable[..., SphinxTestApp]
@@ -397,6 +397,10 @@ def test_warm_build_never_imports_torch(build: Build, tmp_path: Path) -> None:
     src = tmp_path / "warm"
     cold = build("single", srcdir=src)
     assert warnings(cold) == ""
+    # the scan that starts the worker early sees a miss only where there is one
+    assert first_miss_likely(cold.env, ["index"]) is False
+    cold.config.model_diagram_cache_dir = str(tmp_path / "empty-cache")
+    assert first_miss_likely(cold.env, ["index"]) is True
     script = f"""
 import io, json, sys
 from sphinx.application import Sphinx
@@ -428,6 +432,55 @@ print(json.dumps({{"torch": "torch" in sys.modules, "workers": len(worker._WORKE
     assert "WARNING" not in report["log"]
     assert report["torch"] is False
     assert report["workers"] == 0
+
+
+def test_scan_reads_only_directives_it_is_sure_of() -> None:
+    rst = """
+.. model-diagram:: models:make_mlp
+   :input: float[2,8]
+   :depth: 2
+
+   Caption.
+
+.. code-block:: rst
+
+   .. model-diagram:: models:make_branchy
+      :input: float[2,8]
+
+.. model-diagram:: models:make_cnn
+   :input: {a: 1,
+      b: 2}
+"""
+    assert scan_directives(rst, markdown=False) == [
+        {"factory": "models:make_mlp", "input": "float[2,8]", "depth": "2"}
+    ]
+    myst = """
+```{model-diagram} models:make_mlp
+:input: float[2,8]
+
+Caption.
+```
+
+````md
+```{model-diagram} models:make_branchy
+:input: float[2,8]
+```
+````
+
+```{model-diagram} models:make_two_inputs
+---
+inputs: [float[2,8], float[2,6]]
+---
+```
+
+:::{model-diagram} models:make_branchy
+:input: float[2,8]
+:::
+"""
+    assert scan_directives(myst, markdown=True) == [
+        {"factory": "models:make_mlp", "input": "float[2,8]"},
+        {"factory": "models:make_branchy", "input": "float[2,8]"},
+    ]
 
 
 # -- errors

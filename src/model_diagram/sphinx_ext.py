@@ -7,7 +7,8 @@ project files the diagram depends on (``env.note_dependency``). The node keeps
 the options, the cleaned SVG and the layer graph; visitors turn it into inline
 SVG or ``<img>`` (HTML) or a PDF/PNG with ``\\sphinxincludegraphics`` (LaTeX),
 and every other builder gets the alt text. Torch is never imported here: a
-cache miss is traced by the worker child process, started on the first miss.
+cache miss is traced by the worker child process, started before reading when a
+cheap scan of the pages finds a diagram that was never traced, else on the first miss.
 
 Events used: ``config-inited`` (validate config), ``builder-inited`` (CSS and
 the pan/zoom script),
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from html import escape
@@ -49,7 +51,7 @@ from .embed import (
 from .errors import DiagramError, OptionError, RenderError
 from .options import OPTIONS, DiagramOptions, canonical_name, parse_options, validate_defaults
 from .output import standalone_svg
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline, trace_key
 from .styles.graph import describe as describe_layers
 
 if TYPE_CHECKING:
@@ -334,6 +336,9 @@ def merge_info(
 
 def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     env.model_diagram_reading = set(docnames)  # type: ignore[attr-defined]
+    # ``-j``: each reader process has its own worker, so one started here would idle
+    if app.parallel <= 1 and first_miss_likely(env, docnames):
+        Pipeline(app.config.model_diagram_cache_dir).start_worker()
 
 
 def summarize(app: Sphinx, env: BuildEnvironment) -> None:
@@ -349,6 +354,82 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
             len(done), len({d for d in reading if _records(env).get(d)}), traced,
             len(done) - traced - failed, failed,
         )
+
+
+# -- the worker starts early when a page about to be read has an untraced diagram
+
+
+_RST_HEAD = re.compile(r"^\.\. model-diagram::[ \t]*(\S+)[ \t]*$")
+_RST_OPTION = re.compile(r"^[ \t]+:([\w-]+):(.*)$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,}|:{3,})(.*)$")
+_MYST_HEAD = re.compile(r"^\{model-diagram\}[ \t]*(\S+)[ \t]*$")
+_MYST_OPTION = re.compile(r"^:([\w-]+):(.*)$")
+
+
+def scan_directives(text: str, *, markdown: bool) -> list[dict[str, str]]:
+    """The factory and options of each directive a cheap line scan can read for sure.
+
+    Only top-level reST directives (an indented one may be an example in a code
+    block) and MyST fences outside other fences, with one-line options followed by
+    a blank line; anything else is left to the directive itself.
+    """
+    lines = text.splitlines()
+    found: list[dict[str, str]] = []
+    fence: tuple[str, int] | None = None  # the Markdown fence we are inside
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if markdown:
+            mark = _FENCE.match(line)
+            if fence is not None:
+                if mark and mark[1][0] == fence[0] and len(mark[1]) >= fence[1]:
+                    fence = None if not mark[2].strip() else fence
+                continue
+            if mark is None:
+                continue
+            fence = (mark[1][0], len(mark[1]))
+            head, option = _MYST_HEAD.match(mark[2].strip()), _MYST_OPTION
+        else:
+            head, option = _RST_HEAD.match(line), _RST_OPTION
+        if head is None:
+            continue
+        values = {"factory": head[1]}
+        while i < len(lines) and (match := option.match(lines[i])):
+            values[match[1]] = match[2].strip()
+            i += 1
+        after = lines[i].strip() if i < len(lines) else ""
+        if not after or (markdown and _FENCE.match(lines[i])):
+            found.append(values)
+    return found
+
+
+def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
+    """True when a page about to be read has a diagram that was never traced.
+
+    A cheap scan (no hashing, no import): starting the worker now lets torch import
+    while Sphinx reads the pages before the first diagram. Directives the scan
+    cannot read, and manifests made stale by an edit, are found by the directive.
+    """
+    cache = Pipeline(env.config.model_diagram_cache_dir).cache
+    defaults = page_defaults(env.config)
+    for docname in docnames:
+        path = Path(env.doc2path(docname))
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "model-diagram" not in text:
+            continue
+        markdown = env.config.source_suffix.get(path.suffix) == "markdown"
+        for values in scan_directives(text, markdown=markdown):
+            try:
+                options = parse_options(values, strings=True, defaults=defaults)
+            except DiagramError:
+                continue
+            if not cache.has_trace(trace_key(options)):
+                return True
+    return False
 
 
 # -- output
