@@ -116,6 +116,24 @@ def check_config(app: Sphinx, config: Config) -> None:
     config.model_diagram_cache_dir = str(base / (cache_dir or DEFAULT_CACHE_DIR))
 
 
+#: (process id, cache dir) -> the pipeline of the current build; a forked ``-j``
+#: process makes its own, as it gets its own worker
+_PIPELINES: dict[tuple[int, str], Pipeline] = {}
+
+
+def pipeline_for(config: Config) -> Pipeline:
+    """One pipeline per build and process, so the cache looks versions up once."""
+    key = (os.getpid(), config.model_diagram_cache_dir)
+    if key not in _PIPELINES:
+        _PIPELINES[key] = Pipeline(config.model_diagram_cache_dir)
+    return _PIPELINES[key]
+
+
+def new_build(app: Sphinx) -> None:
+    """Forget the last build's pipelines (installed versions may have changed since)."""
+    _PIPELINES.clear()
+
+
 def page_defaults(config: Config) -> dict[str, Any]:
     """Schema defaults from config: ``model_diagram_engine``/``timeout`` under ``defaults``."""
     values: dict[str, Any] = {
@@ -158,7 +176,8 @@ class ModelDiagram(SphinxDirective):
             options = self._options(factory, caption)
         except DiagramError as exc:
             return [self._failed(node, exc, retry=False)]
-        pipeline = Pipeline(self.config.model_diagram_cache_dir)
+        pipeline = pipeline_for(self.config)
+        traced = pipeline.traced
         try:
             result = pipeline.diagram(options)
             if options.format != "svg":
@@ -189,7 +208,7 @@ class ModelDiagram(SphinxDirective):
         node["fallback"] = options.alt or f"{model} architecture"
         # not rendered (visitors skip children), but Sphinx's search indexes the layers
         node += nodes.Text(describe_layers(result.graph))
-        record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > 0)
+        record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > traced)
         if caption is None:
             if options.name is None:
                 return [node]
@@ -338,7 +357,7 @@ def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None
     env.model_diagram_reading = set(docnames)  # type: ignore[attr-defined]
     # ``-j``: each reader process has its own worker, so one started here would idle
     if app.parallel <= 1 and first_miss_likely(env, docnames):
-        Pipeline(app.config.model_diagram_cache_dir).start_worker()
+        pipeline_for(app.config).start_worker()
 
 
 def summarize(app: Sphinx, env: BuildEnvironment) -> None:
@@ -411,7 +430,7 @@ def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
     while Sphinx reads the pages before the first diagram. Directives the scan
     cannot read, and manifests made stale by an edit, are found by the directive.
     """
-    cache = Pipeline(env.config.model_diagram_cache_dir).cache
+    cache = pipeline_for(env.config).cache
     defaults = page_defaults(env.config)
     for docname in docnames:
         path = Path(env.doc2path(docname))
@@ -457,7 +476,7 @@ def _render(config: Config, node: model_diagram, fmt: str) -> bytes:
     """Another format of a diagram read earlier, from its stored graph (no worker, no trace)."""
     graph = node["graph"]
     warnings: list[DiagramError] = []
-    data, _, _ = Pipeline(config.model_diagram_cache_dir).render_graph(
+    data, _, _ = pipeline_for(config).render_graph(
         node["options"], graph, key_of(graph), fmt, warnings
     )
     for problem in warnings:  # the cache warning was given when the page was read
@@ -612,6 +631,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     )
     app.add_directive("model-diagram", ModelDiagram)
     app.connect("config-inited", check_config)
+    app.connect("builder-inited", new_build)
     app.connect("builder-inited", add_assets)
     app.connect("env-before-read-docs", before_read)
     app.connect("env-purge-doc", purge_doc)
