@@ -290,7 +290,7 @@ class ModelDiagram(SphinxDirective):
             raise ExtensionError(
                 f"{self.get_location()}: {describe(error, node['factory'])} "
                 f"[{PREFIX.rstrip('_')}.{error.kind}]",
-                modname=__name__,
+                modname="model_diagram",
             )
         warn(error, node)
         if retry:
