@@ -3,7 +3,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # md_root_models (input-factory, looped model)
+# md_root_models: the input-factory and the looped model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 project = "model-diagram tests"
 extensions = ["model_diagram", "myst_parser"]
