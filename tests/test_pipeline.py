@@ -395,3 +395,20 @@ def test_torchview_graph_failures_are_trace_errors(tmp_path: Path) -> None:
         diagram(tmp_path, factory="models_providers:make_t5", depth=3)
     assert "torchview could not build the graph (KeyError" in info.value.message
     assert "try another depth" in info.value.message
+
+
+def test_same_second_same_size_edit_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .pyc matching the old file's mtime and size must not hide an edit."""
+    import os
+
+    project = tmp_path / "project"
+    source = write_model(project, 5)
+    monkeypatch.syspath_prepend(str(project))
+    options = parse_options({"factory": "editable_model:make", "input": "float[2,8]"})
+    pipeline = Pipeline(project / ".cache")
+    stat = source.stat()
+    assert "(2, 5)" in svg_text(pipeline.diagram(options).svg)
+    write_model(project, 7)  # same size as before
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size
+    assert "(2, 7)" in svg_text(pipeline.diagram(options).svg)

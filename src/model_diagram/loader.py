@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import site
 import sys
@@ -64,6 +66,39 @@ def forget_project_modules() -> None:
     for name in project_modules():
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compile project files from source, never from ``__pycache__``.
+
+    A ``.pyc`` is trusted when the source's mtime (in seconds) and size match,
+    so an edit within the same second that keeps the size would load stale
+    code, and the cache would store the old graph under the new file's hash.
+    """
+
+    def get_code(self, fullname: str) -> Any:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+
+class _FreshProjectFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        origin = getattr(spec, "origin", None)
+        if (
+            spec is not None
+            and isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+            and origin
+            and is_project_file(Path(origin).resolve())
+        ):
+            spec.loader = _FreshSourceLoader(fullname, origin)
+        return spec
+
+
+def import_project_files_fresh() -> None:
+    """Make the worker read project modules from source (installed once)."""
+    if not any(isinstance(f, _FreshProjectFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _FreshProjectFinder())
 
 
 @cache

@@ -173,6 +173,7 @@ def _serve() -> None:
     from . import loader, trace
 
     baseline = set(sys.modules)
+    loader.import_project_files_fresh()
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         if not line.strip():
