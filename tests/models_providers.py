@@ -128,11 +128,13 @@ def make_deepfm() -> nn.Module:
 
     user = SparseFeature("user_id", vocab_size=100, embed_dim=8)
     item = SparseFeature("item_id", vocab_size=200, embed_dim=8)
-    hist = SequenceFeature("hist_item", vocab_size=200, embed_dim=8, pooling="mean",
-                           shared_with="item_id")
+    hist = SequenceFeature(
+        "hist_item", vocab_size=200, embed_dim=8, pooling="mean", shared_with="item_id"
+    )
     dense = [DenseFeature("age"), DenseFeature("price_vec", embed_dim=3)]
     return DeepFM(
-        deep_features=[*dense, user, item, hist], fm_features=[user, item],
+        deep_features=[*dense, user, item, hist],
+        fm_features=[user, item],
         mlp_params={"dims": [16, 8], "dropout": 0.1, "activation": "relu"},
     )
 
@@ -144,12 +146,14 @@ def make_dssm() -> nn.Module:
 
     user_features = [
         SparseFeature("user_id", vocab_size=100, embed_dim=8),
-        SequenceFeature("hist_movie", vocab_size=5000, embed_dim=8, pooling="mean",
-                        shared_with="movie_id"),
+        SequenceFeature(
+            "hist_movie", vocab_size=5000, embed_dim=8, pooling="mean", shared_with="movie_id"
+        ),
     ]
     item_features = [SparseFeature("movie_id", vocab_size=300, embed_dim=8)]
-    return DSSM(user_features, item_features, user_params={"dims": [16]},
-                item_params={"dims": [16]})
+    return DSSM(
+        user_features, item_features, user_params={"dims": [16]}, item_params={"dims": [16]}
+    )
 
 
 def make_mmoe() -> nn.Module:
@@ -159,8 +163,11 @@ def make_mmoe() -> nn.Module:
 
     features = [SparseFeature("city", vocab_size=30, embed_dim=4), DenseFeature("income")]
     return MMOE(
-        features, task_types=["classification", "classification"], n_expert=2,
-        expert_params={"dims": [16]}, tower_params_list=[{"dims": [8]}, {"dims": [8]}],
+        features,
+        task_types=["classification", "classification"],
+        n_expert=2,
+        expert_params={"dims": [16]},
+        tower_params_list=[{"dims": [8]}, {"dims": [8]}],
     )
 
 
@@ -170,35 +177,54 @@ def make_mmoe() -> nn.Module:
 def make_bert() -> nn.Module:
     from transformers import BertConfig, BertModel
 
-    return BertModel(BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    ))
+    return BertModel(
+        BertConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
+    )
 
 
 def make_gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2Model
 
-    return GPT2Model(GPT2Config(
-        vocab_size=100, n_embd=32, n_layer=2, n_head=2, n_positions=8,
-        bos_token_id=0, eos_token_id=0,
-    ))
+    return GPT2Model(
+        GPT2Config(
+            vocab_size=100,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            n_positions=8,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    )
 
 
 def make_vit() -> nn.Module:
     from transformers import ViTConfig, ViTModel
 
-    return ViTModel(ViTConfig(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        image_size=48, patch_size=8, num_channels=1,
-    ))
+    return ViTModel(
+        ViTConfig(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=48,
+            patch_size=8,
+            num_channels=1,
+        )
+    )
 
 
 def make_t5() -> nn.Module:
     from transformers import T5Config, T5Model
 
-    return T5Model(T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=1,
-                            num_heads=2))
+    return T5Model(T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2))
 
 
 # -- a third-party provider, registered by tests through an entry point

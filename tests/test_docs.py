@@ -42,10 +42,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("docs")
     out = tmp / "html"
     cmd = [
-        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
-        "-d", str(tmp / "doctrees"),
-        "-D", f"model_diagram_cache_dir={tmp / 'cache'}",
-        str(DOCS), str(out),
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "-d",
+        str(tmp / "doctrees"),
+        "-D",
+        f"model_diagram_cache_dir={tmp / 'cache'}",
+        str(DOCS),
+        str(out),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, f"sphinx-build failed:\n{done.stdout[-3000:]}\n{done.stderr}"

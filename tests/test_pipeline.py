@@ -397,7 +397,9 @@ def test_torchview_graph_failures_are_trace_errors(tmp_path: Path) -> None:
     assert "try another depth" in info.value.message
 
 
-def test_same_second_same_size_edit_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_second_same_size_edit_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A .pyc matching the old file's mtime and size must not hide an edit."""
     import importlib.util
     import os

@@ -48,23 +48,60 @@ def message(tmp_path: Path, name: str, **values: Any) -> str:
 @pytest.mark.parametrize(
     ("name", "fragments"),
     [
-        ("make_deepfm", ["Embedding", "FM", "Linear", "x['user_id'] | (2)", "x['age'] | (2)",
-                         "x['price_vec'] | (2, 3)", "x['hist_item'] | (2, 10)", "AveragePooling"]),
-        ("make_dssm", ["Embedding", "Linear", "x['user_id'] | (2)", "x['hist_movie'] | (2, 10)",
-                       "x['movie_id'] | (2)", "normalize"]),
-        ("make_mmoe", ["Embedding", "Linear", "PredictionLayer", "x['city'] | (2)",
-                       "x['income'] | (2)", "output | (2, 2)"]),
+        (
+            "make_deepfm",
+            [
+                "Embedding",
+                "FM",
+                "Linear",
+                "x['user_id'] | (2)",
+                "x['age'] | (2)",
+                "x['price_vec'] | (2, 3)",
+                "x['hist_item'] | (2, 10)",
+                "AveragePooling",
+            ],
+        ),
+        (
+            "make_dssm",
+            [
+                "Embedding",
+                "Linear",
+                "x['user_id'] | (2)",
+                "x['hist_movie'] | (2, 10)",
+                "x['movie_id'] | (2)",
+                "normalize",
+            ],
+        ),
+        (
+            "make_mmoe",
+            [
+                "Embedding",
+                "Linear",
+                "PredictionLayer",
+                "x['city'] | (2)",
+                "x['income'] | (2)",
+                "output | (2, 2)",
+            ],
+        ),
         ("make_example_tuple", ["arg0 | (3, 8)", "arg1 | (3, 6)", "Linear"]),
         ("make_example_dict", ["tokens | (3, 7)", "scale | (3, 1, 1)", "Embedding"]),
         ("make_example_tensor", ["x | (3, 1, 12, 12)", "Conv2d", "output | (3, 4, 10, 10)"]),
         pytest.param(
-            "make_bert", ["input_ids | (2, 10)", "token_type_ids | (2, 10)", "Embedding",
-                          "BertAttention", "BertIntermediate", "Tanh"],
+            "make_bert",
+            [
+                "input_ids | (2, 10)",
+                "token_type_ids | (2, 10)",
+                "Embedding",
+                "BertAttention",
+                "BertIntermediate",
+                "Tanh",
+            ],
             marks=pytest.mark.slow,
         ),
         # GPT-2 has no token types; n_positions=8 caps seq-length 10
         pytest.param(
-            "make_gpt2", ["input_ids | (2, 8)", "Embedding", "LayerNorm", "output | (2, 8, 32)"],
+            "make_gpt2",
+            ["input_ids | (2, 8)", "Embedding", "LayerNorm", "output | (2, 8, 32)"],
             marks=pytest.mark.slow,
         ),
     ],
@@ -80,8 +117,13 @@ def test_factory_alone_renders(tmp_path: Path, name: str, fragments: list[str]) 
 
 def test_batch_size_and_seq_length(tmp_path: Path) -> None:
     text = svg_text(diagram(tmp_path, "make_deepfm", batch_size=4, seq_length=7).svg)
-    for fragment in ("x['user_id'] | (4)", "x['age'] | (4)", "x['price_vec'] | (4, 3)",
-                     "x['hist_item'] | (4, 7)", "output | (4)"):
+    for fragment in (
+        "x['user_id'] | (4)",
+        "x['age'] | (4)",
+        "x['price_vec'] | (4, 3)",
+        "x['hist_item'] | (4, 7)",
+        "output | (4)",
+    ):
         assert fragment in text
 
 
@@ -127,7 +169,9 @@ def test_transformers_vision_and_encoder_decoder_inputs() -> None:
     }
     _, t5 = guess_inputs(mp.make_t5(), trace_options(seq_length=6), "cpu")
     assert {k: tuple(v.shape) for k, v in t5.items()} == {
-        "input_ids": (2, 6), "attention_mask": (2, 6), "decoder_input_ids": (2, 6)
+        "input_ids": (2, 6),
+        "attention_mask": (2, 6),
+        "decoder_input_ids": (2, 6),
     }
     assert t5["decoder_input_ids"].max() < 100
 
@@ -144,9 +188,14 @@ def test_forced_provider(tmp_path: Path) -> None:
         "auto, or give input, inputs, kwargs, input-size or input-factory"
     )
     # inputs given explicitly win over any provider
-    text = svg_text(diagram(
-        tmp_path, "make_example_tensor", input_provider="torch-rechub", input="float[1,1,8,8]",
-    ).svg)
+    text = svg_text(
+        diagram(
+            tmp_path,
+            "make_example_tensor",
+            input_provider="torch-rechub",
+            input="float[1,1,8,8]",
+        ).svg
+    )
     assert "x | (1, 1, 8, 8)" in text
 
 
@@ -198,25 +247,32 @@ def test_live_model_uses_the_same_providers(tmp_path: Path) -> None:
 def test_entry_point_loading() -> None:
     pair = EntryPoint("pair", "models_providers:pair_provider", GROUP)
     assert load_provider(pair) is mp.pair_provider
-    (points,), kwargs = guess_inputs(mp.make_wants_pair(), trace_options(batch_size=3), "cpu",
-                                     eps=[pair])
+    (points,), kwargs = guess_inputs(
+        mp.make_wants_pair(), trace_options(batch_size=3), "cpu", eps=[pair]
+    )
     assert points.shape == (3, 5) and points.dtype == torch.float32
     assert kwargs["ids"].shape == (3,) and kwargs["ids"].min() >= 0 and kwargs["ids"].max() < 40
     # built-ins come first; a provider that declines is listed with them
-    with pytest.raises(InputError, match="tried example-input-array, transformers, "
-                       "torch-rechub and pair, and forward"):
+    with pytest.raises(
+        InputError,
+        match="tried example-input-array, transformers, torch-rechub and pair, and forward",
+    ):
         guess_inputs(mp.make_conv_first(), trace_options(), "meta", eps=[pair])
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("models_providers:NOT_A_PROVIDER",
-         "input provider 'bad' (models_providers:NOT_A_PROVIDER) is a int, not a callable "
-         "(model, request) -> (args, kwargs) | None"),
-        ("no_such_module:provide",
-         "input provider 'bad' (no_such_module:provide) cannot be loaded: "
-         "ModuleNotFoundError: No module named 'no_such_module'"),
+        (
+            "models_providers:NOT_A_PROVIDER",
+            "input provider 'bad' (models_providers:NOT_A_PROVIDER) is a int, not a callable "
+            "(model, request) -> (args, kwargs) | None",
+        ),
+        (
+            "no_such_module:provide",
+            "input provider 'bad' (no_such_module:provide) cannot be loaded: "
+            "ModuleNotFoundError: No module named 'no_such_module'",
+        ),
     ],
 )
 def test_entry_point_errors(value: str, expected: str) -> None:

@@ -230,8 +230,16 @@ def test_every_option_reaches_the_output(app: SphinxTestApp) -> None:
     assert nodes["opt-hide-module-functions"].hide_module_functions is False
 
 
-SELF_EXPLAINED = {"factory", "factory-kwargs", "input", "inputs", "kwargs", "input-size",
-                  "input-factory", "input-provider"}  # need a matching model: see options.rst
+SELF_EXPLAINED = {
+    "factory",
+    "factory-kwargs",
+    "input",
+    "inputs",
+    "kwargs",
+    "input-size",
+    "input-factory",
+    "input-provider",
+}  # need a matching model: see options.rst
 
 
 def test_every_schema_option_reaches_its_node(make_app: Build, tmp_path: Path) -> None:
@@ -274,7 +282,9 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
     src = tmp_path / "md-builders"
     # the engine default comes from config; one directive asks for dot and gets a PDF
     latex = build(
-        "model-diagram", "latex", srcdir=src,
+        "model-diagram",
+        "latex",
+        srcdir=src,
         confoverrides={"model_diagram_engine": "graphviz-pure"},
     )
     assert warnings(latex) == ""
@@ -300,7 +310,9 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
     assert min(widths.values()) < 100 < max(widths.values())
 
     img = build(
-        "model-diagram", srcdir=src, builddir=tmp_path / "img-build",
+        "model-diagram",
+        srcdir=src,
+        builddir=tmp_path / "img-build",
         confoverrides={"model_diagram_embed": "img"},
     )
     assert warnings(img) == ""
@@ -417,7 +429,11 @@ print(json.dumps({{"torch": "torch" in sys.modules, "workers": len(worker._WORKE
     def warm_build(attempt: int) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / f"warm-{attempt}")],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -530,7 +546,9 @@ def test_each_error_is_a_typed_located_warning(build: Build, tmp_path: Path) -> 
     assert len(warnings(strict).strip().splitlines()) == len(ERRORS)
 
     quiet = build(
-        "errors", srcdir=src, freshenv=True,
+        "errors",
+        srcdir=src,
+        freshenv=True,
         confoverrides={"suppress_warnings": ["model_diagram.trace"]},
     )
     assert "[model_diagram.trace]" not in warnings(quiet)
@@ -543,7 +561,9 @@ def test_each_error_is_a_typed_located_warning(build: Build, tmp_path: Path) -> 
 
     with pytest.raises(ExtensionError, match=r"index\.rst:14: model-diagram: .*option"):
         build(
-            "errors", srcdir=src, freshenv=True,
+            "errors",
+            srcdir=src,
+            freshenv=True,
             confoverrides={"model_diagram_on_error": "raise"},
         )
 
@@ -552,7 +572,8 @@ def test_unwritable_cache_warns_and_still_draws(build: Build, tmp_path: Path) ->
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the cache directory should be")
     app = build(
-        "single", srcdir=tmp_path / "cache",
+        "single",
+        srcdir=tmp_path / "cache",
         confoverrides={"model_diagram_cache_dir": str(blocker / "cache")},
     )
     log = warnings(app)
@@ -582,9 +603,7 @@ def test_bad_config_names_the_key(
     make_app: Build, rootdir: Path, tmp_path: Path, overrides: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        make_app(
-            "html", srcdir=rootdir / "test-single", builddir=tmp_path, confoverrides=overrides
-        )
+        make_app("html", srcdir=rootdir / "test-single", builddir=tmp_path, confoverrides=overrides)
 
 
 def test_config_defaults_and_metadata(make_app: Build, rootdir: Path, tmp_path: Path) -> None:
@@ -597,7 +616,9 @@ def test_config_defaults_and_metadata(make_app: Build, rootdir: Path, tmp_path: 
     assert ext.parallel_read_safe is True and ext.parallel_write_safe is True
     app.cleanup()
     relative = make_app(
-        "html", srcdir=rootdir / "test-single", builddir=tmp_path,
+        "html",
+        srcdir=rootdir / "test-single",
+        builddir=tmp_path,
         confoverrides={"model_diagram_cache_dir": "_cache"},
     )
     assert relative.config.model_diagram_cache_dir == str(rootdir / "test-single" / "_cache")

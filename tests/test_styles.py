@@ -25,7 +25,9 @@ from model_diagram.pipeline import Pipeline
 
 SVG = "{http://www.w3.org/2000/svg}"
 RECOMMENDER_INPUT = {
-    "user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)",
+    "user_id": "long[2](0,1000)",
+    "age": "float[2]",
+    "hist": "long[2,10](0,1000)",
 }
 
 CNN = {"factory": "models_styles:make_layered_cnn", "input": "float[1,3,224,224]"}
@@ -33,7 +35,12 @@ LENET = {"factory": "models_styles:make_lenet", "input": "float[1,3,128,128]"}
 DENSE = {"factory": "models_styles:make_dense", "input": "float[1,4]"}
 
 CNN_TYPES = [
-    "Input", *["Conv2d", "ReLU", "MaxPool2d"] * 3, "Flatten", "Linear", "ReLU", "Linear",
+    "Input",
+    *["Conv2d", "ReLU", "MaxPool2d"] * 3,
+    "Flatten",
+    "Linear",
+    "ReLU",
+    "Linear",
 ]
 TIMES = "\u00d7"  # dimension labels use the multiplication sign
 
@@ -43,8 +50,20 @@ def dims_of(*labels: str) -> list[str]:
 
 
 CNN_DIMS = dims_of(
-    "3x224x224", "16x224x224", "16x224x224", "16x112x112", "32x112x112", "32x112x112",
-    "32x56x56", "64x56x56", "64x56x56", "64x28x28", "50176", "256", "256", "10",
+    "3x224x224",
+    "16x224x224",
+    "16x224x224",
+    "16x112x112",
+    "32x112x112",
+    "32x112x112",
+    "32x56x56",
+    "64x56x56",
+    "64x56x56",
+    "64x28x28",
+    "50176",
+    "256",
+    "256",
+    "10",
 )
 PAPER = {
     "cnn": (CNN, CNN_TYPES, CNN_DIMS),
@@ -125,8 +144,10 @@ def test_layered_paper_models(pipeline: Pipeline, model: str) -> None:
     assert legend == list(dict.fromkeys(types))
     assert len(groups(root, "md-funnel")) == len(layers) - 1
     # sizes grow with the tensor: height with H, width with C, depth with W
-    maps = [(shape(g), *bbox(polygons(g, "md-front")[0]), bbox(polygons(g, "md-top")[0])[1])
-            for g in layers]
+    maps = [
+        (shape(g), *bbox(polygons(g, "md-front")[0]), bbox(polygons(g, "md-top")[0])[1])
+        for g in layers
+    ]
     spatial = [m for m in maps if len(m[0]) == 3]
     if spatial:
         assert_monotone([(s[1], h) for s, _, h, _ in spatial])
@@ -164,7 +185,9 @@ def test_max_channels_caps_planes(pipeline: Pipeline) -> None:
     root = draw(pipeline, **LENET, style="lenet", max_channels=4, legend=True)
     assert [len(polygons(g, "md-plane")) for g in groups(root, "md-layer")] == [3, 4, 4, 4, 4]
     assert [g.get("data-type") for g in groups(root, "md-legend-entry")] == [
-        "Input", "Conv2d", "MaxPool2d",
+        "Input",
+        "Conv2d",
+        "MaxPool2d",
     ]
 
 
@@ -181,8 +204,9 @@ def test_type_ignore_drops_layers_and_legend_entries(pipeline: Pipeline) -> None
 
 
 def test_flat_boxes_without_volume_or_funnels(pipeline: Pipeline) -> None:
-    root = draw(pipeline, **CNN, style="layered", draw_volume=False, draw_funnel=False,
-                show_dimension=False)
+    root = draw(
+        pipeline, **CNN, style="layered", draw_volume=False, draw_funnel=False, show_dimension=False
+    )
     for layer in groups(root, "md-layer"):
         assert len(polygons(layer, "md-front")) == 1
         assert not polygons(layer, "md-top") and not polygons(layer, "md-side")
@@ -190,9 +214,17 @@ def test_flat_boxes_without_volume_or_funnels(pipeline: Pipeline) -> None:
 
 
 def test_colours_are_theme_variables_with_options(pipeline: Pipeline) -> None:
-    root = draw(pipeline, **LENET, style="layered", legend=True, opacity=0.5,
-                color_map={"conv2d": {"fill": "#123456", "outline": "#000"}},
-                palette=["#aa0000"], background="white", legend_position="right")
+    root = draw(
+        pipeline,
+        **LENET,
+        style="layered",
+        legend=True,
+        opacity=0.5,
+        color_map={"conv2d": {"fill": "#123456", "outline": "#000"}},
+        palette=["#aa0000"],
+        background="white",
+        legend_position="right",
+    )
     style = "".join(s.text or "" for s in root.iter(f"{SVG}style"))
     assert "fill:var(--model-diagram-layer-conv2d, #123456)" in style
     assert "stroke:var(--model-diagram-layer-conv2d-outline, #000000)" in style
@@ -202,11 +234,15 @@ def test_colours_are_theme_variables_with_options(pipeline: Pipeline) -> None:
     conv = polygons(groups(root, "md-t-conv2d")[0], "md-front")[0]
     assert conv.get("fill") == "#123456" and conv.get("fill-opacity") == "0.5"
     layer_right = max(
-        float(x) for g in groups(root, "md-layer") for p in polygons(g, "md-front")
+        float(x)
+        for g in groups(root, "md-layer")
+        for p in polygons(g, "md-front")
         for x in re.findall(r"([\d.]+),", p.get("points", ""))
     )
     legend_left = min(
-        float(x) for g in groups(root, "md-legend-entry") for p in g.iter(f"{SVG}polygon")
+        float(x)
+        for g in groups(root, "md-legend-entry")
+        for p in g.iter(f"{SVG}polygon")
         for x in re.findall(r"([\d.]+),", p.get("points", ""))
     )
     assert legend_left > layer_right
@@ -219,7 +255,11 @@ def test_colours_are_theme_variables_with_options(pipeline: Pipeline) -> None:
 def test_branches_get_rows_joined_where_they_merge(pipeline: Pipeline) -> None:
     root = draw(pipeline, factory="models:make_branchy", input="float[2,8]", style="layered")
     assert [g.get("data-type") for g in groups(root, "md-layer")] == [
-        "Input", "Linear", "ReLU", "Linear", "add",
+        "Input",
+        "Linear",
+        "ReLU",
+        "Linear",
+        "add",
     ]
     assert len(groups(root, "md-fork")) == 1 and len(groups(root, "md-join")) == 1
     tops = {}
@@ -232,16 +272,21 @@ def test_branches_get_rows_joined_where_they_merge(pipeline: Pipeline) -> None:
 
 def test_dict_input_model_draws_each_input_row(pipeline: Pipeline) -> None:
     for style in ("layered", "lenet"):
-        root = draw(pipeline, factory="example_project.models:make_recommender",
-                    input=RECOMMENDER_INPUT, style=style)
+        root = draw(
+            pipeline,
+            factory="example_project.models:make_recommender",
+            input=RECOMMENDER_INPUT,
+            style=style,
+        )
         types = [g.get("data-type") for g in groups(root, "md-layer")]
         assert types.count("Input") == 3 and types.count("Embedding") == 2 and "cat" in types
         assert len(groups(root, "md-join")) == 2  # user and age rows merge into cat
 
 
 def test_residual_skip_arcs_over_its_row(pipeline: Pipeline) -> None:
-    root = draw(pipeline, factory="models_styles:make_residual", input="float[1,8,16,16]",
-                style="layered")
+    root = draw(
+        pipeline, factory="models_styles:make_residual", input="float[1,8,16,16]", style="layered"
+    )
     assert len(groups(root, "md-skip")) == 1 and not groups(root, "md-fork")
 
 
@@ -251,9 +296,11 @@ def test_tangled_model_is_refused_with_advice(pipeline: Pipeline) -> None:
 
 
 def test_text_is_escaped(pipeline: Pipeline) -> None:
-    result = pipeline.diagram(parse_options(
-        {"factory": "models:make_hostile_names", "input": "float[2,8]", "style": "lenet"}
-    ))
+    result = pipeline.diagram(
+        parse_options(
+            {"factory": "models:make_hostile_names", "input": "float[2,8]", "style": "lenet"}
+        )
+    )
     root = ET.fromstring(result.svg)
     titles = [t.text or "" for g in groups(root, "md-layer") for t in g.findall(f"{SVG}title")]
     assert any('<script>alert("x")</script>&' in t for t in titles)
@@ -282,7 +329,9 @@ def png_info(path: Path) -> tuple[int, int, float]:
 
 def test_save_png_pdf_svg_through_the_api(tmp_path: Path) -> None:
     diagram = model_diagram.render(
-        "models_styles:make_lenet", input="float[1,3,128,128]", style="lenet",
+        "models_styles:make_lenet",
+        input="float[1,3,128,128]",
+        style="lenet",
         cache_dir=tmp_path / "cache",
     )
     low, high = tmp_path / "low.png", tmp_path / "high.png"
@@ -303,10 +352,23 @@ def test_save_png_pdf_svg_through_the_api(tmp_path: Path) -> None:
 
 def test_cli_writes_png_at_dpi(tmp_path: Path) -> None:
     out = tmp_path / "dense.png"
-    code = cli.main([
-        "render", "models_styles:make_dense", "--input", "float[1,4]", "--style", "layered",
-        "--legend", "--dpi", "192", "-o", str(out), "--cache-dir", str(tmp_path / "cache"),
-    ])
+    code = cli.main(
+        [
+            "render",
+            "models_styles:make_dense",
+            "--input",
+            "float[1,4]",
+            "--style",
+            "layered",
+            "--legend",
+            "--dpi",
+            "192",
+            "-o",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 0
     width, _, dpi = png_info(out)
     assert round(dpi) == 192 and width > 100

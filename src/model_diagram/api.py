@@ -114,10 +114,11 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
     stage = options.stage_dict(TRACE)
     if input_data is None:
         args, kwargs = trace.build_inputs(stage, device, model)
-    elif isinstance(input_data, torch.Tensor) or isinstance(input_data, Mapping):
+    elif isinstance(input_data, (torch.Tensor, Mapping)):
         args, kwargs = (input_data,), {}
     elif isinstance(input_data, (list, tuple)):
         args, kwargs = tuple(input_data), {}
     else:
-        raise OptionError(f"input_data must be a tensor, dict, list or tuple, not {type(input_data).__name__}")
+        kind = type(input_data).__name__
+        raise OptionError(f"input_data must be a tensor, dict, list or tuple, not {kind}")
     return trace.trace_module(model, args, kwargs, stage, device)

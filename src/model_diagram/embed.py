@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from typing import Any
 from importlib import resources
+from typing import Any
 
 from .errors import DiagramError
 from .styles.graph import shape_text
@@ -30,7 +30,9 @@ def asset_text(name: str) -> str:
 
 def stylesheet() -> str:
     """The CSS every page with a diagram needs: figure layout plus theme switching."""
-    return asset_text(CSS_NAME) + "\n/* theme (generated from model_diagram.theme) */\n" + page_css()
+    return (
+        asset_text(CSS_NAME) + "\n/* theme (generated from model_diagram.theme) */\n" + page_css()
+    )
 
 
 def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = None) -> str:

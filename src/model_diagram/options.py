@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -85,7 +85,16 @@ def _text(value: Any) -> str:
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
+    if isinstance(value, str) and value.lower() in {
+        "true",
+        "yes",
+        "on",
+        "1",
+        "false",
+        "no",
+        "off",
+        "0",
+    }:
         return value.lower() in {"true", "yes", "on", "1"}
     raise TypeError("not a boolean")
 
@@ -179,14 +188,15 @@ def _input_size(value: Any) -> list[Any] | None:
     if not isinstance(value, (list, tuple)) or not value:
         raise TypeError("not a list of dims")
 
-    def check(item: Any) -> list[Any]:
+    def check(item: Any) -> Any:
         if isinstance(item, (list, tuple)):
             return [check(i) for i in item]
         if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
             raise ValueError(f"dims must be positive integers, got {item!r}")
-        return item  # type: ignore[no-any-return]
+        return item
 
-    return check(value)
+    checked: list[Any] = check(value)
+    return checked
 
 
 _LENGTH = re.compile(r"^\d+(\.\d+)?(px|em|ex|pt|pc|cm|mm|in|%|)$")
@@ -340,238 +350,464 @@ class DiagramOptions:
     """Every option of a diagram, validated. Build with :func:`parse_options`."""
 
     factory: str = opt(
-        "", "import path", "The model: `package.module:attr`, where attr (dotted path allowed) "
+        "",
+        "import path",
+        "The model: `package.module:attr`, where attr (dotted path allowed) "
         "is a function or class returning an `nn.Module`, or an `nn.Module` instance.",
-        _import_path, stage=TRACE, example="example_project.models:make_cnn", structured=False,
+        _import_path,
+        stage=TRACE,
+        example="example_project.models:make_cnn",
+        structured=False,
     )
     factory_kwargs: dict[str, Any] = opt(
-        {}, "mapping", "Keyword arguments passed to the factory.", _mapping,
-        stage=TRACE, example="{num_classes: 5}",
+        {},
+        "mapping",
+        "Keyword arguments passed to the factory.",
+        _mapping,
+        stage=TRACE,
+        example="{num_classes: 5}",
     )
     input: Any = opt(
-        None, "tensor spec or nested dict/list of specs",
+        None,
+        "tensor spec or nested dict/list of specs",
         "ONE positional argument. A dict stays a dict: `forward(x)` receives it whole.",
-        _input, stage=TRACE, example="{user_id: 'long[2](0,1000)', age: 'float[2]'}",
+        _input,
+        stage=TRACE,
+        example="{user_id: 'long[2](0,1000)', age: 'float[2]'}",
     )
     inputs: list[Any] | None = opt(
-        None, "list of specs", "Several positional arguments, in order.", _inputs,
-        stage=TRACE, example="['float[2,8]', 'float[2,8]']",
+        None,
+        "list of specs",
+        "Several positional arguments, in order.",
+        _inputs,
+        stage=TRACE,
+        example="['float[2,8]', 'float[2,8]']",
     )
     kwargs: dict[str, Any] | None = opt(
-        None, "mapping of specs", "Keyword arguments for `forward`.", _kwargs,
-        stage=TRACE, example="{input_ids: 'long[1,16](0,1000)'}",
+        None,
+        "mapping of specs",
+        "Keyword arguments for `forward`.",
+        _kwargs,
+        stage=TRACE,
+        example="{input_ids: 'long[1,16](0,1000)'}",
     )
     input_size: list[Any] | None = opt(
-        None, "list of dims", "torchview's `input_size`: float inputs of these shapes.",
-        _input_size, stage=TRACE, example="[1, 3, 32, 32]",
+        None,
+        "list of dims",
+        "torchview's `input_size`: float inputs of these shapes.",
+        _input_size,
+        stage=TRACE,
+        example="[1, 3, 32, 32]",
     )
     input_factory: str | None = opt(
-        None, "import path", "`module:callable` returning `(args, kwargs)` for `forward`.",
-        _optional_import_path, stage=TRACE, example="mypkg.docs:example_inputs", structured=False,
+        None,
+        "import path",
+        "`module:callable` returning `(args, kwargs)` for `forward`.",
+        _optional_import_path,
+        stage=TRACE,
+        example="mypkg.docs:example_inputs",
+        structured=False,
     )
     input_provider: str = opt(
-        "auto", "auto | provider name",
+        "auto",
+        "auto | provider name",
         "Where inputs come from when none are given: `auto` tries `example-input-array`, "
         "`transformers`, `torch-rechub`, then providers installed under the "
         "`model_diagram.input_providers` entry point group; a name forces that one.",
-        _input_provider, stage=TRACE, example="torch-rechub", structured=False,
+        _input_provider,
+        stage=TRACE,
+        example="torch-rechub",
+        structured=False,
     )
     batch_size: int = opt(
-        2, "int", "Batch size of generated inputs.", _int(1, 1 << 20),
-        stage=TRACE, example="4",
+        2,
+        "int",
+        "Batch size of generated inputs.",
+        _int(1, 1 << 20),
+        stage=TRACE,
+        example="4",
     )
     seq_length: int = opt(
-        10, "int", "Sequence length of generated inputs.", _int(1, 1 << 24),
-        stage=TRACE, example="16",
+        10,
+        "int",
+        "Sequence length of generated inputs.",
+        _int(1, 1 << 24),
+        stage=TRACE,
+        example="16",
     )
     depth: int = opt(
-        3, "int", "How many levels of nested modules to show; -1 shows all levels.",
-        _int(-1), stage=TRACE, example="2",
+        3,
+        "int",
+        "How many levels of nested modules to show; -1 shows all levels.",
+        _int(-1),
+        stage=TRACE,
+        example="2",
     )
     expand_nested: bool = opt(
-        False, "bool", "Draw dashed boxes around nested modules.", _bool,
-        stage=TRACE, example="true",
+        False,
+        "bool",
+        "Draw dashed boxes around nested modules.",
+        _bool,
+        stage=TRACE,
+        example="true",
     )
     hide_inner_tensors: bool = opt(
-        True, "bool", "Hide tensors between layers (inputs and outputs stay).", _bool,
-        stage=TRACE, example="false",
+        True,
+        "bool",
+        "Hide tensors between layers (inputs and outputs stay).",
+        _bool,
+        stage=TRACE,
+        example="false",
     )
     hide_module_functions: bool = opt(
-        True, "bool", "Hide the torch functions inside leaf modules.", _bool,
-        stage=TRACE, example="false",
+        True,
+        "bool",
+        "Hide the torch functions inside leaf modules.",
+        _bool,
+        stage=TRACE,
+        example="false",
     )
     roll: bool = opt(
-        False, "bool", "Draw a module reused in a loop once, with a back edge.", _bool,
-        stage=TRACE, example="true",
+        False,
+        "bool",
+        "Draw a module reused in a loop once, with a back edge.",
+        _bool,
+        stage=TRACE,
+        example="true",
     )
     mode: str = opt(
-        "eval", "eval | train", "Module mode while tracing.", _choice("eval", "train"),
-        stage=TRACE, example="train",
+        "eval",
+        "eval | train",
+        "Module mode while tracing.",
+        _choice("eval", "train"),
+        stage=TRACE,
+        example="train",
     )
     device: str = opt(
-        "auto", "auto | meta | cpu | cuda",
+        "auto",
+        "auto | meta | cpu | cuda",
         "Where to build and trace. `auto` uses the meta device (no weights are allocated) "
         "and falls back to CPU for data-dependent models.",
-        _choice("auto", "meta", "cpu", "cuda"), stage=TRACE, example="cpu",
+        _choice("auto", "meta", "cpu", "cuda"),
+        stage=TRACE,
+        example="cpu",
     )
     timeout: float = opt(
-        120.0, "seconds", "Give up on loading and tracing after this long.", _positive_number,
-        stage=PAGE, example="300",
+        120.0,
+        "seconds",
+        "Give up on loading and tracing after this long.",
+        _positive_number,
+        stage=PAGE,
+        example="300",
     )
     show_shapes: bool = opt(
-        True, "bool", "Show input/output shapes in node labels.", _bool,
-        stage=RENDER, example="false",
+        True,
+        "bool",
+        "Show input/output shapes in node labels.",
+        _bool,
+        stage=RENDER,
+        example="false",
     )
     direction: str = opt(
-        "TB", "TB | LR | BT | RL", "Layout direction.", _choice("TB", "LR", "BT", "RL"),
-        stage=RENDER, example="LR",
+        "TB",
+        "TB | LR | BT | RL",
+        "Layout direction.",
+        _choice("TB", "LR", "BT", "RL"),
+        stage=RENDER,
+        example="LR",
     )
     show_params: bool = opt(
-        False, "bool", "Show each module's parameter count in its label.", _bool,
-        stage=RENDER, example="true",
+        False,
+        "bool",
+        "Show each module's parameter count in its label.",
+        _bool,
+        stage=RENDER,
+        example="true",
     )
     show_dtypes: bool = opt(
-        False, "bool", "Show tensor dtypes next to shapes in labels.", _bool,
-        stage=RENDER, example="true",
+        False,
+        "bool",
+        "Show tensor dtypes next to shapes in labels.",
+        _bool,
+        stage=RENDER,
+        example="true",
     )
     collapse_repeats: bool | None = opt(
-        None, "bool (default: on when depth > 1)",
+        None,
+        "bool (default: on when depth > 1)",
         "Draw identical consecutive blocks (e.g. 24 transformer layers) once, with an x24 badge.",
-        lambda v: None if v is None else _bool(v), stage=RENDER, example="false",
+        lambda v: None if v is None else _bool(v),
+        stage=RENDER,
+        example="false",
     )
     legend: bool = opt(
-        False, "bool", "Add a legend of the node kinds (graph) or layer types (layered, lenet).",
-        _bool, stage=RENDER, example="true",
+        False,
+        "bool",
+        "Add a legend of the node kinds (graph) or layer types (layered, lenet).",
+        _bool,
+        stage=RENDER,
+        example="true",
     )
     link_classes: bool = opt(
-        True, "bool", "Link a node to its module class's API page when the site documents it.",
-        _bool, stage=PAGE, example="false",
+        True,
+        "bool",
+        "Link a node to its module class's API page when the site documents it.",
+        _bool,
+        stage=PAGE,
+        example="false",
     )
     table: bool = opt(
-        False, "bool", "Add a collapsible text table of the layers under the figure.", _bool,
-        stage=PAGE, example="true",
+        False,
+        "bool",
+        "Add a collapsible text table of the layers under the figure.",
+        _bool,
+        stage=PAGE,
+        example="true",
     )
     style: str = opt(
-        "graph", "graph | layered | lenet",
+        "graph",
+        "graph | layered | lenet",
         "Drawing style: `graph` (Graphviz), `layered` (3D boxes sized by tensor shape) or "
         "`lenet` (stacks of feature-map planes).",
-        _choice("graph", "layered", "lenet"), stage=RENDER, example="layered",
+        _choice("graph", "layered", "lenet"),
+        stage=RENDER,
+        example="layered",
     )
     color_map: dict[str, dict[str, str]] = opt(
-        {}, "mapping", "(layered, lenet) Colours per layer type (class or function name): "
-        "a fill, or `{fill, outline}`.", _color_map, stage=RENDER,
+        {},
+        "mapping",
+        "(layered, lenet) Colours per layer type (class or function name): "
+        "a fill, or `{fill, outline}`.",
+        _color_map,
+        stage=RENDER,
         example="{Conv2d: '#56b4e9', Linear: {fill: '#e69f00', outline: '#000000'}}",
     )
     palette: str | list[str] = opt(
-        "okabe-ito", "okabe-ito | tol-bright | tol-light | grey | list of colours",
+        "okabe-ito",
+        "okabe-ito | tol-bright | tol-light | grey | list of colours",
         "(layered, lenet) Fill colours given to layer types in order of appearance; the "
-        "named palettes are colour-blind safe.", _palette, stage=RENDER, example="tol-bright",
+        "named palettes are colour-blind safe.",
+        _palette,
+        stage=RENDER,
+        example="tol-bright",
     )
     opacity: float = opt(
-        1.0, "0..1", "(layered, lenet) Opacity of layer fills (0-255 is read as VisualTorch's "
-        "scale).", _opacity, stage=RENDER, example="0.7",
+        1.0,
+        "0..1",
+        "(layered, lenet) Opacity of layer fills (0-255 is read as VisualTorch's scale).",
+        _opacity,
+        stage=RENDER,
+        example="0.7",
     )
     spacing: float | None = opt(
-        None, "px (default: 12 layered, 32 lenet)", "(layered, lenet) Space between layers.",
-        _optional_pixels, stage=RENDER, example="20",
+        None,
+        "px (default: 12 layered, 32 lenet)",
+        "(layered, lenet) Space between layers.",
+        _optional_pixels,
+        stage=RENDER,
+        example="20",
     )
     draw_volume: bool = opt(
-        True, "bool", "(layered) Draw 3D boxes; false draws flat rectangles.", _bool,
-        stage=RENDER, example="false",
+        True,
+        "bool",
+        "(layered) Draw 3D boxes; false draws flat rectangles.",
+        _bool,
+        stage=RENDER,
+        example="false",
     )
     draw_funnel: bool = opt(
-        True, "bool", "(layered, lenet) Draw funnels between consecutive layers.", _bool,
-        stage=RENDER, example="false",
+        True,
+        "bool",
+        "(layered, lenet) Draw funnels between consecutive layers.",
+        _bool,
+        stage=RENDER,
+        example="false",
     )
     show_dimension: bool = opt(
-        True, "bool", "(layered, lenet) Label each layer with its output shape `CxHxW`.",
-        _bool, stage=RENDER, example="false",
+        True,
+        "bool",
+        "(layered, lenet) Label each layer with its output shape `CxHxW`.",
+        _bool,
+        stage=RENDER,
+        example="false",
     )
     legend_position: str = opt(
-        "bottom", "bottom | top | right | left", "(layered, lenet) Where the legend goes.",
-        _choice("bottom", "top", "right", "left"), stage=RENDER, example="right",
+        "bottom",
+        "bottom | top | right | left",
+        "(layered, lenet) Where the legend goes.",
+        _choice("bottom", "top", "right", "left"),
+        stage=RENDER,
+        example="right",
     )
     type_ignore: tuple[str, ...] = opt(
-        (), "names", "(layered, lenet) Layer types not to draw (class or function names, "
-        "any case; `Input` drops the inputs).", _type_names, stage=RENDER,
+        (),
+        "names",
+        "(layered, lenet) Layer types not to draw (class or function names, "
+        "any case; `Input` drops the inputs).",
+        _type_names,
+        stage=RENDER,
         example="[ReLU, Flatten]",
     )
     scale_xy: float = opt(
-        1.0, "number", "(layered, lenet) Multiplier for heights and depths (spatial sizes).",
-        _positive_number, stage=RENDER, example="0.8",
+        1.0,
+        "number",
+        "(layered, lenet) Multiplier for heights and depths (spatial sizes).",
+        _positive_number,
+        stage=RENDER,
+        example="0.8",
     )
     scale_z: float = opt(
-        1.0, "number", "(layered, lenet) Multiplier for widths (channels; plane offsets in "
-        "lenet).", _positive_number, stage=RENDER, example="1.5",
+        1.0,
+        "number",
+        "(layered, lenet) Multiplier for widths (channels; plane offsets in lenet).",
+        _positive_number,
+        stage=RENDER,
+        example="1.5",
     )
     min_xy: float = opt(
-        12.0, "px", "(layered, lenet) Smallest height/depth of a layer.", _pixels,
-        stage=RENDER, example="8",
+        12.0,
+        "px",
+        "(layered, lenet) Smallest height/depth of a layer.",
+        _pixels,
+        stage=RENDER,
+        example="8",
     )
     max_xy: float = opt(
-        200.0, "px", "(layered, lenet) Largest height/depth of a layer.", _pixels,
-        stage=RENDER, example="300",
+        200.0,
+        "px",
+        "(layered, lenet) Largest height/depth of a layer.",
+        _pixels,
+        stage=RENDER,
+        example="300",
     )
     min_z: float = opt(
-        10.0, "px", "(layered) Smallest width of a layer.", _pixels, stage=RENDER, example="4",
+        10.0,
+        "px",
+        "(layered) Smallest width of a layer.",
+        _pixels,
+        stage=RENDER,
+        example="4",
     )
     max_z: float = opt(
-        80.0, "px", "(layered, lenet) Largest width of a layer; in lenet, the deepest stack of "
-        "planes.", _pixels, stage=RENDER, example="120",
+        80.0,
+        "px",
+        "(layered, lenet) Largest width of a layer; in lenet, the deepest stack of planes.",
+        _pixels,
+        stage=RENDER,
+        example="120",
     )
     low_dim_orientation: str = opt(
-        "y", "x | y | z", "(layered) Axis along which 1-D outputs (features) are drawn: `y` "
-        "tall, `z` wide, `x` deep.", _choice("x", "y", "z"), stage=RENDER, example="z",
+        "y",
+        "x | y | z",
+        "(layered) Axis along which 1-D outputs (features) are drawn: `y` "
+        "tall, `z` wide, `x` deep.",
+        _choice("x", "y", "z"),
+        stage=RENDER,
+        example="z",
     )
     max_channels: int = opt(
-        16, "int", "(lenet) Most planes drawn for one feature map.", _int(1, 1024),
-        stage=RENDER, example="32",
+        16,
+        "int",
+        "(lenet) Most planes drawn for one feature map.",
+        _int(1, 1024),
+        stage=RENDER,
+        example="32",
     )
     font_size: float = opt(
-        12.0, "px", "(layered, lenet) Size of labels and legend text.", _positive_number,
-        stage=RENDER, example="14",
+        12.0,
+        "px",
+        "(layered, lenet) Size of labels and legend text.",
+        _positive_number,
+        stage=RENDER,
+        example="14",
     )
     background: str = opt(
-        "transparent", "colour | transparent", "(layered, lenet) Background colour.",
-        _background, stage=RENDER, example="'#ffffff'",
+        "transparent",
+        "colour | transparent",
+        "(layered, lenet) Background colour.",
+        _background,
+        stage=RENDER,
+        example="'#ffffff'",
     )
     engine: str = opt(
-        "auto", "auto | dot | graphviz-pure",
+        "auto",
+        "auto | dot | graphviz-pure",
         "Graphviz engine. `auto` uses `dot` from PATH when present, else the bundled "
-        "`graphviz-pure`.", _choice("auto", "dot", "graphviz-pure"), stage=RENDER,
+        "`graphviz-pure`.",
+        _choice("auto", "dot", "graphviz-pure"),
+        stage=RENDER,
         example="graphviz-pure",
     )
     format: str = opt(
-        "svg", "svg | png | pdf", "Output format for files (pages embed SVG).",
-        _choice("svg", "png", "pdf"), stage=RENDER, example="png",
+        "svg",
+        "svg | png | pdf",
+        "Output format for files (pages embed SVG).",
+        _choice("svg", "png", "pdf"),
+        stage=RENDER,
+        example="png",
     )
     dpi: int = opt(
-        150, "int", "Resolution of PNG output.", _int(10, 2400), stage=RENDER, example="300",
+        150,
+        "int",
+        "Resolution of PNG output.",
+        _int(10, 2400),
+        stage=RENDER,
+        example="300",
     )
     caption: str | None = opt(
-        None, "text", "Figure caption.", _optional_text, stage=RENDER,
-        example="The recommender.", structured=False,
+        None,
+        "text",
+        "Figure caption.",
+        _optional_text,
+        stage=RENDER,
+        example="The recommender.",
+        structured=False,
     )
     alt: str | None = opt(
-        None, "text", "Alternative text (also the SVG's title).", _optional_text,
-        stage=RENDER, example="Recommender architecture", structured=False,
+        None,
+        "text",
+        "Alternative text (also the SVG's title).",
+        _optional_text,
+        stage=RENDER,
+        example="Recommender architecture",
+        structured=False,
     )
     name: str | None = opt(
-        None, "identifier", "Label/anchor of the figure for cross-references.", _name,
-        stage=PAGE, example="fig-cnn", structured=False,
+        None,
+        "identifier",
+        "Label/anchor of the figure for cross-references.",
+        _name,
+        stage=PAGE,
+        example="fig-cnn",
+        structured=False,
     )
     align: str | None = opt(
-        None, "left | center | right", "Figure alignment.",
+        None,
+        "left | center | right",
+        "Figure alignment.",
         lambda v: None if v is None else _choice("left", "center", "right")(v),
-        stage=PAGE, example="center", structured=False,
+        stage=PAGE,
+        example="center",
+        structured=False,
     )
     width: str | None = opt(
-        None, "length", "Figure width (CSS length or percentage).", _length,
-        stage=PAGE, example="80%", structured=False,
+        None,
+        "length",
+        "Figure width (CSS length or percentage).",
+        _length,
+        stage=PAGE,
+        example="80%",
+        structured=False,
     )
     css_class: tuple[str, ...] = opt(
-        (), "class names", "Extra CSS classes on the figure.", _classes, stage=PAGE,
-        example="wide", structured=False, name="class",
+        (),
+        "class names",
+        "Extra CSS classes on the figure.",
+        _classes,
+        stage=PAGE,
+        example="wide",
+        structured=False,
+        name="class",
     )
 
     # -- views used by the pipeline
@@ -579,9 +815,7 @@ class DiagramOptions:
     def stage_dict(self, *stages: str) -> dict[str, Any]:
         """The options of the given stages, by option name (JSON-safe; used in cache keys)."""
         return {
-            spec.name: getattr(self, spec.attr)
-            for spec in OPTIONS.values()
-            if spec.stage in stages
+            spec.name: getattr(self, spec.attr) for spec in OPTIONS.values() if spec.stage in stages
         }
 
     def with_values(self, **changes: Any) -> DiagramOptions:
@@ -592,11 +826,18 @@ def _build_specs() -> dict[str, OptionSpec]:
     specs: dict[str, OptionSpec] = {}
     for f in fields(DiagramOptions):
         meta = f.metadata
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        make_default = cast(Callable[[], Any], f.default_factory)
+        default = f.default if f.default is not MISSING else make_default()
         name = meta["name"] or f.name.replace("_", "-")
         specs[name] = OptionSpec(
-            name=name, attr=f.name, type=meta["type"], default=default, help=meta["help"],
-            convert=meta["convert"], stage=meta["stage"], example=meta["example"],
+            name=name,
+            attr=f.name,
+            type=meta["type"],
+            default=default,
+            help=meta["help"],
+            convert=meta["convert"],
+            stage=meta["stage"],
+            example=meta["example"],
             structured=meta["structured"],
         )
     return specs
@@ -644,8 +885,10 @@ def parse_options(
         raise OptionError("option 'factory' is required: give 'package.module:attr'")
     given = [n for n in INPUT_OPTIONS if getattr(options, OPTIONS[n].attr) is not None]
     exclusive = [n for n in given if n != "kwargs"]
-    if len(exclusive) > 1 or ("input-factory" in given and "kwargs" in given) or (
-        "input-size" in given and "kwargs" in given
+    if (
+        len(exclusive) > 1
+        or ("input-factory" in given and "kwargs" in given)
+        or ("input-size" in given and "kwargs" in given)
     ):
         raise OptionError(
             f"options {', '.join(given)} cannot be combined: use one of input, inputs, "

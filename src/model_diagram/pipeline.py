@@ -73,7 +73,7 @@ def _code_digest() -> str:
 
 @cache
 def _tool_versions() -> dict[str, str]:
-    versions = {"model-diagram": __version__, "python": "%d.%d" % sys.version_info[:2]}
+    versions = {"model-diagram": __version__, "python": "{}.{}".format(*sys.version_info[:2])}
     for dist in ("torch", "torchview"):
         try:
             versions[dist] = importlib.metadata.version(dist)
@@ -114,7 +114,10 @@ class Pipeline:
         cached = entry is not None
         if entry is not None:
             graph, graph_digest, files, notes = (
-                entry.graph, entry.graph_digest, entry.files, list(entry.notes)
+                entry.graph,
+                entry.graph_digest,
+                entry.files,
+                list(entry.notes),
             )
         else:
             reply = self.worker.run(
@@ -171,7 +174,8 @@ class Pipeline:
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
             description = (
-                canvas.description if figure
+                canvas.description
+                if figure
                 else graph_style.describe(graph_style.prepare(graph, drawn))
             )
             data = clean_svg(data, f"md{rkey[:10]}", title, svg_style(), description).encode()

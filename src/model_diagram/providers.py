@@ -144,9 +144,18 @@ def from_transformers(model: Any, request: InputRequest) -> Args | None:
 
 #: the attributes Torch-RecHub models keep their feature lists in, in merge order
 RECHUB_FEATURE_ATTRS = (
-    "features", "deep_features", "fm_features", "wide_features", "linear_features",
-    "cross_features", "user_features", "item_features", "history_features",
-    "neg_history_features", "target_features", "neg_item_feature",
+    "features",
+    "deep_features",
+    "fm_features",
+    "wide_features",
+    "linear_features",
+    "cross_features",
+    "user_features",
+    "item_features",
+    "history_features",
+    "neg_history_features",
+    "target_features",
+    "neg_item_feature",
 )
 _SEQUENCE_LENGTH_ATTRS = ("max_len", "maxlen", "max_length", "seq_len", "seq_length")
 
@@ -174,8 +183,11 @@ def from_torch_rechub(model: Any, request: InputRequest) -> Args | None:
             vocab = min(vocab, shared[1].vocab_size)
         if kind == "SequenceFeature":
             length = next(
-                (v for a in _SEQUENCE_LENGTH_ATTRS
-                 if isinstance(v := getattr(feature, a, None), int) and v > 0),
+                (
+                    v
+                    for a in _SEQUENCE_LENGTH_ATTRS
+                    if isinstance(v := getattr(feature, a, None), int) and v > 0
+                ),
                 request.seq_length,
             )
             x[name] = TensorSpec("int64", (batch, length), 0, vocab)
@@ -261,7 +273,8 @@ def guess_inputs(
     forced = options.get("input-provider", "auto")
     # third-party code is imported only when the chain reaches it
     chain: list[tuple[str, Provider | importlib.metadata.EntryPoint]] = [
-        *BUILTIN.items(), *((ep.name, ep) for ep in (entry_points() if eps is None else eps))
+        *BUILTIN.items(),
+        *((ep.name, ep) for ep in (entry_points() if eps is None else eps)),
     ]
     tried: list[str] = []
     for name, target in chain:
@@ -306,8 +319,7 @@ def _call(name: str, provider: Provider, model: Any, request: InputRequest) -> A
         or not isinstance(made[1], Mapping)
     ):
         raise InputError(
-            f"input provider {name!r} must return (args, kwargs) or None, "
-            f"got {type(made).__name__}"
+            f"input provider {name!r} must return (args, kwargs) or None, got {type(made).__name__}"
         )
     built = materialize(_specs((tuple(made[0]), dict(made[1]))), request.device)
     return tuple(built[0]), dict(built[1])
@@ -369,7 +381,9 @@ def _first_layer(model: Any, request: InputRequest) -> tuple[str, Any, str, str]
             dims = ",".join(["32"] * spatial)
             guess = "x".join(["32"] * spatial)
             return (
-                qualname, module, f"float[{batch},{module.in_channels},{dims}]",
+                qualname,
+                module,
+                f"float[{batch},{module.in_channels},{dims}]",
                 f"  ({guess} is a guess: use your input size)",
             )
         if isinstance(module, nn.Linear) and module.in_features > 0:
@@ -405,8 +419,11 @@ def _required_arguments(model: Any) -> int:
         parameters = inspect.signature(model.forward).parameters.values()
     except (TypeError, ValueError):
         return 1
-    kinds = {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-             inspect.Parameter.KEYWORD_ONLY}
+    kinds = {
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    }
     return sum(1 for p in parameters if p.kind in kinds and p.default is p.empty) or 1
 
 

@@ -228,8 +228,7 @@ class ModelDiagram(SphinxDirective):
         if "caption" in self.options:
             if self.content:
                 raise OptionError(
-                    "give the caption either as the directive's content or with :caption:, "
-                    "not both"
+                    "give the caption either as the directive's content or with :caption:, not both"
                 )
             text = self.options["caption"] or ""
             # problems in the markup are logged by the reporter as it creates them
@@ -368,10 +367,12 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
         traced = sum(r["traced"] for r in done)
         failed = sum(r["error"] is not None for r in done)
         logger.info(
-            "model-diagram: %d diagram(s) on %d page(s): %d traced, %d from the cache, "
-            "%d failed",
-            len(done), len({d for d in reading if _records(env).get(d)}), traced,
-            len(done) - traced - failed, failed,
+            "model-diagram: %d diagram(s) on %d page(s): %d traced, %d from the cache, %d failed",
+            len(done),
+            len({d for d in reading if _records(env).get(d)}),
+            traced,
+            len(done) - traced - failed,
+            failed,
         )
 
 
@@ -620,9 +621,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(f"{PREFIX}cache_dir", None, "", types=frozenset({str, Path, type(None)}))
     app.add_config_value(f"{PREFIX}engine", None, "env", types=frozenset({str, type(None)}))
     app.add_config_value(f"{PREFIX}embed", "inline", "html", types=frozenset({str}))
-    app.add_config_value(
-        f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)})
-    )
+    app.add_config_value(f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)}))
     app.add_config_value(f"{PREFIX}on_error", "warn", "", types=frozenset({str}))
     app.add_node(
         model_diagram,

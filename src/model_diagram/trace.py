@@ -100,8 +100,7 @@ def build_inputs(
         sizes = options["input-size"]
         shapes = sizes if isinstance(sizes[0], list) else [sizes]
         args = tuple(
-            materialize(parse_structure(f"float[{','.join(map(str, s))}]"), device)
-            for s in shapes
+            materialize(parse_structure(f"float[{','.join(map(str, s))}]"), device) for s in shapes
         )
     elif options["input-factory"] is not None:
         made = _call_input_factory(options["input-factory"])
@@ -130,7 +129,9 @@ def _call_input_factory(path: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         or not isinstance(made[0], (tuple, list))
         or not isinstance(made[1], Mapping)
     ):
-        raise InputError(f"input-factory {path!r} must return (args, kwargs), got {type(made).__name__}")
+        raise InputError(
+            f"input-factory {path!r} must return (args, kwargs), got {type(made).__name__}"
+        )
     return tuple(made[0]), dict(made[1])
 
 
@@ -148,7 +149,11 @@ def _to_device(made: tuple[tuple[Any, ...], dict[str, Any]], device: str, torch:
 
 
 def trace_module(
-    model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: Mapping[str, Any], device: str
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: Mapping[str, Any],
+    device: str,
 ) -> dict[str, Any]:
     from torchview.torchview import forward_prop, process_input
 
@@ -163,8 +168,14 @@ def trace_module(
     try:
         x, kw, input_nodes = process_input(list(args), None, kwargs, device)
         builder = _graph_builder_class()(
-            None, input_nodes, True, options["expand-nested"], options["hide-inner-tensors"],
-            options["hide-module-functions"], options["roll"], depth,
+            None,
+            input_nodes,
+            True,
+            options["expand-nested"],
+            options["hide-inner-tensors"],
+            options["hide-module-functions"],
+            options["roll"],
+            depth,
         )
         forward_prop(model, x, device, builder, options["mode"], **kw)
     except RuntimeError as exc:
@@ -187,7 +198,8 @@ def trace_module(
             "hide-inner-tensors / hide-module-functions differently",
             detail=traceback.format_exc(),
         ) from None
-    return builder.layer_graph(model, _input_names(x, kw), dtypes)
+    graph: dict[str, Any] = builder.layer_graph(model, _input_names(x, kw), dtypes)
+    return graph
 
 
 def _dtype_names(value: Any) -> list[str]:
@@ -243,7 +255,7 @@ def _graph_builder_class() -> type:
     from torchview.computation_graph import ComputationGraph
     from torchview.computation_node import FunctionNode, ModuleNode, TensorNode
 
-    class LayerGraphBuilder(ComputationGraph):  # type: ignore[misc]
+    class LayerGraphBuilder(ComputationGraph):
         def reset_graph_history(self) -> None:
             super().reset_graph_history()
             self.md_nodes: dict[str, tuple[Any, str | None, int | None]] = {}
@@ -302,7 +314,15 @@ def _graph_builder_class() -> type:
             modules = {id(m): (q, m) for q, m in model.named_modules(remove_duplicate=False)}
             nodes = []
             for nid, (node, cluster, scope) in self.md_nodes.items():
-                entry = _describe(nid, node, cluster, modules, input_names, TensorNode, ModuleNode)
+                entry = _describe(
+                    nid,
+                    node,
+                    cluster,
+                    modules=modules,
+                    input_names=input_names,
+                    tensor_type=TensorNode,
+                    module_type=ModuleNode,
+                )
                 if scope in modules:
                     entry["scope"] = modules[scope][0]
                 if isinstance(node, ModuleNode) and node.compute_unit_id in dtypes:
@@ -332,10 +352,11 @@ def _describe(
     nid: str,
     node: Any,
     cluster: str | None,
+    *,
     modules: dict[int, tuple[str, Any]],
     input_names: dict[int, tuple[str, str]],
-    tensor_type: type,
-    module_type: type,
+    tensor_type: Any,
+    module_type: Any,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": nid, "name": node.name, "depth": node.depth, "cluster": cluster}
     if isinstance(node, tensor_type):

@@ -33,15 +33,107 @@ FONT_FAMILY = "Helvetica, Arial, 'Liberation Sans', sans-serif"
 #: advance widths (per 1000 em) of Helvetica / Arial / Liberation Sans for
 #: U+0020..U+007E, then U+00D7 (multiplication sign) and U+2026 (ellipsis).
 _WIDTHS = (
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556,
-    556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722,
-    722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722,
-    667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556,
-    556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500,
-    500, 334, 260, 334, 584, 584, 1000,
+    278,
+    278,
+    355,
+    556,
+    556,
+    889,
+    667,
+    191,
+    333,
+    333,
+    389,
+    584,
+    278,
+    333,
+    278,
+    278,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    278,
+    278,
+    584,
+    584,
+    584,
+    556,
+    1015,
+    667,
+    667,
+    722,
+    722,
+    667,
+    611,
+    778,
+    722,
+    278,
+    500,
+    667,
+    556,
+    833,
+    722,
+    778,
+    667,
+    778,
+    722,
+    667,
+    611,
+    722,
+    667,
+    944,
+    667,
+    667,
+    611,
+    278,
+    278,
+    278,
+    469,
+    556,
+    333,
+    556,
+    556,
+    500,
+    556,
+    556,
+    278,
+    556,
+    556,
+    222,
+    222,
+    500,
+    222,
+    833,
+    556,
+    556,
+    556,
+    556,
+    333,
+    500,
+    278,
+    556,
+    500,
+    722,
+    500,
+    500,
+    500,
+    334,
+    260,
+    334,
+    584,
+    584,
+    1000,
 )
 _WIDTH_OF = {chr(32 + i): w for i, w in enumerate(_WIDTHS[:95])} | {
-    "\u00d7": _WIDTHS[95], "\u2026": _WIDTHS[96],
+    "\u00d7": _WIDTHS[95],
+    "\u2026": _WIDTHS[96],
 }
 #: ascent of the font as a fraction of the font size (cap height is ~0.72)
 ASCENT = 0.72
@@ -236,7 +328,8 @@ def _svg_group(group: Group, paints: dict[str, Paint], out: list[str]) -> None:
             cls = f"{item.cls} {item.paint}".strip()
             rotate = (
                 f' transform="rotate({item.rotate} {num(item.x)} {num(item.y)})"'
-                if item.rotate else ""
+                if item.rotate
+                else ""
             )
             out.append(
                 f'<text class="{cls}" x="{num(item.x)}" y="{num(item.y)}" '
@@ -279,8 +372,12 @@ def to_png(canvas: Canvas, dpi: int) -> bytes:
                     _composite_polygon(image, points, (*paint.fill.rgb(), alpha))
             if paint.stroke is not None:
                 line = [*points, points[0]] if item.closed else points
-                draw.line(line, fill=(*paint.stroke.rgb(), 255),
-                          width=max(1, round(paint.stroke_width * k)), joint="curve")
+                draw.line(
+                    line,
+                    fill=(*paint.stroke.rgb(), 255),
+                    width=max(1, round(paint.stroke_width * k)),
+                    joint="curve",
+                )
         else:
             size = max(1, round(item.size * k))
             font = fonts.get(size) or fonts.setdefault(size, _font(size))
@@ -309,8 +406,9 @@ def to_png(canvas: Canvas, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
-def _composite_polygon(image: Any, points: list[tuple[float, float]],
-                       rgba: tuple[int, int, int, int]) -> None:
+def _composite_polygon(
+    image: Any, points: list[tuple[float, float]], rgba: tuple[int, int, int, int]
+) -> None:
     """Blend a translucent polygon over ``image`` (drawing on RGBA would replace pixels)."""
     from PIL import Image, ImageDraw
 
@@ -326,7 +424,10 @@ def _composite_polygon(image: Any, points: list[tuple[float, float]],
 
 
 _FONT_FILES = (
-    "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc",
+    "LiberationSans-Regular.ttf",
+    "Arial.ttf",
+    "arial.ttf",
+    "Helvetica.ttc",
     "DejaVuSans.ttf",
 )
 
@@ -369,8 +470,9 @@ def to_pdf(canvas: Canvas) -> bytes:
                 ops.append(f"{alpha_state(paint.fill_opacity)} gs")
                 ops.append("{} {} {} rg".format(*_unit(paint.fill.rgb())))
             if paint.stroke is not None:
-                ops.append("{} {} {} RG {} w".format(
-                    *_unit(paint.stroke.rgb()), num(paint.stroke_width)))
+                ops.append(
+                    "{} {} {} RG {} w".format(*_unit(paint.stroke.rgb()), num(paint.stroke_width))
+                )
             ops.append(" ".join(path) + (" h" if item.closed else ""))
             ops.append("B" if fill and paint.stroke else "f" if fill else "S")
             if fill and paint.fill_opacity < 1:
@@ -399,7 +501,8 @@ def to_pdf(canvas: Canvas) -> bytes:
             f"/Resources << /Font << /F1 5 0 R >> /ExtGState << {states}>> >> >>"
         ).encode(),
         f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode()
-        + content + b"\nendstream",
+        + content
+        + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     ]
     pdf = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")

@@ -130,17 +130,17 @@ def node_label(node: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     if kind in {"input", "output", "tensor"}:
         title = node.get("label") or kind
         head = f"<B>{_esc(kind)}</B>" if title == kind else f"<B>{_esc(kind)}</B> {_esc(title)}"
-        rows = [f"<TR><TD>{head}</TD></TR>"]
+        cells = [f"<TR><TD>{head}</TD></TR>"]
         if show_shapes:
             text = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
-            rows.append(f"<TR><TD>{_esc(text)}</TD></TR>")
-        return "<" + table + "".join(rows) + "</TABLE>>"
+            cells.append(f"<TR><TD>{_esc(text)}</TD></TR>")
+        return "<" + table + "".join(cells) + "</TABLE>>"
     head = f"<B>{_esc(node['name'])}</B>"
     if node.get("repeat"):
         head += f' <FONT COLOR="{INK}">x{node["repeat"]}</FONT>'
     qualname = node.get("qualname")
     if qualname:
-        shown = node.get("repeat_group") if node.get("repeat") else qualname
+        shown = str(node.get("repeat_group") if node.get("repeat") else qualname)
         head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(shown)}</FONT>'
     if options.get("show-params") and node.get("params"):
         head += (

@@ -33,14 +33,16 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 def xy_size(n: int, options: Mapping[str, Any]) -> float:
     """Pixels for a spatial extent of ``n`` (square-root scaling, clamped)."""
-    return _clamp(12.0 * math.sqrt(max(n, 1)) * options["scale-xy"],
-                  options["min-xy"], options["max-xy"])
+    return _clamp(
+        12.0 * math.sqrt(max(n, 1)) * options["scale-xy"], options["min-xy"], options["max-xy"]
+    )
 
 
 def z_size(n: int, options: Mapping[str, Any]) -> float:
     """Pixels for ``n`` channels (logarithmic scaling, clamped)."""
-    return _clamp(8.0 * math.log2(max(n, 1)) * options["scale-z"],
-                  options["min-z"], options["max-z"])
+    return _clamp(
+        8.0 * math.log2(max(n, 1)) * options["scale-z"], options["min-z"], options["max-z"]
+    )
 
 
 def box_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[float, float, float]:
@@ -105,12 +107,9 @@ def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
     return _box(0.0, de, size - de, size - de, de=de, paint=paint)
 
 
-spec = StyleSpec("layered", glyph, swatch, labels="rotated", overlap=True,
-                 spacing=12.0)
+spec = StyleSpec("layered", glyph, swatch, labels="rotated", overlap=True, spacing=12.0)
 
 
 def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
     """The layered figure of a layer graph (see the module docstring)."""
     return compose(graph, options, spec)
-
-

@@ -37,11 +37,25 @@ from .canvas import ASCENT, Canvas, Color, Group, Paint, Poly, Text, text_width
 #: colour-blind-safe palettes (Okabe & Ito 2008; Paul Tol's "bright" and "light")
 PALETTES: dict[str, tuple[str, ...]] = {
     "okabe-ito": (
-        "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#999999",
+        "#e69f00",
+        "#56b4e9",
+        "#009e73",
+        "#f0e442",
+        "#0072b2",
+        "#d55e00",
+        "#cc79a7",
+        "#999999",
     ),
     "tol-bright": ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"),
     "tol-light": (
-        "#77aadd", "#ee8866", "#eedd88", "#ffaabb", "#99ddff", "#44bb99", "#bbcc33", "#aaaa00",
+        "#77aadd",
+        "#ee8866",
+        "#eedd88",
+        "#ffaabb",
+        "#99ddff",
+        "#44bb99",
+        "#bbcc33",
+        "#aaaa00",
         "#dddddd",
     ),
     "grey": ("#f7f7f7", "#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252"),
@@ -95,7 +109,8 @@ def extract_layers(graph: Mapping[str, Any], type_ignore: Sequence[str]) -> list
         if edge["tail"] in succ and edge["head"] in nodes:
             succ[edge["tail"]].append(edge["head"])
     keep = [
-        nid for nid, n in nodes.items()
+        nid
+        for nid, n in nodes.items()
         if n["kind"] in {"input", "module", "function"} and layer_type(n).lower() not in ignore
     ]
     kept = set(keep)
@@ -254,7 +269,7 @@ def _shift(items: Sequence[Poly], dx: float, dy: float) -> list[Poly]:
 
 def _darken(hex_color: str, amount: float = 0.45) -> str:
     text = hex_color.lstrip("#")
-    r, g, b = (int(text[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(text[i : i + 2], 16) for i in (0, 2, 4))
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - amount)) for c in (r, g, b)))
 
 
@@ -328,9 +343,7 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
     paints, paint_of = build_paints(types, options)
     font = float(options["font-size"])
     spacing = float(style.spacing if options["spacing"] is None else options["spacing"])
-    glyphs = {
-        layer.id: style.glyph(layer, paint_of[layer.type], options) for layer in layers
-    }
+    glyphs = {layer.id: style.glyph(layer, paint_of[layer.type], options) for layer in layers}
     routes = _routes(layers, arrangement)
 
     # columns: widths, gaps (wider where vertical connectors run), x positions
@@ -415,14 +428,33 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
             band = row_band[arrangement.row[layer.id]]
             cx = ox + g.label_x
             if style.labels == "rotated":
-                label_group.add(Text(cx + font * ASCENT / 2, band, lines[0], font, "md-ink",
-                                     anchor="end", cls="md-label md-dims", rotate=-90))
+                label_group.add(
+                    Text(
+                        cx + font * ASCENT / 2,
+                        band,
+                        lines[0],
+                        font,
+                        "md-ink",
+                        anchor="end",
+                        cls="md-label md-dims",
+                        rotate=-90,
+                    )
+                )
                 right = max(right, cx + font)
             else:
                 for i, line in enumerate(lines):
                     cls = "md-label md-name" if i == 0 and len(lines) > 1 else "md-label md-dims"
-                    label_group.add(Text(cx, band + font * (1.25 * i + 1), line, font,
-                                         "md-ink", anchor="middle", cls=cls))
+                    label_group.add(
+                        Text(
+                            cx,
+                            band + font * (1.25 * i + 1),
+                            line,
+                            font,
+                            "md-ink",
+                            anchor="middle",
+                            cls=cls,
+                        )
+                    )
                     right = max(right, cx + text_width(line, font) / 2)
     root.add(wires)
     root.add(body)
@@ -432,9 +464,13 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
         width, height = _legend(root, types, paint_of, style, options, figure_size=(width, height))
     background = options["background"]
     return Canvas(
-        width=round(width, 2), height=round(height + PADDING, 2), paints=paints, root=root,
+        width=round(width, 2),
+        height=round(height + PADDING, 2),
+        paints=paints,
+        root=root,
         description=describe(graph, layers, arrangement, style),
-        background=None if background == "transparent"
+        background=None
+        if background == "transparent"
         else Color(background, "--model-diagram-background"),
     )
 
@@ -445,8 +481,7 @@ def describe(
     """A text alternative: each row's layers with their output shapes, in order."""
     by_id = {layer.id: layer for layer in layers}
     rows = [
-        " -> ".join(f"{by_id[n].type} {by_id[n].dims}" for n in chain)
-        for chain in arrangement.rows
+        " -> ".join(f"{by_id[n].type} {by_id[n].dims}" for n in chain) for chain in arrangement.rows
     ]
     head = f"{graph.get('model', 'Model')} drawn in the {style.name} style"
     if len(rows) == 1:
@@ -464,8 +499,9 @@ def _label_lines(layer: Layer, style: StyleSpec, options: Mapping[str, Any]) -> 
     return lines
 
 
-def _band_height(chain: Sequence[str], labels: Mapping[str, list[str]], style: StyleSpec,
-                 font: float) -> float:
+def _band_height(
+    chain: Sequence[str], labels: Mapping[str, list[str]], style: StyleSpec, font: float
+) -> float:
     if style.labels == "rotated":
         return max((text_width(labels[n][0], font) for n in chain if labels[n]), default=0.0)
     count = max((len(labels[n]) for n in chain), default=0)
@@ -496,20 +532,24 @@ def _routes(layers: Sequence[Layer], arrangement: Arrangement) -> list[_Route]:
                 continue
             # fork: data leaves its row for a branch; join: a branch ends in another row
             role = " ".join(
-                name for name, yes in (
+                name
+                for name, yes in (
                     ("md-fork", arrangement.rows[h_row][0] == head),
                     ("md-join", arrangement.rows[t_row][-1] == layer.id),
-                ) if yes
+                )
+                if yes
             )
             between = range(t_col + 1, h_col)
             # the vertical runs right after the tail or right before the head, whichever
             # leaves a horizontal run through empty columns only
             if not any((h_row, c) in occupied for c in between):
-                routes.append(_Route(layer.id, head, "cross", gap=t_col, slot=("from", layer.id),
-                                     role=role))
+                routes.append(
+                    _Route(layer.id, head, "cross", gap=t_col, slot=("from", layer.id), role=role)
+                )
             elif not any((t_row, c) in occupied for c in between):
-                routes.append(_Route(layer.id, head, "cross", gap=h_col - 1, slot=("to", head),
-                                     role=role))
+                routes.append(
+                    _Route(layer.id, head, "cross", gap=h_col - 1, slot=("to", head), role=role)
+                )
             else:
                 raise RenderError(
                     f"cannot draw this model in this style: the connection from "
@@ -555,8 +595,9 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
             return
         group = Group("md-funnel")
         for a, b in zip(tail.funnel_out, head.funnel_in, strict=False):
-            group.add(Poly((at(route.tail, a), at(route.head, b)), "md-line", "md-line",
-                           closed=False))
+            group.add(
+                Poly((at(route.tail, a), at(route.head, b)), "md-line", "md-line", closed=False)
+            )
         wires.add(group)
         return
     group = Group(f"md-connector md-{route.kind} {route.role}".strip())
@@ -566,9 +607,12 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
         start = at(route.tail, (tail.top_pt[0] + ARROW / 2, tail.top_pt[1]))
         end = at(route.head, (head.top_pt[0] - ARROW / 2, head.top_pt[1]))
         r = arrangement.row[route.tail]
-        lane_y = frame.row_cy[r] - max(
-            -glyphs[n].top for n in arrangement.rows[r]
-        ) - LANE_GAP * (route.lane + 1) + LANE_GAP / 2
+        lane_y = (
+            frame.row_cy[r]
+            - max(-glyphs[n].top for n in arrangement.rows[r])
+            - LANE_GAP * (route.lane + 1)
+            + LANE_GAP / 2
+        )
         points = (start, (start[0], lane_y), (end[0], lane_y), (end[0], end[1] - ARROW))
         group.add(Poly(points, "md-line", "md-line", closed=False))
         group.add(_arrow(end[0], end[1], "down"))
@@ -605,8 +649,16 @@ def _legend(
         entry = Group(f"md-legend-entry md-t-{slug(name)}", data={"type": name})
         for item in style.swatch(paint_of[name], size, options):
             entry.add(item)
-        entry.add(Text(size + gap, size / 2 + font * ASCENT / 2, name, font, "md-ink",
-                       cls="md-legend-label"))
+        entry.add(
+            Text(
+                size + gap,
+                size / 2 + font * ASCENT / 2,
+                name,
+                font,
+                "md-ink",
+                cls="md-legend-label",
+            )
+        )
         entries.append((entry, size + gap + text_width(name, font)))
     position = options["legend-position"]
     legend = Group(f"md-legend md-legend-{position}")
@@ -662,6 +714,16 @@ def _translate_group(group: Group, dx: float, dy: float) -> None:
         elif isinstance(item, Poly):
             moved.extend(_shift([item], dx, dy))
         else:
-            moved.append(Text(item.x + dx, item.y + dy, item.text, item.size, item.paint,
-                              item.anchor, item.cls, item.rotate))
+            moved.append(
+                Text(
+                    item.x + dx,
+                    item.y + dy,
+                    item.text,
+                    item.size,
+                    item.paint,
+                    item.anchor,
+                    item.cls,
+                    item.rotate,
+                )
+            )
     group.items = moved

@@ -41,9 +41,7 @@ def stack_size(
     return width, xy_size(dims[1], options), planes, round(offset, 2)
 
 
-def _planes(
-    x: float, y: float, w: float, h: float, *, n: int, o: float, paint: str
-) -> list[Poly]:
+def _planes(x: float, y: float, w: float, h: float, *, n: int, o: float, paint: str) -> list[Poly]:
     """``n`` planes, the back one's top-left at (x, y), each next one ``o`` down-right."""
     items = []
     for i in range(n):
