@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Material prints a multi-line banner about MkDocs 2.0 on every build
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: docs test venv clean
 
