@@ -739,3 +739,27 @@ def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_blocks_naming_only_the_factory_use_the_input_providers(
+    tmp_path: Path, shared_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 8 through the plugin: Torch-RecHub, Lightning and transformers models."""
+    blocks = {
+        "DeepFM": "models_providers:make_deepfm",
+        "DSSM": "models_providers:make_dssm",
+        "MMOE": "models_providers:make_mmoe",
+        "Lightning": "models_providers:make_example_tuple",
+        "BERT": "models_providers:make_bert",
+    }
+    text = "# Factories only\n\n" + "\n".join(
+        f"```model-diagram\nfactory: {factory}\nalt: {alt}\ndepth: 2\n```\n"
+        for alt, factory in blocks.items()
+    )
+    site = make_site(tmp_path, {"index.md": text}, plugin={"cache_dir": str(shared_cache)})
+    site.build()
+    assert warnings_of(caplog) == []
+    svgs = {svg["aria-label"]: svg for svg in site.page().select("svg.model-diagram-svg")}
+    assert set(svgs) == set(blocks)
+    assert "Embedding" in svg_text(svgs["DeepFM"]) and "x['" in svg_text(svgs["DeepFM"])
+    assert "input_ids" in svg_text(svgs["BERT"]) and "(2, 10)" in svg_text(svgs["BERT"])

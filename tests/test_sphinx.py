@@ -640,3 +640,21 @@ def test_config_timeout_is_the_default(build: Build, tmp_path: Path) -> None:
     assert re.search(timed_out, log)
     assert len(log.strip().splitlines()) == 1
     assert "Linear" in texts(by_label(body(app, "index"))["Sequential architecture"])
+
+
+def test_factory_only_directives_use_the_input_providers(build: Build, tmp_path: Path) -> None:
+    """Issue 8 through the directive: Torch-RecHub, Lightning and transformers models."""
+    app = build("providers")
+    svgs = by_label(body(app, "index"))
+    assert "Embedding" in texts(svgs["DeepFM"]) and "x['" in " ".join(texts(svgs["DeepFM"]))
+    assert {"DSSM", "MMOE", "Lightning", "BERT"} <= set(svgs)
+    bert = " ".join(texts(svgs["BERT"]))
+    assert "input_ids" in bert and "(2, 12)" in bert and "embeddings.word_embeddings" in bert
+    log = warnings(app)
+    assert "Unguessable" not in svgs
+    assert re.search(
+        r"index\.rst:\d+: WARNING: .*none could be guessed for ConvFirst.*"
+        r"input: 'float\[2,3,32,32\]'.*\[model_diagram\.input\]",
+        log,
+    ), log
+    assert len(log.strip().splitlines()) == 1
