@@ -201,12 +201,11 @@ def _tooltips_to_titles(root: ET.Element) -> None:
     title_attr = f"{{{XLINK_NS}}}title"
     for group in root.iter(f"{{{SVG_NS}}}g"):
         title = group.find(f"{{{SVG_NS}}}title")
-        if title is None:
-            continue
-        for link in group.iter(f"{{{SVG_NS}}}a"):
-            if title_attr in link.attrib:
-                title.text = link.attrib.pop(title_attr)
-                break
+        # a node's or edge's own link sits in its <g id="a_..."> child; looking deeper
+        # would hand the first node's tooltip to the whole graph
+        link = group.find(f"{{{SVG_NS}}}g/{{{SVG_NS}}}a")
+        if title is not None and link is not None and title_attr in link.attrib:
+            title.text = link.attrib.pop(title_attr)
 
 
 def _local(tag: str) -> str:

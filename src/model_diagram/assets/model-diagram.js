@@ -22,11 +22,17 @@
     return { w: rect.width, h: rect.height };
   }
 
+  // drawn, not a character: U+26F6 is missing from most fonts and shows as a box
+  var FULLSCREEN_ICON =
+    '<svg viewBox="0 0 16 16" width="1em" height="1em" aria-hidden="true" focusable="false" ' +
+    'fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round">' +
+    '<path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4"/></svg>';
+
   function button(label, title, action) {
     var b = document.createElement("button");
     b.type = "button";
     b.className = "model-diagram-button";
-    b.textContent = label;
+    if (label === FULLSCREEN_ICON) { b.innerHTML = label; } else { b.textContent = label; }
     b.title = title;
     b.setAttribute("aria-label", title);
     b.addEventListener("click", action);
@@ -55,7 +61,7 @@
     bar.appendChild(button("\u2212", "Zoom out", function () { self.zoomBy(0.8); }));
     bar.appendChild(button("\u2194", "Fit to width", function () { self.fit(); }));
     bar.appendChild(button("1:1", "Reset zoom", function () { self.reset(); }));
-    bar.appendChild(button("\u26F6", "Full screen", function () { self.fullscreen(figure); }));
+    bar.appendChild(button(FULLSCREEN_ICON, "Full screen", function () { self.fullscreen(figure); }));
     figure.insertBefore(bar, canvas);
 
     canvas.addEventListener("wheel", function (e) {
@@ -68,7 +74,8 @@
     var pointers = {};
     var pinch = null;
     canvas.addEventListener("pointerdown", function (e) {
-      if (e.target.closest && e.target.closest("a")) { return; }
+      // links stay clickable; every node is an <a> (for its tooltip) but few have a target
+      if (e.target.closest && e.target.closest("a[href], a[*|href]")) { return; }
       pointers[e.pointerId] = { x: e.clientX, y: e.clientY };
       canvas.setPointerCapture(e.pointerId);
       canvas.classList.add("model-diagram-dragging");
@@ -115,6 +122,7 @@
       };
       if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
     });
+    document.addEventListener("fullscreenchange", function () { self.fit(); });
     this.fit();
   }
 
@@ -142,13 +150,13 @@
   };
   Viewer.prototype.fit = function () {
     this.scale = Math.min(1, this.canvas.clientWidth / this.size.w);
-    if (!document.fullscreenElement) {
-      // as tall as the fitted drawing, never more than most of the window
-      var tall = Math.min(window.innerHeight * 0.8, this.size.h * this.scale + 16);
-      this.canvas.style.height = Math.max(160, tall) + "px";
-    }
+    // as tall as the fitted drawing, never more than most of the window; a custom
+    // property, not an inline height, so print and full screen rules still apply
+    var tall = Math.min(window.innerHeight * 0.8, this.size.h * this.scale + 16);
+    this.canvas.style.setProperty("--model-diagram-height", Math.max(120, tall) + "px");
     this.x = Math.max(0, (this.canvas.clientWidth - this.size.w * this.scale) / 2);
-    this.y = 0;
+    // a wide, flat drawing sits in the middle of its frame, not on top of empty space
+    this.y = Math.max(0, (this.canvas.clientHeight - this.size.h * this.scale) / 2);
     this.apply();
   };
   Viewer.prototype.reset = function () {
@@ -166,16 +174,34 @@
     }
   };
 
+  function setup(canvas) {
+    var svg = canvas.querySelector("svg");
+    if (!svg || canvas.dataset.viewer) { return; }
+    var size = naturalSize(svg);
+    var big = size.w > canvas.clientWidth * 1.05 || size.h > window.innerHeight * 0.85;
+    if (!big) { return; }
+    canvas.dataset.viewer = "on";
+    canvas.modelDiagramViewer = new Viewer(canvas.closest("figure"), canvas, svg);
+  }
+
+  // a canvas in a closed tab or <details> has no width yet: decide once it is shown
+  var hidden = window.ResizeObserver && new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.target.clientWidth > 0) {
+        hidden.unobserve(entry.target);
+        setup(entry.target);
+      }
+    });
+  });
+
   function init() {
     var canvases = document.querySelectorAll("figure.model-diagram .model-diagram-canvas");
     Array.prototype.forEach.call(canvases, function (canvas) {
-      var svg = canvas.querySelector("svg");
-      if (!svg || canvas.dataset.viewer) { return; }
-      var size = naturalSize(svg);
-      var big = size.w > canvas.clientWidth * 1.05 || size.h > window.innerHeight * 0.85;
-      if (!big) { return; }
-      canvas.dataset.viewer = "on";
-      canvas.modelDiagramViewer = new Viewer(canvas.closest("figure"), canvas, svg);
+      if (canvas.clientWidth > 0) {
+        setup(canvas);
+      } else if (hidden) {
+        hidden.observe(canvas);
+      }
     });
   }
 
