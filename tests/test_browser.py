@@ -233,25 +233,32 @@ class Page:
             raise BrowserError(f"JavaScript failed: {text}\n{expression[:300]}")
         return reply["result"].get("value")
 
-    def screenshot(self, path: Path, selector: str | None = None, margin: int = 12) -> Path:
-        """A PNG of the viewport, or of the element ``selector`` (scrolled into view)."""
-        params: dict[str, Any] = {"format": "png"}
+    def screenshot(
+        self,
+        path: Path,
+        selector: str | None = None,
+        clip: dict[str, float] | None = None,
+        margin: int = 12,
+    ) -> Path:
+        """A PNG of the viewport, of the element ``selector`` (plus ``margin``), or of the
+        page rectangle ``clip`` (``x``, ``y``, ``width``, ``height`` in CSS pixels)."""
         if selector:
-            box = self.js(
+            x, y, width, height = self.js(
                 f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
                 " el.scrollIntoView({block: 'start'});"
                 " const r = el.getBoundingClientRect();"
                 " return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()"
             )
             self.settle()
-            x, y = max(0, box[0] - margin), max(0, box[1] - margin)
-            params["clip"] = {
-                "x": x,
-                "y": y,
-                "width": box[2] + 2 * margin,
-                "height": box[3] + 2 * margin,
-                "scale": 1,
+            clip = {
+                "x": max(0, x - margin),
+                "y": max(0, y - margin),
+                "width": width + 2 * margin,
+                "height": height + 2 * margin,
             }
+        params: dict[str, Any] = {"format": "png"}
+        if clip:
+            params["clip"] = {"scale": 1, **clip}
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         path.write_bytes(base64.b64decode(data))
