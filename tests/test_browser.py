@@ -222,6 +222,15 @@ class Page:
             " requestAnimationFrame(() => requestAnimationFrame(() => done(true)))))"
         )
 
+    def wait_for(self, condition: str, timeout: float = 5) -> bool:
+        """Poll the JavaScript ``condition`` until it holds (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not self.js(f"!!({condition})"):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def js(self, expression: str) -> Any:
         """Evaluate ``expression`` (awaiting a promise) and return its value as JSON."""
         reply = self.call(
@@ -648,11 +657,12 @@ def test_viewer_zooms_and_pans(open_page: Any, site: str) -> None:
     zoomed = read()
     assert zoomed[0] > before[0]
     page.mouse("mouseWheel", cx, cy, deltaX=0, deltaY=120, modifiers=2)
-    assert read()[0] < zoomed[0]
+    unzoomed = read()
+    assert unzoomed[0] < zoomed[0]
     scroll = page.js("scrollY")
     page.mouse("mouseWheel", cx, cy, deltaX=0, deltaY=120)  # no Ctrl: the page scrolls
-    page.settle()
-    assert page.js("scrollY") > scroll
+    assert page.wait_for(f"scrollY > {scroll}")
+    assert read() == unzoomed
     page.js(f"document.querySelector('{canvas}').scrollIntoView({{block: 'center'}})")
     page.settle()
 
@@ -674,11 +684,31 @@ def test_viewer_zooms_and_pans(open_page: Any, site: str) -> None:
     assert plus[0] > dragged[0]
     page.key("-", "Minus")
     assert read()[0] < plus[0]
+    before = read()
     page.key("ArrowLeft", "ArrowLeft")
-    assert read()[1] > dragged[1] - 1
+    assert read() == (before[0], before[1] + 40, before[2])
     page.key("0", "Digit0")
     assert read() == (1.0, 0, 0)
     click("Fit to width")
+    assert read() == fitted
+
+    # full screen (a real click: browsers want a user gesture) fills the screen, then back
+    framed = page.js(f"document.querySelector('{canvas}').clientHeight")
+    bx, by = page.js(
+        f"(() => {{ const b = document.querySelector('{figure} .model-diagram-button"
+        "[aria-label=\"Full screen\"]'); b.scrollIntoView({block: 'center'});"
+        " const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    page.mouse("mousePressed", bx, by, button="left", buttons=1, clickCount=1)
+    page.mouse("mouseReleased", bx, by, button="left", buttons=0, clickCount=1)
+    assert page.wait_for("document.fullscreenElement && document.fullscreenElement.id")
+    assert page.js("document.fullscreenElement.id") == "fig-huge"
+    page.settle()
+    assert page.js(f"document.querySelector('{canvas}').clientHeight") > 0.85 * HEIGHT
+    page.js("document.exitFullscreen()")
+    assert page.wait_for("!document.fullscreenElement")
+    page.settle()
+    assert page.js(f"document.querySelector('{canvas}').clientHeight") == framed
     assert read() == fitted
 
 
