@@ -21,6 +21,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -41,6 +42,25 @@ def digest(data: bytes) -> str:
 def key_of(value: Any) -> str:
     """A stable hash of a JSON-able value."""
     return digest(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _valid_manifest(manifest: Any) -> bool:
+    """The shape :meth:`Cache.store_trace` writes; anything else is a miss, not a crash."""
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        return False
+    files, dists, notes = manifest.get("files"), manifest.get("dists"), manifest.get("notes", [])
+    return (
+        isinstance(files, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+        and isinstance(dists, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in dists.items())
+        and isinstance(manifest.get("graph"), str)
+        and isinstance(notes, list)
+        and all(isinstance(n, str) for n in notes)
+    )
 
 
 @dataclass(frozen=True)
@@ -75,13 +95,15 @@ class Cache:
 
     def lookup_trace(self, trace_key: str) -> TraceEntry | None:
         manifest = self._read_json(self.root / "manifests" / f"{trace_key}.json")
-        if manifest is None or manifest.get("schema") != SCHEMA:
-            return None
+        if not _valid_manifest(manifest):
+            return None  # missing, corrupt or from another schema: trace again
+        assert manifest is not None
         files = []
         for name, expected in manifest["files"].items():
             path = self._abs(name)
             try:
-                if digest(path.read_bytes()) != expected:
+                # a regular file only: a corrupt manifest could name /dev/zero
+                if not path.is_file() or digest(path.read_bytes()) != expected:
                     return None
             except OSError:
                 return None
@@ -177,6 +199,8 @@ class Cache:
         return data if isinstance(data, dict) else None
 
     def _read_blob(self, blob: str, ext: str) -> bytes | None:
+        if not _DIGEST.fullmatch(blob):
+            return None  # a corrupt pointer: never a path out of the cache (it could unlink)
         path = self.root / "blobs" / f"{blob}.{ext}"
         try:
             data = path.read_bytes()

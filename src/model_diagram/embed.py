@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import DiagramError
 from .styles.graph import shape_text
@@ -43,7 +44,7 @@ def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = 
     """
 
     def replace(match: re.Match[str]) -> str:
-        url = resolve(html.unescape(match[2])) if resolve else None
+        url = resolve(unquote(html.unescape(match[2]))) if resolve else None
         return f' {match[1]}="{html.escape(url)}"' if url else ""
 
     return _CLASS_LINK.sub(replace, svg)

@@ -10,6 +10,7 @@ that imports torch and runs in the worker.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,12 @@ DTYPES: dict[str, str] = {
 _INTEGER = {"int64", "int32"}
 #: refuse to materialise more than this on a real device (meta costs nothing)
 MAX_REAL_BYTES = 2 * 1024**3
+#: torch sizes are int64: a tensor cannot have more elements, even on the meta device
+MAX_NUMEL = 2**63 - 1
+#: YAML aliases can make a short text expand exponentially or refer to itself:
+#: bound the nesting and the number of items of an input structure
+MAX_DEPTH = 32
+MAX_ITEMS = 10_000
 
 _SPEC = re.compile(
     r"""^\s*(?P<dtype>[A-Za-z][A-Za-z0-9_]*)\s*
@@ -89,6 +96,11 @@ def parse_spec(text: str) -> TensorSpec:
     shape = tuple(int(p) for p in parts)
     if any(d <= 0 for d in shape):
         raise InputError(f"dims in tensor spec {text!r} must be positive, got {list(shape)}")
+    if math.prod(shape) > MAX_NUMEL:
+        raise InputError(
+            f"tensor spec {text!r} has more elements than any tensor can (2**63 - 1); "
+            "use smaller dims"
+        )
     low, high = 0, 2
     if match["range"] is not None:
         if dtype not in _INTEGER:
@@ -110,17 +122,43 @@ def parse_structure(value: Any) -> Any:
     Dicts stay dicts, lists stay lists and tuples stay tuples, so a dict input
     reaches ``forward`` as one dict.
     """
+    check_size(value, "input")
+    return _parse(value)
+
+
+def _parse(value: Any) -> Any:
     if isinstance(value, str):
         return parse_spec(value)
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise InputError(f"input dict keys must be strings, got {list(value)!r}")
-        return {k: parse_structure(v) for k, v in value.items()}
+        return {k: _parse(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(parse_structure(v) for v in value)
+        return type(value)(_parse(v) for v in value)
     if value is None or isinstance(value, (bool, int, float)):
         return value
     raise InputError(f"cannot use {value!r} as an input: give a tensor spec string or a dict/list")
+
+
+def check_size(value: Any, what: str) -> None:
+    """Refuse structures nested deeper than :data:`MAX_DEPTH` (a YAML alias that refers
+    to itself never ends) or with more than :data:`MAX_ITEMS` items (aliases of aliases)."""
+    items = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        items += 1
+        if depth > MAX_DEPTH or items > MAX_ITEMS:
+            problem = (
+                f"nested more than {MAX_DEPTH} levels deep (does a YAML alias refer to itself?)"
+                if depth > MAX_DEPTH
+                else f"more than {MAX_ITEMS} items (YAML aliases repeat their anchor's content)"
+            )
+            raise InputError(f"the {what} structure is {problem}")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def specs_in(value: Any) -> list[TensorSpec]:

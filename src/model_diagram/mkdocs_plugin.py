@@ -248,6 +248,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.defaults: dict[str, Any] = {}
         self.diagrams = 0
         self.failures = 0
+        #: diagrams drawn from a fresh trace (a trace whose render then failed is a failure)
+        self.traced = 0
         #: project source files the site's diagrams depend on (watched under ``mkdocs serve``)
         self.watched: set[Path] = set()
         self._server: Any = None
@@ -275,7 +277,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if self.pipeline is None or self.pipeline.cache.root != cache_dir.resolve():
             self.pipeline = Pipeline(cache_dir)
         self.pipeline.traced = 0
-        self.diagrams = self.failures = 0
+        self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._seconds = 0.0
         self._add_paths(settings.paths)
@@ -365,7 +367,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         self._remove_paths()
-        traced = self.pipeline.traced if self.pipeline else 0
+        traced = self.traced
         if self.diagrams:
             (log.info if traced else log.debug)(
                 "model-diagram: %d diagram(s), %d traced, %d from cache, %d failed (%.1f s)",
@@ -416,6 +418,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             factory = str(values.get("factory") or "")
             options = parse_options(values, defaults=self.defaults)
             assert self.pipeline is not None
+            before = self.pipeline.traced
             result = self.pipeline.diagram(options)
         except DiagramError as exc:
             return self._failed(exc, where, factory)
@@ -432,6 +435,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         for note in result.notes:
             log.info("model-diagram: %s: %s", where, note)
         self.watched.update(result.files)
+        self.traced += self.pipeline.traced > before
         return self._figure(result, options, where, state)
 
     def _figure(
@@ -551,6 +555,8 @@ def _load_yaml(source: str, line: int | None) -> dict[str, Any]:
         if mark is not None:
             at = f" at line {line + 1 + mark.line}" if line else f" at body line {mark.line + 1}"
         raise OptionError(f"the block is not valid YAML{at}: {problem}") from None
+    except RecursionError:
+        raise OptionError("the block is not valid YAML: it is nested too deeply") from None
     if values is None:
         raise OptionError("the block is empty: give at least 'factory: package.module:attr'")
     if not isinstance(values, Mapping):

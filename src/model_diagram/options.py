@@ -12,18 +12,22 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, cast
 
 import yaml
 
-from .errors import DiagramError, OptionError
-from .inputs import parse_structure
+from .errors import DiagramError, InputError, OptionError
+from .inputs import check_size, parse_structure
 
 Converter = Callable[[Any], Any]
 
 TRACE, RENDER, PAGE = "trace", "render", "page"
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ class OptionSpec:
             exc.args = (exc.message,)
             raise
         except (TypeError, ValueError) as exc:
-            raise OptionError(
-                f"option '{self.name}': invalid value {value!r} ({exc}); expected {self.type}"
+            raise OptionError(  # a short repr: YAML aliases can make a value huge
+                f"option '{self.name}': invalid value {_REPR.repr(value)} ({exc}); "
+                f"expected {self.type}"
             ) from None
 
     def from_string(self, text: str | None) -> Any:
@@ -65,7 +70,7 @@ class OptionSpec:
             return self.from_value(text.strip())
         try:
             value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, RecursionError) as exc:
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise OptionError(
                 f"option '{self.name}': cannot parse {text.strip()!r} as YAML/JSON ({problem})"
@@ -155,6 +160,30 @@ def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise TypeError("not a mapping with string keys")
     return dict(value)
+
+
+def _factory_kwargs(value: Any) -> dict[str, Any]:
+    """Plain data only: the kwargs cross to the worker as JSON and are part of the cache key
+    (YAML can also give dates, bytes, sets and structures that contain themselves)."""
+    mapping = _mapping(value)
+    try:
+        check_size(mapping, "factory-kwargs")
+    except InputError as exc:
+        raise OptionError(f"option 'factory-kwargs': {exc.message}") from None
+    stack: list[Any] = [mapping]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping) and all(isinstance(k, str) for k in item):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif item is not None and not isinstance(item, (str, int, float, bool)):
+            raise OptionError(
+                f"option 'factory-kwargs': cannot pass {_REPR.repr(item)} "
+                f"({type(item).__name__}) to the factory; use strings, numbers, booleans, "
+                "lists and mappings with string keys (quote dates and other YAML types)"
+            )
+    return mapping
 
 
 def _input(value: Any) -> Any:
@@ -363,7 +392,7 @@ class DiagramOptions:
         {},
         "mapping",
         "Keyword arguments passed to the factory.",
-        _mapping,
+        _factory_kwargs,
         stage=TRACE,
         example="{num_classes: 5}",
     )
@@ -852,6 +881,8 @@ INPUT_OPTIONS = ("input", "inputs", "kwargs", "input-size", "input-factory")
 
 def canonical_name(key: str) -> str:
     """Map an option key (hyphens or underscores) to its schema name, or raise."""
+    if not isinstance(key, str):  # a YAML key such as 3 or [a, b]
+        raise OptionError(f"option names are text, not {_REPR.repr(key)}")
     if key in OPTIONS:
         return key
     if key in _ALIASES:

@@ -41,6 +41,9 @@ class Worker:
         self._stderr: IO[bytes] | None = None
         self._ready = False
         self._lock = threading.Lock()
+        #: jobs the current child has answered, and where its stderr stood when this job began
+        self._served = 0
+        self._stderr_start = 0
         self.jobs = 0
 
     def start(self) -> None:
@@ -65,32 +68,70 @@ class Worker:
             encoding="utf-8",
         )
         self._ready = False
+        self._served = self._stderr_start = 0
         self._lines = queue.Queue()
         threading.Thread(target=_pump, args=(self._proc.stdout, self._lines), daemon=True).start()
 
     def run(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one job; return the child's reply or raise the job's error."""
         with self._lock:
-            self.start()
-            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                reply = self._run(request, timeout)
+            except _Died as died:
+                if not died.served:
+                    raise died.error from None
+                # the child had answered earlier jobs and may have died of one of them
+                # (a thread it left running): only a fresh child's death is this job's
+                try:
+                    reply = self._run(request, timeout)
+                except _Died as again:
+                    raise again.error from None
+        if not reply.get("ok"):
+            raise DiagramError.from_dict(reply["error"])
+        return reply
+
+    def _run(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.start()
+        assert self._proc is not None and self._proc.stdin is not None
+        served = self._served
+        try:
             if not self._ready:
                 self._receive(STARTUP_TIMEOUT, "starting the worker (importing torch)")
                 self._ready = True
-            payload = {**request, "sys_path": list(sys.path), "cwd": str(Path.cwd())}
+            self.jobs += 1
+            payload = {
+                **request,
+                "id": self.jobs,
+                "sys_path": list(sys.path),
+                "cwd": str(Path.cwd()),
+            }
+            self._stderr_start = self._stderr_size()
             try:
                 self._proc.stdin.write(json.dumps(payload) + "\n")
                 self._proc.stdin.flush()
             except OSError:
                 raise self._crashed("while receiving the job") from None
-            self.jobs += 1
-            reply = self._receive(timeout, f"tracing {request.get('factory', '')!r}")
-        if not reply.get("ok"):
-            raise DiagramError.from_dict(reply["error"])
+            # threading.TIMEOUT_MAX: a larger timeout would raise OverflowError in the wait
+            deadline = time.monotonic() + min(timeout, threading.TIMEOUT_MAX)
+            doing = f"tracing {request.get('factory', '')!r}"
+            reply = self._receive(timeout, doing, deadline)
+            while reply.get("id") != self.jobs:  # a reply to no job of ours: skip it
+                reply = self._receive(timeout, doing, deadline)
+        except _Died as died:
+            died.served = served
+            raise
+        except BaseException:
+            # the job was abandoned (a timeout, an interrupt): never let its late reply
+            # answer the next job
+            self.stop()
+            raise
+        self._served += 1
         return reply
 
-    def _receive(self, timeout: float, doing: str) -> dict[str, Any]:
+    def _receive(self, timeout: float, doing: str, deadline: float | None = None) -> dict[str, Any]:
+        wait = timeout if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            line = self._lines.get(timeout=timeout)
+            line = self._lines.get(timeout=min(wait, threading.TIMEOUT_MAX))
         except queue.Empty:
             self.stop()
             raise TraceError(
@@ -101,7 +142,7 @@ class Worker:
             raise self._crashed(doing)
         return json.loads(line)  # type: ignore[no-any-return]
 
-    def _crashed(self, doing: str) -> TraceError:
+    def _crashed(self, doing: str) -> _Died:
         assert self._proc is not None
         try:
             code = self._proc.wait(timeout=5)
@@ -109,18 +150,27 @@ class Worker:
             code = None
         tail = self._stderr_tail()
         self._proc = None
-        return TraceError(
-            f"the worker process died (exit code {code}) {doing}; the model's code may call "
-            f"os._exit, crash the interpreter or run out of memory{': ' + tail if tail else ''}",
-            detail=tail,
+        self._ready = False
+        return _Died(
+            TraceError(
+                f"the worker process died (exit code {code}) {doing}; the model's code may "
+                "call os._exit, crash the interpreter or run out of memory"
+                f"{': ' + tail if tail else ''}",
+                detail=tail,
+            )
         )
 
+    def _stderr_size(self) -> int:
+        if self._stderr is None:
+            return 0
+        return self._stderr.seek(0, os.SEEK_END)
+
     def _stderr_tail(self, limit: int = 800) -> str:
+        """The end of what the child wrote to stderr during the current job."""
         if self._stderr is None:
             return ""
-        self._stderr.seek(0, os.SEEK_END)
-        size = self._stderr.tell()
-        self._stderr.seek(max(0, size - limit))
+        size = self._stderr_size()
+        self._stderr.seek(max(self._stderr_start, size - limit))
         return self._stderr.read().decode("utf-8", "replace").strip()
 
     def stop(self) -> None:
@@ -132,6 +182,15 @@ class Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
         self._ready = False
+
+
+class _Died(Exception):  # noqa: N818 -- internal signal, never escapes Worker.run
+    """The child died during a job; ``served``: jobs it had answered before this one."""
+
+    def __init__(self, error: TraceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.served = 0
 
 
 def _pump(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
@@ -199,6 +258,7 @@ def _serve() -> None:
                     f"unexpected {type(exc).__name__}: {exc}", detail=traceback.format_exc()
                 ).to_dict(),
             }
+        reply["id"] = request.get("id")
         reply["seconds"] = round(time.perf_counter() - started, 3)
         protocol.write(json.dumps(reply) + "\n")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from ..theme import light
 from .repeats import collapse_repeats
@@ -226,7 +227,8 @@ def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
                 f"tooltip={_attr(tooltip(node))}",
             ]
             if node.get("cls"):
-                attrs.append(f"href={_attr(CLASS_LINK + node['cls'])}")
+                # percent-encoded: Graphviz's dot writes URLs into the SVG unescaped
+                attrs.append(f"href={_attr(CLASS_LINK + quote(node['cls'], safe=''))}")
             lines.append(
                 f"{indent}n{node['id']} [{' '.join(attrs)} label={node_label(node, options)}]"
             )
