@@ -48,15 +48,20 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@cache
+def _project_source(filename: str) -> Path | None:
+    """The resolved path of a module file if it is project source (classified once)."""
+    path = Path(filename).resolve()
+    return path if path.suffix == ".py" and is_project_file(path) else None
+
+
 def project_modules() -> dict[str, Path]:
     """Modules now imported whose source is a project file."""
     found: dict[str, Path] = {}
     for name, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
-        if not filename:
-            continue
-        path = Path(filename).resolve()
-        if path.suffix == ".py" and is_project_file(path):
+        path = _project_source(filename) if isinstance(filename, str) else None
+        if path is not None:
             found[name] = path
     return found
 
@@ -102,7 +107,7 @@ def import_project_files_fresh() -> None:
 
 
 @cache
-def _distributions_by_top_level() -> dict[str, list[str]]:
+def distributions_by_top_level() -> dict[str, list[str]]:
     return {k: sorted(set(v)) for k, v in importlib.metadata.packages_distributions().items()}
 
 
@@ -112,10 +117,12 @@ def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     ``baseline`` holds the modules the worker imported for itself (torch,
     torchview); their versions are part of every cache key already.
     """
-    files = {str(path): file_digest(path) for path in project_modules().values()}
+    project = project_modules()
+    files = {str(path): file_digest(path) for path in project.values()}
     dists: dict[str, str] = {}
     tops = {name.partition(".")[0] for name in sys.modules if name not in baseline}
-    by_top = _distributions_by_top_level()
+    tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
+    by_top = distributions_by_top_level()
     for top in sorted(tops):
         for dist in by_top.get(top, ()):
             try:

@@ -24,7 +24,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -364,9 +364,18 @@ def merge_info(
 
 def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     env.model_diagram_reading = set(docnames)  # type: ignore[attr-defined]
-    # ``-j``: each reader process has its own worker, so one started here would idle
-    if app.parallel <= 1 and first_miss_likely(env, docnames):
-        pipeline_for(app.config).start_worker()
+    env.model_diagram_pretraced = 0  # type: ignore[attr-defined]
+    if app.parallel <= 1:
+        if first_miss_likely(env, docnames):
+            pipeline_for(app.config).start_worker()
+        return
+    # ``-j``: trace the misses here, once, before the readers fork; otherwise every
+    # reader process would start a worker of its own and import torch again
+    pipeline = pipeline_for(app.config)
+    for options in scanned_misses(env, docnames):
+        with contextlib.suppress(DiagramError):  # the directive reports it, located
+            pipeline.diagram(options)
+            env.model_diagram_pretraced += 1  # type: ignore[attr-defined]
 
 
 def summarize(app: Sphinx, env: BuildEnvironment) -> None:
@@ -374,7 +383,7 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
     reading: set[str] = getattr(env, "model_diagram_reading", set())
     done = [r for d, rs in _records(env).items() if d in reading for r in rs]
     if done:
-        traced = sum(r["traced"] for r in done)
+        traced = sum(r["traced"] for r in done) + getattr(env, "model_diagram_pretraced", 0)
         failed = sum(r["error"] is not None for r in done)
         logger.info(
             "model-diagram: %d diagram(s) on %d page(s): %d traced, %d from the cache, %d failed",
@@ -441,6 +450,11 @@ def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
     while Sphinx reads the pages before the first diagram. Directives the scan
     cannot read, and manifests made stale by an edit, are found by the directive.
     """
+    return next(scanned_misses(env, docnames), None) is not None
+
+
+def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[DiagramOptions]:
+    """Options of the diagrams a cheap scan finds on these pages that were never traced."""
     cache = pipeline_for(env.config).cache
     defaults = page_defaults(env.config)
     for docname in docnames:
@@ -458,8 +472,7 @@ def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
             except DiagramError:
                 continue
             if not cache.has_trace(trace_key(options)):
-                return True
-    return False
+                yield options
 
 
 # -- output

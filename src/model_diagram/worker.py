@@ -231,6 +231,8 @@ def _serve() -> None:
 
     from . import loader, trace
 
+    trace.warm_up()
+    loader.distributions_by_top_level()
     baseline = set(sys.modules)
     loader.import_project_files_fresh()
     protocol.write(json.dumps({"ready": True}) + "\n")
