@@ -763,3 +763,17 @@ def test_blocks_naming_only_the_factory_use_the_input_providers(
     assert set(svgs) == set(blocks)
     assert "Embedding" in svg_text(svgs["DeepFM"]) and "x['" in svg_text(svgs["DeepFM"])
     assert "input_ids" in svg_text(svgs["BERT"]) and "(2, 10)" in svg_text(svgs["BERT"])
+
+
+def test_search_index_gets_the_caption_not_the_svg(tmp_path: Path, shared_cache: Path) -> None:
+    site = make_site(
+        tmp_path,
+        {"index.md": "# CNN\n\n" + CNN},
+        plugin={"cache_dir": str(shared_cache)},
+        theme="material",
+    )
+    site.build()
+    index = (tmp_path / "site" / "search" / "search_index.json").read_text("utf-8")
+    assert "A small CNN" in index
+    assert "Conv2d" not in index and "(2, 3, 32, 32)" not in index
+    assert "Conv2d" in svg_text(figures(site.page())[0])  # the page itself has the drawing

@@ -20,8 +20,10 @@ MkDocs events used, in build order:
 - ``on_page_content``: renders the blocks Markdown left as slots (so a block
   SuperFences gives back as indented code never runs), registers figure names
   as anchors for MkDocs' link validation; ``on_error: raise`` raises here.
-- ``on_post_page``: points ``link-classes`` placeholders at the pages whose
-  anchors document those classes (mkdocstrings ids), or drops them.
+- ``on_post_page``: puts each SVG into its figure (the page content holds a
+  marker until then, so the search index never parses diagram internals), and
+  points ``link-classes`` placeholders at the pages whose anchors document
+  those classes (mkdocstrings ids), or drops them.
 - ``on_post_build`` / ``on_build_error``: restores ``sys.path``, logs a
   summary and, under ``mkdocs serve``, watches model files found this build.
 - ``on_serve``: watches every project source file the diagrams depended on.
@@ -85,6 +87,8 @@ _SLOT = re.compile(
 
 # -- configuration
 
+
+_SVG_MARKER = re.compile(r"<!--model-diagram-svg:(\d+)-->")
 
 class _Defaults(BaseConfigOption[dict[str, Any]]):
     """``defaults``: schema options applied under every block, checked at config time."""
@@ -260,6 +264,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._nonce = secrets.token_hex(4)
         self._files: Files | None = None
         self._class_urls: dict[str, Page] | None = None
+        #: SVGs waiting for on_post_page, by marker number
+        self._svgs: dict[int, str] = {}
+        self._inserted = 0
 
     # -- events
 
@@ -279,6 +286,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.pipeline.traced = 0
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
+        self._svgs = {}
+        self._inserted = 0
         self._seconds = 0.0
         self._add_paths(settings.paths)
 
@@ -341,12 +350,15 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             anchors.update(state.names)
         return html
 
+    @event_priority(100)  # first, so later post-processors see the whole figure
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
-        """Point ``link-classes`` placeholders at the pages documenting the classes.
+        """Insert the SVGs, then point ``link-classes`` placeholders at class pages.
 
         Runs once every page is rendered, so an anchor such as mkdocstrings'
         ``id="example_project.models.SmallCNN"`` on any page can be found.
         """
+        output, inserted = _SVG_MARKER.subn(lambda m: self._svgs.pop(int(m[1]), m[0]), output)
+        self._inserted += inserted
         if CLASS_LINK not in output:
             return output
         if self._class_urls is None:
@@ -458,8 +470,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         svg = result.svg
         if not options.link_classes:
             svg = resolve_class_links(svg)  # drop the placeholders now; else on_post_page
+        marker = len(self._svgs) + self._inserted
+        self._svgs[marker] = unique_ids(svg, occurrence)
         return figure_html(
-            unique_ids(svg, occurrence),
+            f"<!--model-diagram-svg:{marker}-->",
             caption=options.caption,
             name=options.name,
             align=options.align,
