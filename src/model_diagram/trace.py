@@ -67,19 +67,17 @@ def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """Pay one-off costs before the first job, while the docs build is still reading.
+    """Pay one-off costs before the first job, while the docs build is still starting.
 
-    The first weight init on the meta device imports ``torch._dynamo`` and sympy
-    (about 1 s); doing it here also keeps those modules out of every diagram's
-    recorded dependencies.
+    The first meta-device ``linear`` imports ``torch._dynamo`` and sympy (about
+    1 s); doing it here also keeps them out of every diagram's recorded
+    dependencies.
     """
     import torch
 
-    with torch.device("meta"):
-        torch.nn.Embedding(4, 4)
-        torch.nn.Linear(4, 4)
-        torch.nn.Conv2d(1, 1, 1)
-        torch.nn.LayerNorm(4)
+    with torch.device("meta"), _no_weight_init(torch):
+        layer = torch.nn.Linear(4, 4)
+        layer(torch.empty(2, 4))
 
 
 @contextlib.contextmanager
@@ -89,8 +87,32 @@ def _device_context(device: str, factory: Any) -> Iterator[None]:
     if isinstance(factory, torch.nn.Module) or device == "cpu":
         yield
         return
-    with torch.device(device):
+    skip_init = _no_weight_init(torch) if device == "meta" else contextlib.nullcontext()
+    with torch.device(device), skip_init:
         yield
+
+
+@contextlib.contextmanager
+def _no_weight_init(torch: Any) -> Iterator[None]:
+    """Skip ``torch.nn.init`` while building on meta: there are no values to fill.
+
+    The first init of a meta tensor imports ``torch._dynamo`` and sympy (over a
+    second of every cold build) and would record them as dependencies.
+    """
+    init = torch.nn.init
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")]
+    saved = {name: getattr(init, name) for name in names}
+
+    def skip(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return tensor
+
+    for name in names:
+        setattr(init, name, skip)
+    try:
+        yield
+    finally:
+        for name, func in saved.items():
+            setattr(init, name, func)
 
 
 def module_device(model: Any) -> str | None:
