@@ -63,6 +63,20 @@ def _valid_manifest(manifest: Any) -> bool:
     )
 
 
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file and a rename: concurrent readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-model-diagram-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
 @dataclass(frozen=True)
 class TraceEntry:
     """A cached trace: the layer graph and what it depended on."""
@@ -222,16 +236,7 @@ class Cache:
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                Path(tmp).replace(path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    Path(tmp).unlink()
-                raise
+            atomic_write(path, data)
         except OSError as exc:
             raise CacheError(
                 f"cannot write to the cache directory {self.root} ({exc.strerror or exc}); "

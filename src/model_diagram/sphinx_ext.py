@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from html import escape
 from pathlib import Path
@@ -36,7 +35,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .cache import key_of
+from .cache import atomic_write, key_of
 from .embed import (
     CSS_NAME,
     JS_NAME,
@@ -483,16 +482,7 @@ def _store(folder: Path, data: bytes, ext: str) -> str:
     name = f"model-diagram-{hashlib.sha256(data).hexdigest()[:20]}.{ext}"
     path = folder / name
     if not (path.is_file() and path.stat().st_size == len(data)):
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-model-diagram-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            Path(tmp).replace(path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
+        atomic_write(path, data)
     return name
 
 
