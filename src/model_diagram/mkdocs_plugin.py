@@ -90,6 +90,7 @@ _SLOT = re.compile(
 
 _SVG_MARKER = re.compile(r"<!--model-diagram-svg:(\d+)-->")
 
+
 class _Defaults(BaseConfigOption[dict[str, Any]]):
     """``defaults``: schema options applied under every block, checked at config time."""
 
