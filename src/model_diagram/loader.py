@@ -94,7 +94,7 @@ class _FreshProjectFinder(importlib.abc.MetaPathFinder):
             spec is not None
             and isinstance(spec.loader, importlib.machinery.SourceFileLoader)
             and origin
-            and is_project_file(Path(origin).resolve())
+            and _project_source(origin) is not None
         ):
             spec.loader = _FreshSourceLoader(fullname, origin)
         return spec

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .embed import resolve_class_links
 from .errors import RenderError
 from .theme import dark_media_rule
 
@@ -187,8 +188,6 @@ def clean_svg(
 def standalone_svg(svg: str) -> str:
     """An SVG file of its own (``save()``, CLI, ``<img>``): XML prolog, and dark mode
     that follows the viewer's ``prefers-color-scheme``."""
-    from .embed import resolve_class_links
-
     head, sep, rest = resolve_class_links(svg).partition(">")
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{sep}<style>{dark_media_rule()}</style>'
