@@ -262,8 +262,7 @@ def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
             "separate tensors, give them with 'kwargs' or 'inputs' instead of 'input'"
         )
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    error = TraceError(message, detail=detail)
-    return error
+    return TraceError(message, detail=detail)
 
 
 def _input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
