@@ -22,11 +22,9 @@ from typing import Any
 
 from .cache import key_of
 from .errors import OptionError
-from .options import TRACE, DiagramOptions, parse_options
+from .options import TRACE, DiagramOptions, format_of, parse_options
 from .output import standalone_svg
 from .pipeline import Pipeline
-
-_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
 
 @dataclass
@@ -39,11 +37,9 @@ class Diagram:
     _pipeline: Pipeline = field(repr=False)
 
     def save(self, path: str | Path, dpi: int | None = None) -> Path:
-        """Write .svg, .png or .pdf (from the file name); ``dpi`` applies to PNG."""
+        """Write the format the file name says (see ``FILE_FORMATS``); ``dpi`` applies to PNG."""
         target = Path(path)
-        fmt = _FORMATS.get(target.suffix.lower())
-        if fmt is None:
-            raise OptionError(f"cannot save {target.name!r}: use a .svg, .png or .pdf file name")
+        fmt = format_of(target.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "svg":
             target.write_text(standalone_svg(self.svg), "utf-8")

@@ -17,12 +17,10 @@ from pathlib import Path
 
 from .cache import Cache
 from .errors import DiagramError
-from .options import OPTIONS, parse_options
+from .options import OPTIONS, format_of, parse_options, writable_formats
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline
 from .worker import shutdown
-
-_SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="draw one model into a file")
     render.add_argument("factory", help=OPTIONS["factory"].help)
-    render.add_argument("-o", "--output", required=True, help="output file (.svg, .png, .pdf)")
+    render.add_argument(
+        "-o", "--output", required=True, help=f"output file: {writable_formats()}"
+    )
     render.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
     render.add_argument("-v", "--verbose", action="store_true", help="log cache hits and traces")
     for name, spec in OPTIONS.items():
@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
-        fmt = (
-            options.format if "format" in given else _SUFFIX_FORMATS.get(out.suffix.lower(), "svg")
-        )
+        fmt = options.format if "format" in given else format_of(out.name)
         pipeline = Pipeline(args.cache_dir)
         result = pipeline.diagram(options, fmt=fmt)
         for warning in result.warnings:

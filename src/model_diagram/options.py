@@ -20,7 +20,10 @@ from typing import Any, cast
 import yaml
 
 from .errors import DiagramError, InputError, OptionError
+from .fonts import ALIASES, FAMILIES
 from .inputs import check_size, parse_structure
+from .theme import PALETTES
+from .units import print_inches
 
 Converter = Callable[[Any], Any]
 
@@ -43,6 +46,8 @@ class OptionSpec:
     stage: str
     example: str
     structured: bool
+    #: values may hold ``#hex`` colours, which YAML would read as comments
+    colors: bool = False
 
     def from_value(self, value: Any) -> Any:
         """Validate a YAML/Python value; the error names option, value and what is accepted."""
@@ -68,6 +73,8 @@ class OptionSpec:
             raise OptionError(f"option '{self.name}' needs a value ({self.type})")
         if not self.structured:
             return self.from_value(text.strip())
+        if self.colors:  # '[#fff, #000]' and '{Conv2d: #56b4e9}' as typed on a command line
+            text = _BARE_HEX.sub(r"\1'\2'", text)
         try:
             value = yaml.safe_load(text)
         except (yaml.YAMLError, RecursionError) as exc:
@@ -273,22 +280,65 @@ def _input_provider(value: Any) -> str:
 # -- converters of the layered and lenet styles' options
 
 
-_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_NAMED = {"white": "#ffffff", "black": "#000000"}
+_HEX = re.compile(r"^#?(?:[0-9a-f]{3}|[0-9a-f]{6})$")
+_BARE_HEX = re.compile(r"(^|[\s\[{,:])(#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?)(?=$|[\s\]},])")
+_CSS_NAME = re.compile(r"^[a-z]+$")
 
 
 def _color(value: Any) -> str:
-    """A colour as lower-case ``#rrggbb`` (accepts ``#rgb``, ``white``, ``black``)."""
-    text = _text(value).strip().lower()
-    text = _NAMED.get(text, text)
+    """A colour as lower-case ``#rrggbb``: ``#rgb``, ``#rrggbb`` (the ``#`` may be left out,
+    as a shell would drop it) or a CSS colour name (``orange``, ``rebeccapurple``)."""
+    text = _unquoted(value).lower().replace(" ", "")
+    if _CSS_NAME.match(text) and not _HEX.match(text):
+        from PIL import ImageColor  # the CSS colour names, from a dependency we have anyway
+
+        if text not in ImageColor.colormap:
+            close = difflib.get_close_matches(text, ImageColor.colormap, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"{text!r} is not a CSS colour name{hint}")
+        return "#{:02x}{:02x}{:02x}".format(*ImageColor.getrgb(text)[:3])
     if not _HEX.match(text):
-        raise ValueError("must be a colour such as '#1f77b4' or '#abc'")
-    return text if len(text) == 7 else "#" + "".join(c * 2 for c in text[1:])
+        raise ValueError("must be a colour such as '#1f77b4', '#abc' or a CSS name like orange")
+    digits = text.lstrip("#")
+    return "#" + (digits if len(digits) == 6 else "".join(c * 2 for c in digits))
+
+
+def _optional_color(value: Any) -> str | None:
+    return None if value is None else _color(value)
+
+
+def _unquoted(value: Any) -> str:
+    """Text with one pair of quotes removed: colour options are read as plain text (so a
+    ``#hex`` is not a YAML comment), and ``'#222222'`` as in YAML still works."""
+    text = _text(value).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    return text
 
 
 def _background(value: Any) -> str:
-    text = _text(value).strip().lower()
+    text = _unquoted(value).lower()
     return "transparent" if text in {"transparent", "none"} else _color(text)
+
+
+def _font_family(value: Any) -> str:
+    text = _text(value).strip().lower()
+    if text not in FAMILIES and text not in ALIASES:
+        raise ValueError(
+            f"must be one of {', '.join(FAMILIES)} (or {', '.join(ALIASES)}): the families "
+            "whose metrics both Graphviz engines know"
+        )
+    return ALIASES.get(text, text)
+
+
+def _print_width(value: Any) -> str | None:
+    """A printed width such as ``3.3in``, ``8.5cm``, ``240pt`` (normalised, unit kept)."""
+    if value is None:
+        return None
+    text = _text(value).strip().replace(" ", "").lower()
+    if not 0.5 <= print_inches(text) <= 100:
+        raise ValueError("must be between 0.5in and 100in")
+    return text
 
 
 def _color_map(value: Any) -> dict[str, dict[str, str]]:
@@ -306,13 +356,11 @@ def _color_map(value: Any) -> dict[str, dict[str, str]]:
 
 
 def _palette(value: Any) -> str | list[str]:
-    from .styles.layout import PALETTES
-
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError("a palette needs at least one colour")
         return [_color(v) for v in value]
-    text = _text(value).strip().lower()
+    text = _text(value).strip().lower().replace("_", "-")
     if text not in PALETTES:
         raise ValueError(f"must be one of {', '.join(PALETTES)} or a list of colours")
     return text
@@ -348,6 +396,38 @@ def _type_names(value: Any) -> tuple[str, ...]:
     return tuple(item for item in items if item)
 
 
+#: the files we write, by name suffix: the ``format`` option's values, the CLI's ``-o``
+#: and ``Diagram.save`` all come from here (pictures, then editable drawings)
+PICTURE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+EDITABLE_FORMATS: dict[str, str] = {}
+FILE_FORMATS = PICTURE_FORMATS | EDITABLE_FORMATS
+
+
+def _spoken(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else items[0]
+
+
+def writable_formats() -> str:
+    """'a .svg, .png or .pdf file name[, or an editable ...]' (error messages, CLI help)."""
+    text = f"a {_spoken(list(PICTURE_FORMATS))} file name"
+    if EDITABLE_FORMATS:
+        text += f", or an editable {_spoken(list(EDITABLE_FORMATS))}"
+    return text
+
+
+def format_of(filename: str) -> str:
+    """The format a file name asks for; an :class:`OptionError` listing ours otherwise."""
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    fmt = FILE_FORMATS.get(suffix)
+    if fmt is None:
+        what = f"the extension {suffix!r}" if suffix else "a file name without an extension"
+        raise OptionError(
+            f"cannot write {filename!r}: {what} is not a format model-diagram writes; "
+            f"use {writable_formats()}"
+        )
+    return fmt
+
+
 def opt(
     default: Any,
     type_: str,
@@ -358,6 +438,7 @@ def opt(
     example: str,
     structured: bool = True,
     name: str | None = None,
+    colors: bool = False,
 ) -> Any:
     """Declare one option as a dataclass field carrying its :class:`OptionSpec` parts."""
     meta = {
@@ -368,6 +449,7 @@ def opt(
         "example": example,
         "structured": structured,
         "name": name,
+        "colors": colors,
     }
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -609,16 +691,20 @@ class DiagramOptions:
         "a fill, or `{fill, outline}`.",
         _color_map,
         stage=RENDER,
-        example="{Conv2d: '#56b4e9', Linear: {fill: '#e69f00', outline: '#000000'}}",
+        example="{Conv2d: '#56b4e9', Linear: {fill: orange, outline: '#000000'}}",
+        colors=True,
     )
     palette: str | list[str] = opt(
         "okabe-ito",
-        "okabe-ito | tol-bright | tol-light | grey | list of colours",
-        "(layered, lenet) Fill colours given to layer types in order of appearance; the "
-        "named palettes are colour-blind safe.",
+        "palette name | list of colours",
+        "(layered, lenet) Fill colours given to layer types in order of appearance: "
+        "`okabe-ito`, `tol-bright`, `tol-light` and `tol-muted` are colour-blind safe; "
+        "VisualTorch's names (`okabe_ito`, `tab10`, `grayscale`, `nord`, `dracula`, "
+        "`gruvbox`, `solarized`, `material`, `catppuccin`) work too.",
         _palette,
         stage=RENDER,
-        example="tol-bright",
+        example="tab10",
+        colors=True,
     )
     opacity: float = opt(
         1.0,
@@ -676,6 +762,17 @@ class DiagramOptions:
         _type_names,
         stage=RENDER,
         example="[ReLU, Flatten]",
+    )
+    size_scale: str = opt(
+        "sqrt",
+        "linear | sqrt | log",
+        "(layered, lenet) How heights and depths grow with a tensor's spatial size or "
+        "feature count. When sizes would pass `max-xy` or fall under `min-xy`, the whole "
+        "range is fitted between them instead of clipped, so the largest layer is still the "
+        "tallest and the smallest the shortest.",
+        _choice("linear", "sqrt", "log"),
+        stage=RENDER,
+        example="linear",
     )
     scale_xy: float = opt(
         1.0,
@@ -753,10 +850,53 @@ class DiagramOptions:
     background: str = opt(
         "transparent",
         "colour | transparent",
-        "(layered, lenet) Background colour.",
+        "Background colour (`#hex` or a CSS name). A transparent figure follows the "
+        "page's light or dark theme; a painted one keeps its colours.",
         _background,
         stage=RENDER,
-        example="'#ffffff'",
+        example="'#222222'",
+        structured=False,
+    )
+    text_color: str | None = opt(
+        None,
+        "colour (default: contrast with background)",
+        "Colour of labels and legend text (on the graph style: of cluster and edge labels). "
+        "Unset, it is the theme's ink, or whichever of the light and dark ink reads better "
+        "on `background`.",
+        _optional_color,
+        stage=RENDER,
+        example="white",
+        structured=False,
+    )
+    line_color: str | None = opt(
+        None,
+        "colour (default: contrast with background)",
+        "Colour of connectors, funnels and edges; unset, chosen like `text-color`.",
+        _optional_color,
+        stage=RENDER,
+        example="'#888888'",
+        structured=False,
+    )
+    font_family: str = opt(
+        "sans-serif",
+        "sans-serif | serif | monospace",
+        "Typeface of the labels: Helvetica, Times or Courier metrics (also `helvetica`, "
+        "`times`, `courier`), the families both Graphviz engines measure correctly.",
+        _font_family,
+        stage=RENDER,
+        example="serif",
+        structured=False,
+    )
+    print_width: str | None = opt(
+        None,
+        "printed length",
+        "(layered, lenet) The width the figure is printed at, e.g. `3.3in` for a "
+        "single-column paper or `7in` for a double column. The SVG, PNG and PDF come out "
+        "that wide, and text is enlarged where needed so that it prints at 7 pt or more.",
+        _print_width,
+        stage=RENDER,
+        example="3.3in",
+        structured=False,
     )
     engine: str = opt(
         "auto",
@@ -769,9 +909,9 @@ class DiagramOptions:
     )
     format: str = opt(
         "svg",
-        "svg | png | pdf",
+        " | ".join(FILE_FORMATS.values()),
         "Output format for files (pages embed SVG).",
-        _choice("svg", "png", "pdf"),
+        _choice(*FILE_FORMATS.values()),
         stage=RENDER,
         example="png",
     )
@@ -868,6 +1008,7 @@ def _build_specs() -> dict[str, OptionSpec]:
             stage=meta["stage"],
             example=meta["example"],
             structured=meta["structured"],
+            colors=meta["colors"],
         )
     return specs
 

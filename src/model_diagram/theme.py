@@ -32,6 +32,106 @@ TEXT_ON = {
 }
 
 
+#: fill palettes of the figure styles, given to layer types in order of appearance:
+#: ours (colour-blind safe: Okabe & Ito 2008; Paul Tol's "bright" and "light") and
+#: VisualTorch 1.4's (so its ``palette=`` names work unchanged; ``_`` or ``-``)
+PALETTES: dict[str, tuple[str, ...]] = {
+    "okabe-ito": (
+        "#e69f00",
+        "#56b4e9",
+        "#009e73",
+        "#f0e442",
+        "#0072b2",
+        "#d55e00",
+        "#cc79a7",
+        "#999999",
+    ),
+    "tol-bright": ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"),
+    "tol-light": (
+        "#77aadd",
+        "#ee8866",
+        "#eedd88",
+        "#ffaabb",
+        "#99ddff",
+        "#44bb99",
+        "#bbcc33",
+        "#aaaa00",
+        "#dddddd",
+    ),
+    "tol-muted": (
+        "#cc6677",
+        "#332288",
+        "#ddcc77",
+        "#117733",
+        "#88ccee",
+        "#882255",
+        "#44aa99",
+        "#999933",
+        "#aa4499",
+    ),
+    "tab10": (
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
+    ),
+    "grey": ("#f7f7f7", "#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252"),
+    "grayscale": ("#404040", "#595959", "#737373", "#8c8c8c", "#a6a6a6", "#bfbfbf", "#d9d9d9"),
+    "nord": (
+        "#bf616a",
+        "#d08770",
+        "#ebcb8b",
+        "#a3be8c",
+        "#b48ead",
+        "#8fbcbb",
+        "#88c0d0",
+        "#81a1c1",
+        "#5e81ac",
+    ),
+    "dracula": ("#ff5555", "#ffb86c", "#f1fa8c", "#50fa7b", "#8be9fd", "#bd93f9", "#ff79c6"),
+    "gruvbox": ("#fb4934", "#b8bb26", "#fabd2f", "#83a598", "#d3869b", "#8ec07c", "#fe8019"),
+    "solarized": (
+        "#b58900",
+        "#cb4b16",
+        "#dc322f",
+        "#d33682",
+        "#6c71c4",
+        "#268bd2",
+        "#2aa198",
+        "#859900",
+    ),
+    "material": (
+        "#f44336",
+        "#e91e63",
+        "#9c27b0",
+        "#3f51b5",
+        "#2196f3",
+        "#009688",
+        "#4caf50",
+        "#ffc107",
+        "#ff5722",
+    ),
+    "catppuccin": (
+        "#f38ba8",
+        "#fab387",
+        "#f9e2af",
+        "#a6e3a1",
+        "#94e2d5",
+        "#89dceb",
+        "#89b4fa",
+        "#b4befe",
+        "#cba6f7",
+        "#f5c2e7",
+    ),
+}
+
+
 def light(var: str) -> str:
     return PALETTE[var][0]
 
@@ -70,6 +170,13 @@ def contrast(a: str, b: str) -> float:
     """WCAG contrast ratio of two ``#rrggbb`` colours."""
     la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+def on_background(background: str, var: str) -> str:
+    """The light or dark palette's value of ``var``, whichever contrasts more with
+    ``background`` (a ``#rrggbb`` the figure paints itself, so the page theme cannot help)."""
+    light_value, dark_value = PALETTE[var]
+    return max((light_value, dark_value), key=lambda c: contrast(c, background))
 
 
 def page_css() -> str:

@@ -27,121 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RenderError
+from ..fonts import FAMILIES, FontFamily
 
-FONT_FAMILY = "Helvetica, Arial, 'Liberation Sans', sans-serif"
+SANS = FAMILIES["sans-serif"]
 
-#: advance widths (per 1000 em) of Helvetica / Arial / Liberation Sans for
-#: U+0020..U+007E, then U+00D7 (multiplication sign) and U+2026 (ellipsis).
-_WIDTHS = (
-    278,
-    278,
-    355,
-    556,
-    556,
-    889,
-    667,
-    191,
-    333,
-    333,
-    389,
-    584,
-    278,
-    333,
-    278,
-    278,
-    556,
-    556,
-    556,
-    556,
-    556,
-    556,
-    556,
-    556,
-    556,
-    556,
-    278,
-    278,
-    584,
-    584,
-    584,
-    556,
-    1015,
-    667,
-    667,
-    722,
-    722,
-    667,
-    611,
-    778,
-    722,
-    278,
-    500,
-    667,
-    556,
-    833,
-    722,
-    778,
-    667,
-    778,
-    722,
-    667,
-    611,
-    722,
-    667,
-    944,
-    667,
-    667,
-    611,
-    278,
-    278,
-    278,
-    469,
-    556,
-    333,
-    556,
-    556,
-    500,
-    556,
-    556,
-    278,
-    556,
-    556,
-    222,
-    222,
-    500,
-    222,
-    833,
-    556,
-    556,
-    556,
-    556,
-    333,
-    500,
-    278,
-    556,
-    500,
-    722,
-    500,
-    500,
-    500,
-    334,
-    260,
-    334,
-    584,
-    584,
-    1000,
-)
-_WIDTH_OF = {chr(32 + i): w for i, w in enumerate(_WIDTHS[:95])} | {
-    "\u00d7": _WIDTHS[95],
-    "\u2026": _WIDTHS[96],
-}
 #: ascent of the font as a fraction of the font size (cap height is ~0.72)
 ASCENT = 0.72
-
-
-def text_width(text: str, size: float) -> float:
-    """Width of ``text`` set in Helvetica at ``size`` px (unknown glyphs count as 'n')."""
-    return sum(_WIDTH_OF.get(ch, 556) for ch in text) * size / 1000.0
 
 
 @dataclass(frozen=True)
@@ -216,6 +107,14 @@ class Canvas:
     background: Color | None = None
     #: a text description of the figure (the SVG's accessible description)
     description: str = ""
+    font: FontFamily = SANS
+    #: CSS variables set on the figure itself (a painted background fixes its ink)
+    pinned: dict[str, str] = field(default_factory=dict)
+    #: facts about the layout for the caller (not drawn)
+    data: dict[str, str] = field(default_factory=dict)
+    #: printed size / drawn size (``print-width``): the SVG's width and height, PNG pixels
+    #: and PDF page are scaled by it, the drawing's own coordinates are not
+    print_scale: float = 1.0
 
     def walk(self) -> Iterator[Poly | Text]:
         def visit(group: Group) -> Iterator[Poly | Text]:
@@ -259,12 +158,13 @@ def to_svg(canvas: Canvas, scope: str) -> str:
     # sized in pt with a viewBox in pt, like Graphviz's SVG (the page viewer expects it);
     # the drawing itself stays in px, scaled by 3/4
     wpt, hpt = num(canvas.width * 0.75), num(canvas.height * 0.75)
+    k = canvas.print_scale
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{wpt}pt" height="{hpt}pt" '
-        f'viewBox="0 0 {wpt} {hpt}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{num(canvas.width * 0.75 * k)}pt" '
+        f'height="{num(canvas.height * 0.75 * k)}pt" viewBox="0 0 {wpt} {hpt}">',
         "<style>" + _style_rules(canvas, scope) + "</style>",
         f'<g class="{scope} md-figure" transform="scale(0.75)" '
-        f'font-family="{html.escape(FONT_FAMILY)}">',
+        f'font-family="{html.escape(canvas.font.css)}">',
     ]
     if canvas.background is not None:
         out.append(
@@ -278,6 +178,9 @@ def to_svg(canvas: Canvas, scope: str) -> str:
 
 def _style_rules(canvas: Canvas, scope: str) -> str:
     rules = []
+    if canvas.pinned:
+        pins = ";".join(f"{var}:{value}" for var, value in sorted(canvas.pinned.items()))
+        rules.append(f".{scope}{{{pins}}}")
     if canvas.background is not None:
         rules.append(f".{scope} .md-background{{fill:{canvas.background.css()}}}")
     for name, paint in sorted(canvas.paints.items()):
@@ -351,7 +254,7 @@ def to_png(canvas: Canvas, dpi: int) -> bytes:
             "PNG output of the layered and lenet styles needs Pillow: 'pip install pillow' "
             "(or save as .svg or .pdf)"
         ) from None
-    scale = dpi / 96.0
+    scale = dpi / 96.0 * canvas.print_scale
     width = max(1, round(canvas.width * scale))
     height = max(1, round(canvas.height * scale))
     ss = max(1, min(4, int(math.sqrt(48e6 / (width * height)))))
@@ -380,7 +283,7 @@ def to_png(canvas: Canvas, dpi: int) -> bytes:
                 )
         else:
             size = max(1, round(item.size * k))
-            font = fonts.get(size) or fonts.setdefault(size, _font(size))
+            font = fonts.get(size) or fonts.setdefault(size, _font(size, canvas.font))
             fill = (*(paint.fill.rgb() if paint.fill else (0, 0, 0)), 255)
             anchor = {"start": "ls", "middle": "ms", "end": "rs"}[item.anchor]
             if not item.rotate:
@@ -423,20 +326,11 @@ def _composite_polygon(
     image.alpha_composite(layer, (left, top))
 
 
-_FONT_FILES = (
-    "LiberationSans-Regular.ttf",
-    "Arial.ttf",
-    "arial.ttf",
-    "Helvetica.ttc",
-    "DejaVuSans.ttf",
-)
-
-
-def _font(size: int) -> Any:
-    """A Helvetica-metric font when the system has one, else Pillow's own scalable font."""
+def _font(size: int, family: FontFamily) -> Any:
+    """A metric-compatible font when the system has one, else Pillow's own scalable font."""
     from PIL import ImageFont
 
-    for name in _FONT_FILES:
+    for name in (*family.files, "DejaVuSans.ttf"):
         try:
             return ImageFont.truetype(name, size)
         except OSError:
@@ -449,7 +343,8 @@ def _font(size: int) -> Any:
 
 def to_pdf(canvas: Canvas) -> bytes:
     """A one-page vector PDF (1 CSS px = 0.75 pt), deterministic bytes."""
-    ops: list[str] = [f"0.75 0 0 -0.75 0 {num(canvas.height * 0.75)} cm", "1 J 1 j"]
+    k = 0.75 * canvas.print_scale
+    ops: list[str] = [f"{num(k)} 0 0 {num(-k)} 0 {num(canvas.height * k)} cm", "1 J 1 j"]
     alphas: dict[str, str] = {}
 
     def alpha_state(value: float) -> str:
@@ -479,7 +374,7 @@ def to_pdf(canvas: Canvas) -> bytes:
                 ops.append(f"{alpha_state(1.0)} gs")
         else:
             ink = paint.fill.rgb() if paint.fill else (0, 0, 0)
-            width = text_width(item.text, item.size)
+            width = canvas.font.text_width(item.text, item.size)
             shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
             if item.rotate:
                 matrix = f"0 -1 -1 0 {num(item.x)} {num(item.y + shift)}"
@@ -492,7 +387,7 @@ def to_pdf(canvas: Canvas) -> bytes:
             )
     content = zlib.compress("\n".join(ops).encode("latin-1"), 9)
     states = "".join(f"{name} << /ca {key} >> " for key, name in alphas.items())
-    w, h = num(canvas.width * 0.75), num(canvas.height * 0.75)
+    w, h = num(canvas.width * k), num(canvas.height * k)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -503,7 +398,10 @@ def to_pdf(canvas: Canvas) -> bytes:
         f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode()
         + content
         + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        (
+            f"<< /Type /Font /Subtype /Type1 /BaseFont /{canvas.font.pdf} "
+            "/Encoding /WinAnsiEncoding >>"
+        ).encode(),
     ]
     pdf = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

@@ -3,9 +3,12 @@
 Labels are HTML-like tables with escaped text. Every node, edge and cluster
 gets a semantic ``class`` (``md-module``, ``md-function``, ``md-input``,
 ``md-output``, ``md-tensor``, ``md-edge``, ``md-cluster``, ``md-legend``) for
-theming. The font is Helvetica, which both engines measure correctly
-(torchview's default "Linux libertine" is missing on most machines and
-overflows boxes). Module nodes carry a tooltip (qualified name, class,
+theming. The font is one of the families of :mod:`model_diagram.fonts`
+(Helvetica by default), which both engines measure correctly (torchview's
+default "Linux libertine" is missing on most machines and overflows boxes).
+``background``, ``text-color`` and ``line-color`` paint the canvas, the
+cluster and edge labels, and the edges and cluster frames; node boxes keep the
+theme's fills and ink. Module nodes carry a tooltip (qualified name, class,
 parameters, shapes and dtypes) and a ``#md-class:`` placeholder link that
 the front ends resolve against the site's API pages (``link-classes``) or
 drop (:func:`model_diagram.embed.resolve_class_links`).
@@ -18,10 +21,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..theme import light
+from ..fonts import family
+from ..theme import light, on_background
 from .repeats import collapse_repeats
 
-FONT = "Helvetica"
 CLASS_LINK = "#md-class:"
 
 #: literal light colours; theme.svg_style() turns them into CSS variables
@@ -201,16 +204,35 @@ def _apply_repeats(graph: dict[str, Any]) -> list[dict[str, Any]]:
     return list(clusters.values())
 
 
+def inks(options: Mapping[str, Any]) -> tuple[str, str]:
+    """(text, line) colours outside the nodes: as given, else the theme's literals (which
+    follow the page's theme), else on a painted background the theme ink reading better."""
+    background = options.get("background", "transparent")
+
+    def pick(key: str, default: str) -> str:
+        if options.get(key):
+            return str(options[key])
+        if background == "transparent":
+            return light(default)
+        return on_background(background, default)
+
+    return pick("text-color", "--model-diagram-ink"), pick("line-color", "--model-diagram-ink")
+
+
 def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
     """DOT text for a layer graph; the same graph and options give the same text."""
     graph = prepare(graph, options)
     clusters = _apply_repeats(graph)
+    font = family(options.get("font-family", "sans-serif")).graphviz
+    text, line = inks(options)
+    muted = MUTED if line == INK else line
+    background = options.get("background", "transparent")
     lines = [
         "digraph model {",
-        f'  graph [rankdir={options["direction"]} ordering=in bgcolor="transparent" '
-        f'fontname="{FONT}" fontsize=11 fontcolor="{INK}" nodesep=0.25 ranksep=0.35 pad=0.1]',
-        f'  node [shape=plaintext fontname="{FONT}" fontsize=10 margin=0 fontcolor="{INK}"]',
-        f'  edge [fontname="{FONT}" fontsize=9 arrowsize=0.7 color="{INK}" fontcolor="{INK}"]',
+        f'  graph [rankdir={options["direction"]} ordering=in bgcolor="{background}" '
+        f'fontname="{font}" fontsize=11 fontcolor="{text}" nodesep=0.25 ranksep=0.35 pad=0.1]',
+        f'  node [shape=plaintext fontname="{font}" fontsize=10 margin=0 fontcolor="{INK}"]',
+        f'  edge [fontname="{font}" fontsize=9 arrowsize=0.7 color="{line}" fontcolor="{text}"]',
     ]
     children: dict[str | None, list[Mapping[str, Any]]] = {}
     for cluster in clusters:
@@ -237,7 +259,7 @@ def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
             lines.append(f"{indent}subgraph {cluster['id']} {{")
             lines.append(
                 f'{indent}  graph [label={_attr(cluster["label"])} class="{css}" '
-                f'style="dashed,rounded" color="{MUTED}" fontcolor="{INK}" labeljust=l]'
+                f'style="dashed,rounded" color="{muted}" fontcolor="{text}" labeljust=l]'
             )
             emit(cluster["id"], indent + "  ")
             lines.append(f"{indent}}}")
@@ -247,17 +269,17 @@ def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
         label = f' label=" x{edge["count"]}"' if edge["count"] > 1 else ""
         lines.append(f'  n{edge["tail"]} -> n{edge["head"]} [class="md-edge"{label}]')
     if options.get("legend"):
-        lines.extend(_legend(graph))
+        lines.extend(_legend(graph, text, muted))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _legend(graph: Mapping[str, Any]) -> list[str]:
+def _legend(graph: Mapping[str, Any], text: str, muted: str) -> list[str]:
     kinds = [k for k in KIND_NAMES if any(n["kind"] == k for n in graph["nodes"])]
     lines = [
         "  subgraph cluster_legend {",
-        f'    graph [label="Legend" class="md-legend" style="rounded" color="{MUTED}" '
-        f'fontcolor="{INK}" labeljust=l]',
+        f'    graph [label="Legend" class="md-legend" style="rounded" color="{muted}" '
+        f'fontcolor="{text}" labeljust=l]',
     ]
     lines.extend(
         f'    legend_{kind} [class="md-legend-item md-{kind}" label=<<TABLE BORDER="0" '

@@ -1,10 +1,12 @@
 """The layered style: one 3D box per layer, sized by its output shape (visualkeras-like).
 
 Box sizes follow the output shape without the batch dimension, ``(C, H, W)``:
-height from ``H`` and depth from ``W`` grow with the square root of the size
-(``12 * sqrt(n) * scale-xy`` px, clamped to ``min-xy``..``max-xy``), width from
-the channels grows with their logarithm (``8 * log2(C) * scale-z`` px, clamped
-to ``min-z``..``max-z``), so a 224-pixel image and a 50,176-feature flatten both
+height from ``H`` and depth from ``W`` grow as ``size-scale`` says (by default
+with the square root, ``12 * sqrt(n) * scale-xy`` px), fitted into
+``min-xy``..``max-xy`` for the whole figure (see
+:class:`~model_diagram.styles.layout.SizeScale`); width from the channels grows
+with their logarithm (``8 * log2(C) * scale-z`` px, clamped to
+``min-z``..``max-z``), so a 224-pixel image and a 50,176-feature flatten both
 fit on one page and bigger tensors always get bigger boxes. A 1-D output
 ``(N,)`` is drawn along the axis ``low-dim-orientation`` names (``y``: a tall
 column, the default; ``z``: a wide slab; ``x``: a deep slab); dimensions past
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .canvas import Canvas, Poly
-from .layout import Glyph, Layer, StyleSpec, compose
+from .layout import Context, Glyph, Layer, StyleSpec, compose
 
 __all__ = ["box_size", "draw", "spec"]
 
@@ -31,13 +33,6 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def xy_size(n: int, options: Mapping[str, Any]) -> float:
-    """Pixels for a spatial extent of ``n`` (square-root scaling, clamped)."""
-    return _clamp(
-        12.0 * math.sqrt(max(n, 1)) * options["scale-xy"], options["min-xy"], options["max-xy"]
-    )
-
-
 def z_size(n: int, options: Mapping[str, Any]) -> float:
     """Pixels for ``n`` channels (logarithmic scaling, clamped)."""
     return _clamp(
@@ -45,21 +40,22 @@ def z_size(n: int, options: Mapping[str, Any]) -> float:
     )
 
 
-def box_size(shape: tuple[int, ...], options: Mapping[str, Any]) -> tuple[float, float, float]:
+def box_size(shape: tuple[int, ...], ctx: Context) -> tuple[float, float, float]:
     """(width, height, depth) in px of a box for an output ``shape`` without batch dim."""
+    options, xy = ctx.options, ctx.xy
     dims = shape or (1,)
     if len(dims) == 1:
         n = dims[0]
         axis = options["low-dim-orientation"]
         return (
             z_size(n if axis == "z" else 1, options),
-            xy_size(n if axis == "y" else 1, options),
-            xy_size(n if axis == "x" else 1, options),
+            xy(n if axis == "y" else 1),
+            xy(n if axis == "x" else 1),
         )
     channels = dims[0] * math.prod(dims[3:])
     height = dims[1]
     width = dims[2] if len(dims) > 2 else 1
-    return z_size(channels, options), xy_size(height, options), xy_size(width, options)
+    return z_size(channels, options), xy(height), xy(width)
 
 
 def _box(x: float, y: float, w: float, h: float, *, de: float, paint: str) -> list[Poly]:
@@ -78,9 +74,9 @@ def _box(x: float, y: float, w: float, h: float, *, de: float, paint: str) -> li
     return items
 
 
-def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
-    w, h, d = box_size(layer.shape, options)
-    de = round(d * DEPTH, 2) if options["draw-volume"] else 0.0
+def glyph(layer: Layer, paint: str, ctx: Context) -> Glyph:
+    w, h, d = box_size(layer.shape, ctx)
+    de = round(d * DEPTH, 2) if ctx.options["draw-volume"] else 0.0
     top = -h / 2
     funnel_out = [(w, top), (w, -top)]
     funnel_in = [(0.0, top), (0.0, -top)]
@@ -102,8 +98,8 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
     )
 
 
-def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
-    de = round(size / 4, 2) if options["draw-volume"] else 0.0
+def swatch(paint: str, size: float, ctx: Context) -> list[Poly]:
+    de = round(size / 4, 2) if ctx.options["draw-volume"] else 0.0
     return _box(0.0, de, size - de, size - de, de=de, paint=paint)
 
 

@@ -26,44 +26,24 @@ overlays) and ``--model-diagram-background``.
 from __future__ import annotations
 
 import heapq
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RenderError
-from .canvas import ASCENT, Canvas, Color, Group, Paint, Poly, Text, text_width
+from ..fonts import FontFamily, family
+from ..theme import PALETTES, on_background
+from ..units import print_inches
+from .canvas import ASCENT, Canvas, Color, Group, Paint, Poly, Text
 
-#: colour-blind-safe palettes (Okabe & Ito 2008; Paul Tol's "bright" and "light")
-PALETTES: dict[str, tuple[str, ...]] = {
-    "okabe-ito": (
-        "#e69f00",
-        "#56b4e9",
-        "#009e73",
-        "#f0e442",
-        "#0072b2",
-        "#d55e00",
-        "#cc79a7",
-        "#999999",
-    ),
-    "tol-bright": ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"),
-    "tol-light": (
-        "#77aadd",
-        "#ee8866",
-        "#eedd88",
-        "#ffaabb",
-        "#99ddff",
-        "#44bb99",
-        "#bbcc33",
-        "#aaaa00",
-        "#dddddd",
-    ),
-    "grey": ("#f7f7f7", "#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252"),
-}
 INPUT_TYPE = "Input"
 INPUT_FILL = "#e0e0e0"
-INK = Color("#1b1f23", "--model-diagram-ink")
-LINE = Color("#4a5159", "--model-diagram-muted")
+INK_VAR = "--model-diagram-ink"
+LINE_VAR = "--model-diagram-muted"
+#: smallest printed text size that ``print-width`` keeps, in pt
+MIN_PRINT_PT = 7.0
 PADDING = 10.0
 ROW_GAP = 22.0
 LANE_GAP = 9.0
@@ -83,6 +63,8 @@ class Layer:
     type: str
     title: str
     shape: tuple[int, ...]
+    #: an input's name (a dict key or argument name), shown in its label
+    name: str = ""
     preds: list[str] = field(default_factory=list)
     succs: list[str] = field(default_factory=list)
 
@@ -93,6 +75,15 @@ class Layer:
 
 def layer_type(node: Mapping[str, Any]) -> str:
     return INPUT_TYPE if node["kind"] == "input" else str(node["name"])
+
+
+_KEY = re.compile(r"""\[['"]?([^'"\]]+)['"]?\]$""")
+
+
+def input_name(label: str) -> str:
+    """``x['user_id']`` -> ``user_id`` (a dict input's key); other labels as they are."""
+    match = _KEY.search(label)
+    return match[1] if match else label
 
 
 def slug(name: str) -> str:
@@ -114,13 +105,21 @@ def extract_layers(graph: Mapping[str, Any], type_ignore: Sequence[str]) -> list
         if n["kind"] in {"input", "module", "function"} and layer_type(n).lower() not in ignore
     ]
     kept = set(keep)
+    inputs = [nid for nid in keep if nodes[nid]["kind"] == "input"]
     layers: dict[str, Layer] = {}
     for nid in keep:
         node = nodes[nid]
         shapes = node.get("outputs") or node.get("inputs") or [[]]
         shape = shapes[0] if shapes else []
         title = node.get("qualname") or node.get("label") or ""
-        layers[nid] = Layer(nid, node["kind"], layer_type(node), str(title), tuple(shape[1:]))
+        label = str(node.get("label") or "")
+        # named when there is a choice to tell apart: dict keys, several arguments
+        name = (
+            input_name(label)
+            if node["kind"] == "input" and (len(inputs) > 1 or _KEY.search(label))
+            else ""
+        )
+        layers[nid] = Layer(nid, node["kind"], layer_type(node), str(title), tuple(shape[1:]), name)
     for nid in keep:
         seen: set[str] = set()
         stack = sorted(succ[nid], key=order.__getitem__, reverse=True)
@@ -173,6 +172,21 @@ class Arrangement:
     row: dict[str, int]
     col: dict[str, int]
     ncols: int
+    #: one chain broken into several rows (``print-width``), read like lines of text
+    wrapped: bool = False
+
+
+def wrap(layers: Sequence[Layer], arrangement: Arrangement, lines: int) -> Arrangement | None:
+    """A plain chain broken into ``lines`` rows of about equal length; None when the figure
+    has branches or skips (their connectors could not follow the break)."""
+    chain = arrangement.rows[0]
+    if len(arrangement.rows) > 1 or any(len(x.succs) > 1 or len(x.preds) > 1 for x in layers):
+        return None
+    per = -(-len(chain) // lines)
+    rows = [chain[i : i + per] for i in range(0, len(chain), per)]
+    row = {nid: r for r, part in enumerate(rows) for nid in part}
+    col = {nid: c for part in rows for c, nid in enumerate(part)}
+    return Arrangement(rows, row, col, per, wrapped=True)
 
 
 def arrange(layers: Sequence[Layer]) -> Arrangement:
@@ -218,6 +232,71 @@ def arrange(layers: Sequence[Layer]) -> Arrangement:
     return Arrangement(rows, row_of, rank, ncols)
 
 
+# -- sizes
+
+
+#: px per unit of f(n) for each ``size-scale``: f(n) = n, sqrt(n), log2(1 + n)
+_SIZE_UNIT = {"linear": 1.0, "sqrt": 12.0, "log": 24.0}
+
+
+def spatial_extents(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The extents a style draws as heights and depths: ``(N,)``, or ``H`` and ``W``."""
+    return shape[:1] if len(shape) == 1 else shape[1:3]
+
+
+@dataclass(frozen=True)
+class SizeScale:
+    """Pixels for a spatial extent ``n``: ``unit * f(n) * scale-xy``, fitted to this figure.
+
+    When every raw size lies within ``min-xy``..``max-xy`` it is kept as it is; otherwise
+    the figure's whole range is mapped onto the part of that interval it reaches, instead
+    of clipping, so the largest and smallest layers stay visibly different.
+    """
+
+    kind: str
+    factor: float
+    low: float
+    high: float
+    raw_lo: float = 0.0
+    raw_hi: float = 0.0
+
+    def raw(self, n: int) -> float:
+        n = max(n, 1)
+        value = {"linear": float(n), "sqrt": math.sqrt(n), "log": math.log2(1 + n)}[self.kind]
+        return _SIZE_UNIT[self.kind] * value * self.factor
+
+    def __call__(self, n: int) -> float:
+        raw = self.raw(n)
+        lo, hi = self.raw_lo, self.raw_hi
+        if self.low <= lo and hi <= self.high:
+            return raw
+        target_lo = min(max(lo, self.low), self.high)
+        target_hi = min(max(hi, self.low), self.high)
+        if hi <= lo:
+            return target_lo
+        return target_lo + (min(max(raw, lo), hi) - lo) * (target_hi - target_lo) / (hi - lo)
+
+    @classmethod
+    def fit(cls, extents: Iterable[int], options: Mapping[str, Any]) -> SizeScale:
+        low = float(options["min-xy"])
+        scale = cls(
+            options["size-scale"], float(options["scale-xy"]), low, max(low, options["max-xy"])
+        )
+        raws = [scale.raw(n) for n in extents] or [scale.raw(1)]
+        return cls(scale.kind, scale.factor, scale.low, scale.high, min(raws), max(raws))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a style's glyph and swatch functions draw with."""
+
+    options: Mapping[str, Any]
+    font: FontFamily
+    font_size: float
+    #: px for a spatial extent (heights and depths), fitted to the figure
+    xy: Callable[[int], float]
+
+
 # -- glyphs (supplied by a style)
 
 
@@ -248,8 +327,8 @@ class StyleSpec:
     """What a style contributes: one layer's glyph, a legend swatch, and its label mode."""
 
     name: str
-    glyph: Callable[[Layer, str, Mapping[str, Any]], Glyph]
-    swatch: Callable[[str, float, Mapping[str, Any]], list[Poly]]
+    glyph: Callable[[Layer, str, Context], Glyph]
+    swatch: Callable[[str, float, Context], list[Poly]]
     #: "rotated": dims under each layer, reading upwards; "lines": type and dims, centred
     labels: str
     #: whether 3D depth may overhang the next column on a single row (as in visualkeras)
@@ -273,6 +352,29 @@ def _darken(hex_color: str, amount: float = 0.45) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - amount)) for c in (r, g, b)))
 
 
+def ink_colors(options: Mapping[str, Any]) -> tuple[Color, Color]:
+    """(text, line) colours: as given; else the theme's (a transparent figure follows the
+    page); else, on a painted background, the theme ink that contrasts more with it
+    (pinned by :func:`pinned_variables`, so a dark page cannot turn it light)."""
+    background = options["background"]
+    chosen = []
+    for key, var in (("text-color", INK_VAR), ("line-color", LINE_VAR)):
+        if options.get(key):
+            chosen.append(Color(options[key]))
+        else:
+            base = "#ffffff" if background == "transparent" else background
+            chosen.append(Color(on_background(base, var), var))
+    return chosen[0], chosen[1]
+
+
+def pinned_variables(options: Mapping[str, Any], paints: Mapping[str, Paint]) -> dict[str, str]:
+    """Theme variables a figure with its own background fixes for itself."""
+    if options["background"] == "transparent":
+        return {}
+    colors = [paints["md-ink"].fill, paints["md-line"].stroke]
+    return {c.var: c.default for c in colors if c is not None and c.var}
+
+
 def build_paints(
     types: Sequence[str], options: Mapping[str, Any]
 ) -> tuple[dict[str, Paint], dict[str, str]]:
@@ -283,10 +385,11 @@ def build_paints(
     color_map: Mapping[str, Any] = options["color-map"]
     lowered = {key.lower(): value for key, value in color_map.items()}
     opacity = options["opacity"]
+    ink, line = ink_colors(options)
     paints = {
-        "md-ink": Paint(fill=INK),
-        "md-line": Paint(stroke=LINE, stroke_width=1.0),
-        "md-arrow": Paint(fill=LINE),
+        "md-ink": Paint(fill=ink),
+        "md-line": Paint(stroke=line, stroke_width=1.0),
+        "md-arrow": Paint(fill=line),
         "md-shade-light": Paint(
             fill=Color("#ffffff", "--model-diagram-shade-light"), fill_opacity=0.4
         ),
@@ -335,69 +438,109 @@ class _Route:
     role: str = ""
 
 
+@dataclass
+class _Plan:
+    """A figure being composed: its layers, where they go, and what they look like."""
+
+    layers: list[Layer]
+    arrangement: Arrangement
+    style: StyleSpec
+    ctx: Context
+    glyphs: dict[str, Glyph]
+    labels: dict[str, list[str]]
+    routes: list[_Route]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.arrangement.rows) > 1
+
+    def footprint(self, nid: str) -> float:
+        """The width a layer takes in its column (3D depth overhangs on a single row)."""
+        g = self.glyphs[nid]
+        return g.foot if (self.style.overlap and not self.multi) else g.right
+
+
+@dataclass
+class _Columns:
+    x: list[float]
+    width: list[float]
+    gaps: list[float]
+    slots: dict[int, list[tuple[str, str]]]
+
+
+@dataclass
+class _Rows:
+    top: list[float]
+    cy: list[float]
+    band: list[float]
+    height: float
+
+
 def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSpec) -> Canvas:
-    """Lay out and draw a layer graph in ``style``; deterministic for equal inputs."""
+    """Lay out and draw a layer graph in ``style``; deterministic for equal inputs.
+
+    With ``print-width`` the figure is scaled to that width. Text that would print under
+    :data:`MIN_PRINT_PT` is set larger and the figure composed again (wider labels make
+    it wider, so a few rounds settle it); when labels alone are too wide for the page, a
+    plain chain of layers is wrapped onto more lines, like text."""
+    font_size = float(options["font-size"])
+    if not options.get("print-width"):
+        return _compose_at(graph, options, style, font_size, 1)
+    target = print_inches(options["print-width"]) * 96.0
+    best: tuple[float, Canvas] | None = None
+    for lines in range(1, 9):
+        size = font_size
+        for _ in range(5):
+            canvas = _compose_at(graph, options, style, size, lines)
+            printed_pt = size * target / canvas.width * 0.75
+            if printed_pt >= MIN_PRINT_PT - 0.01:
+                canvas.print_scale = target / canvas.width
+                return canvas
+            size = round(size * MIN_PRINT_PT / printed_pt + 0.05, 2)
+        if best is None or printed_pt > best[0]:
+            best = (printed_pt, canvas)
+        if canvas.data.get("lines", "1") != str(lines):  # cannot wrap (branches), or no more
+            break
+    assert best is not None
+    canvas = best[1]
+    canvas.print_scale = target / canvas.width
+    return canvas
+
+
+def _compose_at(
+    graph: Mapping[str, Any],
+    options: Mapping[str, Any],
+    style: StyleSpec,
+    font_size: float,
+    lines: int,
+) -> Canvas:
     layers = extract_layers(graph, options["type-ignore"])
     arrangement = arrange(layers)
+    if 1 < lines <= len(arrangement.rows[0]):
+        arrangement = wrap(layers, arrangement, lines) or arrangement
     types = list(dict.fromkeys(layer.type for layer in layers))
     paints, paint_of = build_paints(types, options)
-    font = float(options["font-size"])
+    extents = {n for layer in layers for n in spatial_extents(layer.shape)}
+    xy = SizeScale.fit(extents, options)
+    ctx = Context(options, family(options["font-family"]), font_size, xy)
+    plan = _Plan(
+        layers,
+        arrangement,
+        style,
+        ctx,
+        {layer.id: style.glyph(layer, paint_of[layer.type], ctx) for layer in layers},
+        {layer.id: _label_lines(layer, style, options) for layer in layers},
+        _routes(layers, arrangement),
+    )
     spacing = float(style.spacing if options["spacing"] is None else options["spacing"])
-    glyphs = {layer.id: style.glyph(layer, paint_of[layer.type], options) for layer in layers}
-    routes = _routes(layers, arrangement)
-
-    # columns: widths, gaps (wider where vertical connectors run), x positions
-    multi = len(arrangement.rows) > 1
-    labels = {layer.id: _label_lines(layer, style, options) for layer in layers}
-    col_width = [0.0] * arrangement.ncols
-    for layer in layers:
-        g = glyphs[layer.id]
-        width = g.foot if (style.overlap and not multi) else g.right
-        if style.labels == "lines":
-            width = max([width, *(text_width(t, font) for t in labels[layer.id])])
-        c = arrangement.col[layer.id]
-        col_width[c] = max(col_width[c], width)
-    slots: dict[int, list[tuple[str, str]]] = {}
-    for route in routes:
-        if route.kind == "cross" and route.slot not in slots.setdefault(route.gap, []):
-            slots[route.gap].append(route.slot)
-    gaps = [
-        max(spacing, 12.0 * (len(slots.get(c, [])) + 1)) if slots.get(c) else spacing
-        for c in range(arrangement.ncols)
-    ]
-    left_pad = PADDING
-    col_x: list[float] = []
-    x = left_pad
-    for c in range(arrangement.ncols):
-        col_x.append(x)
-        x += col_width[c] + gaps[c]
-
-    # rows: lanes for skip arcs above, glyph extent, label band below
-    lanes: dict[int, int] = {}
-    for route in routes:
-        if route.kind == "skip":
-            r = arrangement.row[route.tail]
-            lanes[r] = max(lanes.get(r, 0), route.lane + 1)
-    row_top: list[float] = []
-    row_cy: list[float] = []
-    row_band: list[float] = []
-    y = PADDING
-    for r, chain in enumerate(arrangement.rows):
-        above = max(-glyphs[n].top for n in chain) + lanes.get(r, 0) * LANE_GAP
-        below = max(glyphs[n].bottom for n in chain)
-        band = _band_height(chain, labels, style, font)
-        row_top.append(y)
-        row_cy.append(y + above)
-        row_band.append(y + above + below + (4.0 if band else 0.0))
-        y += above + below + (band + 4.0 if band else 0.0) + ROW_GAP
-    height = y - ROW_GAP
+    columns = _columns(plan, spacing)
+    rows = _rows(plan)
 
     def origin(nid: str) -> tuple[float, float]:
         c = arrangement.col[nid]
-        g = glyphs[nid]
         # a narrow glyph is centred in a wide column (a label widened it)
-        offset = (col_width[c] - (g.foot if style.overlap and not multi else g.right)) / 2
-        return col_x[c] + max(0.0, offset), row_cy[arrangement.row[nid]]
+        offset = (columns.width[c] - plan.footprint(nid)) / 2
+        return columns.x[c] + max(0.0, offset), rows.cy[arrangement.row[nid]]
 
     def at(nid: str, point: tuple[float, float]) -> tuple[float, float]:
         ox, oy = origin(nid)
@@ -405,63 +548,27 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
 
     root = Group("md-diagram", data={"style": style.name})
     wires = Group("md-connectors")
-    body = Group("md-layers")
-    label_group = Group("md-labels")
-    right = 0.0
-    frame = _Frame(glyphs, at, arrangement, col_x, col_width, gaps, slots, row_cy)
-    for route in routes:
+    frame = _Frame(
+        plan.glyphs,
+        at,
+        arrangement,
+        columns.x,
+        columns.width,
+        columns.gaps,
+        columns.slots,
+        rows.cy,
+        rows.top,
+    )
+    for route in plan.routes:
         _draw_route(route, wires, frame, draw_funnel=options["draw-funnel"])
-    for layer in layers:
-        ox, oy = origin(layer.id)
-        g = glyphs[layer.id]
-        group = Group(
-            f"md-layer md-t-{slug(layer.type)}",
-            title=f"{layer.type}{' ' + layer.title if layer.title else ''}: {layer.dims}",
-            data={"type": layer.type, "kind": layer.kind, "shape": "x".join(map(str, layer.shape))},
-        )
-        for item in _shift(g.items, ox, oy):
-            group.add(item)
-        body.add(group)
-        right = max(right, ox + g.right)
-        lines = labels[layer.id]
-        if lines:
-            band = row_band[arrangement.row[layer.id]]
-            cx = ox + g.label_x
-            if style.labels == "rotated":
-                label_group.add(
-                    Text(
-                        cx + font * ASCENT / 2,
-                        band,
-                        lines[0],
-                        font,
-                        "md-ink",
-                        anchor="end",
-                        cls="md-label md-dims",
-                        rotate=-90,
-                    )
-                )
-                right = max(right, cx + font)
-            else:
-                for i, line in enumerate(lines):
-                    cls = "md-label md-name" if i == 0 and len(lines) > 1 else "md-label md-dims"
-                    label_group.add(
-                        Text(
-                            cx,
-                            band + font * (1.25 * i + 1),
-                            line,
-                            font,
-                            "md-ink",
-                            anchor="middle",
-                            cls=cls,
-                        )
-                    )
-                    right = max(right, cx + text_width(line, font) / 2)
+    body, label_group, right = _draw_layers(plan, origin, rows)
     root.add(wires)
     root.add(body)
     root.add(label_group)
-    width = max(right, col_x[-1] + col_width[-1]) + PADDING
+    width = max(right, columns.x[-1] + columns.width[-1]) + PADDING
+    height = rows.height
     if options["legend"]:
-        width, height = _legend(root, types, paint_of, style, options, figure_size=(width, height))
+        width, height = _legend(root, types, paint_of, style, ctx, figure_size=(width, height))
     background = options["background"]
     return Canvas(
         width=round(width, 2),
@@ -472,7 +579,110 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
         background=None
         if background == "transparent"
         else Color(background, "--model-diagram-background"),
+        font=ctx.font,
+        pinned=pinned_variables(options, paints),
+        data={"lines": str(len(arrangement.rows))} if arrangement.wrapped else {},
     )
+
+
+def _columns(plan: _Plan, spacing: float) -> _Columns:
+    """Column widths, the gaps after them (wider where vertical connectors run), x."""
+    arrangement, ctx = plan.arrangement, plan.ctx
+    width = [0.0] * arrangement.ncols
+    for layer in plan.layers:
+        w = plan.footprint(layer.id)
+        if plan.style.labels == "lines":
+            w = max([w, *(ctx.font.text_width(t, ctx.font_size) for t in plan.labels[layer.id])])
+        c = arrangement.col[layer.id]
+        width[c] = max(width[c], w)
+    slots: dict[int, list[tuple[str, str]]] = {}
+    for route in plan.routes:
+        if route.kind == "cross" and route.slot not in slots.setdefault(route.gap, []):
+            slots[route.gap].append(route.slot)
+    gaps = [
+        max(spacing, 12.0 * (len(slots.get(c, [])) + 1)) if slots.get(c) else spacing
+        for c in range(arrangement.ncols)
+    ]
+    xs: list[float] = []
+    x = PADDING
+    for c in range(arrangement.ncols):
+        xs.append(x)
+        x += width[c] + gaps[c]
+    return _Columns(xs, width, gaps, slots)
+
+
+def _rows(plan: _Plan) -> _Rows:
+    """Each row's centre line and label band: skip-arc lanes above, labels below."""
+    lanes: dict[int, int] = {}
+    for route in plan.routes:
+        if route.kind == "skip":
+            r = plan.arrangement.row[route.tail]
+            lanes[r] = max(lanes.get(r, 0), route.lane + 1)
+    top: list[float] = []
+    cy: list[float] = []
+    bands: list[float] = []
+    y = PADDING
+    for r, chain in enumerate(plan.arrangement.rows):
+        top.append(y)
+        above = max(-plan.glyphs[n].top for n in chain) + lanes.get(r, 0) * LANE_GAP
+        below = max(plan.glyphs[n].bottom for n in chain)
+        band = _band_height(chain, plan)
+        cy.append(y + above)
+        bands.append(y + above + below + (4.0 if band else 0.0))
+        y += above + below + (band + 4.0 if band else 0.0) + ROW_GAP
+    return _Rows(top, cy, bands, y - ROW_GAP)
+
+
+def _draw_layers(
+    plan: _Plan, origin: Callable[[str], tuple[float, float]], rows: _Rows
+) -> tuple[Group, Group, float]:
+    """One group per layer and its labels; returns (layers, labels, rightmost x)."""
+    body = Group("md-layers")
+    label_group = Group("md-labels")
+    font, size = plan.ctx.font, plan.ctx.font_size
+    right = 0.0
+    for layer in plan.layers:
+        ox, oy = origin(layer.id)
+        g = plan.glyphs[layer.id]
+        named = f" {layer.name}" if layer.name else ""
+        group = Group(
+            f"md-layer md-t-{slug(layer.type)}",
+            title=f"{layer.type}{named}{' ' + layer.title if layer.title and not named else ''}"
+            f": {layer.dims}",
+            data={"type": layer.type, "kind": layer.kind, "shape": "x".join(map(str, layer.shape))}
+            | ({"name": layer.name} if layer.name else {}),
+        )
+        for item in _shift(g.items, ox, oy):
+            group.add(item)
+        body.add(group)
+        right = max(right, ox + g.right)
+        lines = plan.labels[layer.id]
+        if not lines:
+            continue
+        band = rows.band[plan.arrangement.row[layer.id]]
+        cx = ox + g.label_x
+        if plan.style.labels == "rotated":
+            label_group.add(
+                Text(
+                    cx + size * ASCENT / 2,
+                    band,
+                    lines[0],
+                    size,
+                    "md-ink",
+                    anchor="end",
+                    cls="md-label md-dims",
+                    rotate=-90,
+                )
+            )
+            right = max(right, cx + size)
+            continue
+        for i, line in enumerate(lines):
+            cls = "md-label md-name" if i == 0 and len(lines) > 1 else "md-label md-dims"
+            label_group.add(
+                Text(cx, band + size * (1.25 * i + 1), line, size, "md-ink", "middle", cls)
+            )
+            right = max(right, cx + font.text_width(line, size) / 2)
+    return body, label_group, right
 
 
 def describe(
@@ -480,8 +690,13 @@ def describe(
 ) -> str:
     """A text alternative: each row's layers with their output shapes, in order."""
     by_id = {layer.id: layer for layer in layers}
+
+    def name(layer: Layer) -> str:
+        return f"{layer.type} {layer.name}" if layer.name else layer.type
+
     rows = [
-        " -> ".join(f"{by_id[n].type} {by_id[n].dims}" for n in chain) for chain in arrangement.rows
+        " -> ".join(f"{name(by_id[n])} {by_id[n].dims}" for n in chain)
+        for chain in arrangement.rows
     ]
     head = f"{graph.get('model', 'Model')} drawn in the {style.name} style"
     if len(rows) == 1:
@@ -492,20 +707,21 @@ def describe(
 
 def _label_lines(layer: Layer, style: StyleSpec, options: Mapping[str, Any]) -> list[str]:
     if style.labels == "rotated":
-        return [layer.dims] if options["show-dimension"] else []
-    lines = [layer.type]
+        if not options["show-dimension"]:
+            return [layer.name] if layer.name else []
+        return [f"{layer.name}: {layer.dims}" if layer.name else layer.dims]
+    lines = [layer.name or layer.type]
     if options["show-dimension"]:
         lines.append(layer.dims)
     return lines
 
 
-def _band_height(
-    chain: Sequence[str], labels: Mapping[str, list[str]], style: StyleSpec, font: float
-) -> float:
-    if style.labels == "rotated":
-        return max((text_width(labels[n][0], font) for n in chain if labels[n]), default=0.0)
+def _band_height(chain: Sequence[str], plan: _Plan) -> float:
+    font, size, labels = plan.ctx.font, plan.ctx.font_size, plan.labels
+    if plan.style.labels == "rotated":
+        return max((font.text_width(labels[n][0], size) for n in chain if labels[n]), default=0.0)
     count = max((len(labels[n]) for n in chain), default=0)
-    return count * font * 1.25
+    return count * size * 1.25
 
 
 def _routes(layers: Sequence[Layer], arrangement: Arrangement) -> list[_Route]:
@@ -517,6 +733,9 @@ def _routes(layers: Sequence[Layer], arrangement: Arrangement) -> list[_Route]:
         for head in layer.succs:
             t_row, h_row = arrangement.row[layer.id], arrangement.row[head]
             t_col, h_col = arrangement.col[layer.id], arrangement.col[head]
+            if arrangement.wrapped and h_row == t_row + 1:
+                routes.append(_Route(layer.id, head, "wrap"))
+                continue
             if t_row == h_row:
                 chain = arrangement.rows[t_row]
                 if chain.index(head) == chain.index(layer.id) + 1:
@@ -585,6 +804,7 @@ class _Frame:
     gaps: Sequence[float]
     slots: Mapping[int, list[tuple[str, str]]]
     row_cy: Sequence[float]
+    row_top: Sequence[float]
 
 
 def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool) -> None:
@@ -601,6 +821,18 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
         wires.add(group)
         return
     group = Group(f"md-connector md-{route.kind} {route.role}".strip())
+    if route.kind == "wrap":
+        # out of the end of one line, back under it, into the start of the next
+        start = at(route.tail, tail.out_pt)
+        end = at(route.head, head.in_pt)
+        below = frame.row_top[arrangement.row[route.head]] - ROW_GAP / 2
+        x_out, x_in = start[0] + ARROW, min(end[0] - 2 * ARROW, frame.col_x[0] - 2)
+        path = [start, (x_out, start[1]), (x_out, below), (x_in, below), (x_in, end[1])]
+        path.append((end[0] - ARROW, end[1]))
+        group.add(Poly(tuple(path), "md-line", "md-line", closed=False))
+        group.add(_arrow(end[0], end[1], "right"))
+        wires.add(group)
+        return
     if route.kind == "skip":
         # leave a layer right of where arcs arrive: a layer that ends one arc and starts the
         # next shows two lines, not one
@@ -634,20 +866,20 @@ def _legend(
     types: Sequence[str],
     paint_of: Mapping[str, str],
     style: StyleSpec,
-    options: Mapping[str, Any],
+    ctx: Context,
     *,
     figure_size: tuple[float, float],
 ) -> tuple[float, float]:
     """Add the legend (one entry per layer type) where ``legend-position`` says;
     returns the figure's new (width, height)."""
     width, height = figure_size
-    font = float(options["font-size"])
+    font = ctx.font_size
     size = round(font * 1.2, 2)  # of a swatch
     gap = font * 0.6
     entries = []
     for name in types:
         entry = Group(f"md-legend-entry md-t-{slug(name)}", data={"type": name})
-        for item in style.swatch(paint_of[name], size, options):
+        for item in style.swatch(paint_of[name], size, ctx):
             entry.add(item)
         entry.add(
             Text(
@@ -659,8 +891,8 @@ def _legend(
                 cls="md-legend-label",
             )
         )
-        entries.append((entry, size + gap + text_width(name, font)))
-    position = options["legend-position"]
+        entries.append((entry, size + gap + ctx.font.text_width(name, font)))
+    position = ctx.options["legend-position"]
     legend = Group(f"md-legend md-legend-{position}")
     step = size + font * 0.7
     if position in {"top", "bottom"}:

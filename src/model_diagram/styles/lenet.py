@@ -1,8 +1,8 @@
 """The LeNet style: feature maps as stacks of offset planes, dense layers as columns.
 
 Each layer's output ``(C, H, W)`` (batch dimension dropped) is a stack of
-``min(C, max-channels)`` planes of ``W x H`` (square-root scaling by
-``scale-xy``, clamped to ``min-xy``..``max-xy``), each plane ``4 * scale-z`` px
+``min(C, max-channels)`` planes of ``W x H`` (sized as in the layered style:
+``size-scale``, ``scale-xy``, fitted into ``min-xy``..``max-xy``), each plane ``4 * scale-z`` px
 behind the next, the stack no deeper than ``max-z`` px. A 1-D output ``(N,)``
 is a column ``N`` tall. Under each stage: its layer type and, with
 ``show-dimension``, its ``CxHxW``. Funnels join the front plane of a stage to
@@ -17,28 +17,26 @@ from collections.abc import Mapping
 from typing import Any
 
 from .canvas import Canvas, Poly
-from .layered import xy_size
-from .layout import Glyph, Layer, StyleSpec, compose
+from .layout import Context, Glyph, Layer, StyleSpec, compose
 
 __all__ = ["draw", "spec", "stack_size"]
 
 COLUMN_WIDTH = 12.0
 
 
-def stack_size(
-    shape: tuple[int, ...], options: Mapping[str, Any]
-) -> tuple[float, float, int, float]:
+def stack_size(shape: tuple[int, ...], ctx: Context) -> tuple[float, float, int, float]:
     """(plane width, plane height, number of planes, offset between planes) in px."""
+    options, xy = ctx.options, ctx.xy
     dims = shape or (1,)
     if len(dims) == 1:
-        return COLUMN_WIDTH, xy_size(dims[0], options), 1, 0.0
+        return COLUMN_WIDTH, xy(dims[0]), 1, 0.0
     channels = dims[0] * math.prod(dims[3:])
     planes = max(1, min(channels, options["max-channels"]))
-    width = xy_size(dims[2] if len(dims) > 2 else 1, options)
+    width = xy(dims[2] if len(dims) > 2 else 1)
     offset = 4.0 * options["scale-z"]
     if planes > 1:
         offset = min(offset, options["max-z"] / (planes - 1))
-    return width, xy_size(dims[1], options), planes, round(offset, 2)
+    return width, xy(dims[1]), planes, round(offset, 2)
 
 
 def _planes(x: float, y: float, w: float, h: float, *, n: int, o: float, paint: str) -> list[Poly]:
@@ -51,8 +49,8 @@ def _planes(x: float, y: float, w: float, h: float, *, n: int, o: float, paint: 
     return items
 
 
-def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
-    w, h, n, o = stack_size(layer.shape, options)
+def glyph(layer: Layer, paint: str, ctx: Context) -> Glyph:
+    w, h, n, o = stack_size(layer.shape, ctx)
     depth = (n - 1) * o
     top = -(h + depth) / 2
     # where the stack's outline crosses the centre line, left and right
@@ -73,7 +71,7 @@ def glyph(layer: Layer, paint: str, options: Mapping[str, Any]) -> Glyph:
     )
 
 
-def swatch(paint: str, size: float, options: Mapping[str, Any]) -> list[Poly]:
+def swatch(paint: str, size: float, ctx: Context) -> list[Poly]:
     o = round(size / 5, 2)
     return _planes(0.0, 0.0, size - 2 * o, size - 2 * o, n=3, o=o, paint=paint)
 

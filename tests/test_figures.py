@@ -1,0 +1,262 @@
+"""Figures for papers and slides: colours, sizes, print width, fonts, input names, formats.
+
+Real worker, real trace, real cache; the SVG (and PNG/PDF) is parsed and measured.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import model_diagram
+from model_diagram import cli
+from model_diagram.errors import OptionError
+from model_diagram.options import parse_options
+from model_diagram.pipeline import Pipeline
+from model_diagram.theme import PALETTE, contrast
+
+SVG = "{http://www.w3.org/2000/svg}"
+CNN = {"factory": "models_styles:make_layered_cnn", "input": "float[1,3,224,224]"}
+LENET = {"factory": "models_styles:make_lenet", "input": "float[1,3,128,128]"}
+RECOMMENDER = {
+    "factory": "example_project.models:make_recommender",
+    "input": {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"},
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    return Pipeline(tmp_path_factory.mktemp("cache"))
+
+
+def draw(pipeline: Pipeline, **values: Any) -> ET.Element:
+    return ET.fromstring(pipeline.diagram(parse_options(values)).svg)
+
+
+def classes(el: ET.Element) -> set[str]:
+    return set((el.get("class") or "").split())
+
+
+def layer_groups(root: ET.Element) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if "md-layer" in classes(g)]
+
+
+def front_height(group: ET.Element) -> float:
+    front = next(p for p in group.iter(f"{SVG}polygon") if "md-front" in classes(p))
+    ys = [float(pt.split(",")[1]) for pt in (front.get("points") or "").split()]
+    return max(ys) - min(ys)
+
+
+def text_fills(root: ET.Element) -> set[str]:
+    return {t.get("fill") or "" for t in root.iter(f"{SVG}text")}
+
+
+# -- colours
+
+
+def test_colour_names_palettes_and_bare_hex_are_accepted() -> None:
+    parsed = parse_options(
+        {
+            "factory": "a:b",
+            "background": "orange",
+            "text-color": "rebeccapurple",
+            "line-color": "'#abc'",
+            "palette": "okabe_ito",
+            "color-map": {"Conv2d": "tomato"},
+        }
+    )
+    assert parsed.background == "#ffa500"
+    assert parsed.text_color == "#663399"
+    assert parsed.line_color == "#aabbcc"
+    assert parsed.palette == "okabe-ito"
+    assert parsed.color_map == {"Conv2d": {"fill": "#ff6347"}}
+    for name in ("tab10", "tol_muted", "grayscale", "nord", "catppuccin"):
+        assert parse_options({"factory": "a:b", "palette": name}).palette == name.replace("_", "-")
+    # strings as typed on a command line or in rST: '#hex' is not a YAML comment
+    strings = parse_options(
+        {
+            "factory": "a:b",
+            "background": "#222222",
+            "palette": "[#fff, #000000]",
+            "color-map": "{Conv2d: #56b4e9, Linear: {fill: #e69f00}}",
+        },
+        strings=True,
+    )
+    assert strings.background == "#222222"
+    assert strings.palette == ["#ffffff", "#000000"]
+    assert strings.color_map == {"Conv2d": {"fill": "#56b4e9"}, "Linear": {"fill": "#e69f00"}}
+    with pytest.raises(OptionError, match="did you mean orange"):
+        parse_options({"factory": "a:b", "background": "orang"})
+    with pytest.raises(OptionError, match="tab10"):
+        parse_options({"factory": "a:b", "palette": "rainbow"})
+
+
+@pytest.mark.parametrize("style", ["layered", "lenet"])
+def test_dark_background_gets_light_text_and_lines(pipeline: Pipeline, style: str) -> None:
+    root = draw(pipeline, **LENET, style=style, legend=True, background="#222222")
+    ink = PALETTE["--model-diagram-ink"][1]
+    assert text_fills(root) == {ink}
+    assert contrast(ink, "#222222") >= 4.5
+    css = "".join(s.text or "" for s in root.iter(f"{SVG}style"))
+    # pinned on the figure: a light page theme cannot turn the text dark again
+    assert f"--model-diagram-ink:{ink}" in css
+    lines = [p for p in root.iter(f"{SVG}polyline") if "md-line" in classes(p)]
+    assert lines and {p.get("stroke") for p in lines} == {PALETTE["--model-diagram-muted"][1]}
+
+
+def test_explicit_text_and_line_colours(pipeline: Pipeline) -> None:
+    root = draw(
+        pipeline, **LENET, style="lenet", text_color="gold", line_color="#ff0000", legend=True
+    )
+    assert text_fills(root) == {"#ffd700"}
+    lines = [p for p in root.iter(f"{SVG}polyline") if "md-line" in classes(p)]
+    assert {p.get("stroke") for p in lines} == {"#ff0000"}
+
+
+def test_graph_style_background_and_colours(pipeline: Pipeline) -> None:
+    result = pipeline.diagram(
+        parse_options({**LENET, "background": "black", "line-color": "#00ff00", "depth": 1})
+    )
+    root = ET.fromstring(result.svg)
+    edges = [g for g in root.iter(f"{SVG}g") if "md-edge" in classes(g)]
+    assert edges
+    strokes = {p.get("stroke") for g in edges for p in g.iter(f"{SVG}path")}
+    assert strokes == {"#00ff00"}
+    assert any(
+        p.get("fill") == "black" or p.get("fill") == "#000000" for p in root.iter(f"{SVG}polygon")
+    )
+
+
+# -- sizes
+
+
+@pytest.mark.parametrize("scale", ["linear", "sqrt", "log"])
+def test_size_scale_keeps_flatten_and_linear_apart(pipeline: Pipeline, scale: str) -> None:
+    """Flatten (50,176 features), Linear (256) and Linear (10): the largest reaches
+    max-xy, and all three stay visibly different (today's clipping drew 200 vs 192)."""
+    root = draw(pipeline, **CNN, style="layered", size_scale=scale, draw_volume=False)
+    by_shape = {g.get("data-shape"): front_height(g) for g in layer_groups(root)}
+    flatten, hidden, out = by_shape["50176"], by_shape["256"], by_shape["10"]
+    assert flatten == pytest.approx(200.0)
+    assert flatten > (1.5 if scale == "log" else 2) * hidden
+    assert hidden > out + 1 or scale == "linear"  # linear: 256 and 10 are both tiny next to 50k
+    assert min(by_shape.values()) >= 12.0 - 0.01
+    heights = [h for shape, h in by_shape.items() if "x" in shape]  # images: H grows with size
+    assert len(set(heights)) > 1
+
+
+def test_size_scale_leaves_figures_that_fit_alone(pipeline: Pipeline) -> None:
+    """LeNet's sizes fit between min-xy and max-xy: the scale changes nothing."""
+    root = draw(pipeline, **LENET, style="layered", draw_volume=False)
+    heights = sorted({round(front_height(g), 2) for g in layer_groups(root)})
+    assert heights == [round(12 * n**0.5, 2) for n in (32, 64, 128)]
+
+
+@pytest.mark.parametrize("width", ["3.3in", "7in"])
+def test_print_width_keeps_text_legible(pipeline: Pipeline, width: str) -> None:
+    inches = float(width.removesuffix("in"))
+    root = draw(pipeline, **CNN, style="lenet", print_width=width, legend=True)
+    assert root.get("width") == f"{round(inches * 72, 2):g}pt"
+    view = [float(v) for v in (root.get("viewBox") or "").split()]
+    scale = inches * 72 / view[2]  # printed pt per SVG unit
+    sizes = {float(t.get("font-size") or 0) * 0.75 for t in root.iter(f"{SVG}text")}
+    assert min(sizes) * scale >= 7.0 - 0.05  # font-size is in px inside a 0.75 scale group
+
+
+def test_print_width_png_and_pdf_have_the_printed_size(tmp_path: Path) -> None:
+    diagram = model_diagram.render(
+        CNN["factory"],
+        input=CNN["input"],
+        style="layered",
+        print_width="85mm",
+        cache_dir=tmp_path / "cache",
+    )
+    png = diagram.save(tmp_path / "x.png", dpi=300)
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert abs(image.width - round(85 / 25.4 * 300)) <= 2
+    pdf = diagram.save(tmp_path / "x.pdf").read_bytes()
+    assert f"/MediaBox [0 0 {85 / 25.4 * 72:.2f}".rstrip("0").encode() in pdf
+
+
+# -- fonts and input names
+
+
+def test_font_family_is_measured_and_named_everywhere(pipeline: Pipeline, tmp_path: Path) -> None:
+    legend = {"legend": True, "legend_position": "right"}
+    sans = draw(pipeline, **LENET, style="lenet", **legend)
+    serif = draw(pipeline, **LENET, style="lenet", font_family="times", **legend)
+    mono = draw(pipeline, **LENET, style="lenet", font_family="monospace", **legend)
+    family = {
+        name: next(g.get("font-family") for g in root.iter(f"{SVG}g") if g.get("font-family"))
+        for name, root in (("sans", sans), ("serif", serif), ("mono", mono))
+    }
+    assert "Helvetica" in family["sans"] and "Times" in family["serif"]
+    assert "Courier" in family["mono"]
+    widths = [float((r.get("viewBox") or "").split()[2]) for r in (serif, sans, mono)]
+    assert widths[0] < widths[1] < widths[2]  # labels are measured in the chosen metrics
+    options = parse_options({**LENET, "font-family": "serif", "depth": 1})
+    dot = pipeline.diagram(options)
+    assert "Times" in dot.svg
+    pdf = Pipeline(tmp_path).diagram(
+        parse_options({**LENET, "style": "lenet", "font-family": "serif"}), fmt="pdf"
+    )
+    assert b"/BaseFont /Times-Roman" in pdf.data
+    with pytest.raises(OptionError, match="sans-serif, serif, monospace"):
+        parse_options({"factory": "a:b", "font-family": "Comic Sans"})
+
+
+@pytest.mark.parametrize("style", ["layered", "lenet"])
+def test_dict_inputs_are_labelled_with_their_keys(pipeline: Pipeline, style: str) -> None:
+    root = draw(pipeline, **RECOMMENDER, style=style)
+    inputs = [g for g in layer_groups(root) if g.get("data-kind") == "input"]
+    assert sorted(g.get("data-name") or "" for g in inputs) == ["age", "hist", "user_id"]
+    labels = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    for key in ("user_id", "age", "hist"):
+        assert key in labels
+    desc = "".join(d.text or "" for d in root.iter(f"{SVG}desc"))
+    assert "Input user_id" in desc
+
+
+def test_single_tensor_input_keeps_its_plain_label(pipeline: Pipeline) -> None:
+    root = draw(pipeline, **LENET, style="lenet")
+    assert "Input" in [t.text for t in root.iter(f"{SVG}text")]
+
+
+# -- formats we cannot write
+
+
+def test_unknown_extension_is_an_error_listing_formats(tmp_path: Path) -> None:
+    diagram = model_diagram.render(
+        LENET["factory"], input=LENET["input"], style="lenet", cache_dir=tmp_path / "cache"
+    )
+    with pytest.raises(OptionError, match=r"'\.docx'.*use a \.svg, \.png or \.pdf"):
+        diagram.save(tmp_path / "cnn.docx")
+    assert not (tmp_path / "cnn.docx").exists()
+    with pytest.raises(OptionError, match="must be one of svg, png"):
+        parse_options({**LENET, "format": "docx"})
+
+
+def test_cli_refuses_an_unknown_extension(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cnn.docx"
+    code = cli.main(["render", LENET["factory"], "--input", LENET["input"], "-o", str(out)])
+    assert code == 1 and not out.exists()
+    err = capsys.readouterr().err
+    assert "cannot write" in err and ".svg, .png or .pdf" in err
+
+
+def test_cli_reads_unquoted_hex(tmp_path: Path) -> None:
+    out = tmp_path / "dark.svg"
+    args = ["render", LENET["factory"], "--input", LENET["input"], "--style", "lenet"]
+    args += ["--background", "#222222", "--palette", "[#ff0000, #00ff00]", "-o", str(out)]
+    assert cli.main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    root = ET.fromstring(out.read_text("utf-8").split("\n", 1)[1])
+    assert text_fills(root) == {PALETTE["--model-diagram-ink"][1]}
+    fills = {p.get("fill") for p in root.iter(f"{SVG}polygon") if "md-front" in classes(p)}
+    assert "#ff0000" in fills
