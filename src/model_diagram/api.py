@@ -97,6 +97,7 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
     import torch
 
     from . import trace
+    from .forward_inputs import build_inputs
 
     if not isinstance(model, torch.nn.Module):
         model = model()
@@ -109,7 +110,7 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
         )
     stage = options.stage_dict(TRACE)
     if input_data is None:
-        args, kwargs = trace.build_inputs(stage, device, model)
+        args, kwargs = build_inputs(stage, device, model)
     elif isinstance(input_data, (torch.Tensor, Mapping)):
         args, kwargs = (input_data,), {}
     elif isinstance(input_data, (list, tuple)):

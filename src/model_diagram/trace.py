@@ -1,4 +1,4 @@
-"""Model + inputs -> a neutral layer graph (torchview underneath).
+"""Model + inputs -> a neutral layer graph: loading, the device policy, the traced pass.
 
 Runs in the worker. The layer graph is plain JSON (nodes, edges, clusters),
 so it can be cached, rendered by any style and never needs torch again.
@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-from .errors import FactoryError, InputError, TraceError
-from .inputs import materialize, parse_structure
-from .loader import call_factory, import_object, load_callable, user_location
+from .describe import dtype_names, input_names
+from .errors import FactoryError, TraceError
+from .forward_inputs import build_inputs
+from .graph_builder import builder_class, recording
+from .loader import call_factory, import_object, user_location
 
 #: a model larger than this is never rebuilt on CPU after a failed meta trace
 CPU_FALLBACK_LIMIT = 8 * 1024**3
@@ -122,70 +126,6 @@ def module_device(model: Any) -> str | None:
     return None
 
 
-def build_inputs(
-    options: Mapping[str, Any], device: str, model: Any
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """forward's (args, kwargs): from the input options, else guessed from the model."""
-    import torch
-
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = {}
-    if options["input"] is not None:
-        args = (materialize(parse_structure(options["input"]), device),)
-    elif options["inputs"] is not None:
-        args = tuple(materialize(parse_structure(options["inputs"]), device))
-    elif options["input-size"] is not None:
-        sizes = options["input-size"]
-        shapes = sizes if isinstance(sizes[0], list) else [sizes]
-        args = tuple(
-            materialize(parse_structure(f"float[{','.join(map(str, s))}]"), device) for s in shapes
-        )
-    elif options["input-factory"] is not None:
-        made = _call_input_factory(options["input-factory"])
-        args, kwargs = _to_device(made, device, torch)
-    if options["kwargs"] is not None:
-        kwargs = materialize(parse_structure(options["kwargs"]), device)
-    if not args and not kwargs:
-        from .providers import guess_inputs
-
-        args, kwargs = _to_device(guess_inputs(model, options, device), device, torch)
-    return args, kwargs
-
-
-def _call_input_factory(path: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    func = load_callable(path)
-    try:
-        made = func()
-    except Exception as exc:
-        raise InputError(
-            f"input-factory {path!r} raised {type(exc).__name__}: {exc}{user_location(exc)}",
-            detail=traceback.format_exc(),
-        ) from None
-    if (
-        not isinstance(made, tuple)
-        or len(made) != 2
-        or not isinstance(made[0], (tuple, list))
-        or not isinstance(made[1], Mapping)
-    ):
-        raise InputError(
-            f"input-factory {path!r} must return (args, kwargs), got {type(made).__name__}"
-        )
-    return tuple(made[0]), dict(made[1])
-
-
-def _to_device(made: tuple[tuple[Any, ...], dict[str, Any]], device: str, torch: Any) -> Any:
-    def move(item: Any) -> Any:
-        if isinstance(item, torch.Tensor):
-            return item.to(device)
-        if isinstance(item, Mapping):
-            return {k: move(v) for k, v in item.items()}
-        if isinstance(item, (list, tuple)):
-            return type(item)(move(v) for v in item)
-        return item
-
-    return move(made)
-
-
 def trace_module(
     model: Any,
     args: tuple[Any, ...],
@@ -193,29 +133,53 @@ def trace_module(
     options: Mapping[str, Any],
     device: str,
 ) -> dict[str, Any]:
+    depth = math.inf if options["depth"] < 0 else options["depth"]
+    builder, x, kw, dtypes = _record(model, args, kwargs, options, device, depth=depth)
+    try:
+        builder.fill_visual_graph()
+    except Exception as exc:  # torchview's own graph walk failed on this model
+
+        def at_every_depth() -> None:
+            _record(model, args, kwargs, options, device, depth=math.inf)[0].fill_visual_graph()
+
+        raise _graph_error(exc, options["depth"], at_every_depth) from None
+    graph: dict[str, Any] = builder.layer_graph(model, input_names(x, kw), dtypes)
+    return graph
+
+
+def _record(
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: Mapping[str, Any],
+    device: str,
+    *,
+    depth: float,
+) -> tuple[Any, Any, Any, dict[int, tuple[list[str], list[str]]]]:
+    """Run forward once under torchview's recorder: (builder, recorded args, kwargs, dtypes)."""
     from torchview.torchview import forward_prop, process_input
 
-    depth = math.inf if options["depth"] < 0 else options["depth"]
     modes = {name: m.training for name, m in model.named_modules()}
     dtypes: dict[int, tuple[list[str], list[str]]] = {}
 
     def record_dtypes(module: Any, inputs: Any, output: Any) -> None:
-        dtypes.setdefault(id(module), (_dtype_names(inputs), _dtype_names(output)))
+        dtypes.setdefault(id(module), (dtype_names(inputs), dtype_names(output)))
 
     hooks = [m.register_forward_hook(record_dtypes) for m in model.modules()]
     try:
-        x, kw, input_nodes = process_input(list(args), None, kwargs, device)
-        builder = _graph_builder_class()(
-            None,
-            input_nodes,
-            True,
-            options["expand-nested"],
-            options["hide-inner-tensors"],
-            options["hide-module-functions"],
-            options["roll"],
-            depth,
-        )
-        forward_prop(model, x, device, builder, options["mode"], **kw)
+        with recording():
+            x, kw, input_nodes = process_input(list(args), None, kwargs, device)
+            builder = builder_class()(
+                None,
+                input_nodes,
+                True,
+                options["expand-nested"],
+                options["hide-inner-tensors"],
+                options["hide-module-functions"],
+                options["roll"],
+                depth,
+            )
+            forward_prop(model, x, device, builder, options["mode"], **kw)
     except RuntimeError as exc:
         cause = exc.__cause__ or exc.__context__ or exc
         raise _forward_error(cause, args) from None
@@ -227,32 +191,32 @@ def trace_module(
         for name, module in model.named_modules():
             if name in modes:
                 module.training = modes[name]
-    try:
-        builder.fill_visual_graph()
-    except Exception as exc:  # torchview's own graph walk failed on this model
-        raise TraceError(
-            f"the forward pass ran, but torchview could not build the graph "
-            f"({type(exc).__name__}: {exc}); try another depth, or set "
-            "hide-inner-tensors / hide-module-functions differently",
-            detail=traceback.format_exc(),
-        ) from None
-    graph: dict[str, Any] = builder.layer_graph(model, _input_names(x, kw), dtypes)
-    return graph
+    return builder, x, kw, dtypes
 
 
-def _dtype_names(value: Any) -> list[str]:
-    """dtypes of the tensors in a nested structure, e.g. ``["float32", "int64"]``."""
-    if hasattr(value, "dtype") and hasattr(value, "shape"):
-        return [str(value.dtype).removeprefix("torch.")]
-    if isinstance(value, Mapping):
-        return [d for v in value.values() for d in _dtype_names(v)]
-    if isinstance(value, (list, tuple)):
-        return [d for v in value for d in _dtype_names(v)]
-    return []
+def _graph_error(exc: Exception, depth: int, at_every_depth: Callable[[], None]) -> TraceError:
+    """Say where torchview's graph walk broke, and whether depth -1 (tried now) draws the model."""
+    detail = traceback.format_exc()
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{type(exc).__name__}: {exc} in torchview's {frame.name}"
+    if depth < 0:
+        advice = "it fails at every depth"
+    else:
+        try:
+            at_every_depth()
+            advice = "depth -1 draws this model (tried just now)"
+        except Exception:
+            advice = "depth -1 fails too"
+    return TraceError(
+        f"the forward pass ran, but torchview could not connect the recorded layers at "
+        f"depth {depth} ({where}); {advice}; this is a torchview limitation: "
+        "please report it with the model to model-diagram",
+        detail=detail,
+    )
 
 
 def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
-    message = f"the model's forward raised {type(exc).__name__}: {exc}".rstrip()
+    message = f"{_who_raised(exc)} raised {type(exc).__name__}: {exc}".rstrip()
     if len(message) > 600:
         message = message[:600] + "..."
     message += user_location(exc)
@@ -265,156 +229,13 @@ def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
     return TraceError(message, detail=detail)
 
 
-def _input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
-    """id(recorder tensor) -> (a readable path such as ``x['hist']``, its dtype)."""
-    names: dict[int, tuple[str, str]] = {}
-
-    def walk(item: Any, path: str) -> None:
-        if hasattr(item, "tensor_nodes"):
-            names[id(item)] = (path, str(item.dtype).removeprefix("torch."))
-        elif isinstance(item, Mapping):
-            for key, value in item.items():
-                walk(value, f"{path}[{key!r}]" if path else str(key))
-        elif isinstance(item, (list, tuple)):
-            for i, value in enumerate(item):
-                walk(value, f"{path}[{i}]")
-
-    positional = list(args) if isinstance(args, (list, tuple)) else [args]
-    for i, value in enumerate(positional):
-        walk(value, "x" if len(positional) == 1 else f"arg{i}")
-    for key, value in kwargs.items():
-        walk(value, str(key))
-    return names
-
-
-def _graph_builder_class() -> type:
-    """Subclass torchview's ComputationGraph to record nodes instead of Graphviz text."""
-    from torchview.computation_graph import ComputationGraph
-    from torchview.computation_node import FunctionNode, ModuleNode, TensorNode
-
-    class LayerGraphBuilder(ComputationGraph):
-        def reset_graph_history(self) -> None:
-            super().reset_graph_history()
-            self.md_nodes: dict[str, tuple[Any, str | None, int | None]] = {}
-            self.md_edges: dict[tuple[str, str], int] = {}
-            self.md_clusters: dict[str, dict[str, Any]] = {}
-            self.md_scope: list[int] = []  # compute_unit_id of the modules being walked
-
-        def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:
-            cur = kwargs["cur_node"]
-            if isinstance(cur, (TensorNode, ModuleNode, FunctionNode)):
-                if cur.depth <= self.depth:
-                    action_fn(**kwargs)
-                return
-            module, children = next(iter(cur.items()))
-            step = {**kwargs, "cur_node": module}
-            if 0 <= module.depth <= self.depth:
-                action_fn(**step)
-            if self.hide_module_functions and module.is_container:
-                for node in module.output_nodes:
-                    self.traverse_graph(action_fn, **{**step, "cur_node": node})
-                return
-            if self.expand_nested and 1 <= module.depth < self.depth:
-                cluster = f"cluster_{self.subgraph_dict[module.node_id]}"
-                self.md_clusters.setdefault(
-                    cluster, {"id": cluster, "label": module.name, "parent": kwargs["subgraph"]}
-                )
-                step["subgraph"] = cluster
-            if module.depth >= 0:
-                self.md_scope.append(module.compute_unit_id)
-            for node in children:
-                self.traverse_graph(action_fn, **{**step, "cur_node": node})
-            if module.depth >= 0:
-                self.md_scope.pop()
-
-        def add_node(self, node: Any, subgraph: Any = None) -> None:
-            if node.node_id not in self.id_dict:
-                self.id_dict[node.node_id] = self.running_node_id
-                self.running_node_id += 1
-            scope = self.md_scope[-1] if self.md_scope else None
-            self.md_nodes.setdefault(str(self.id_dict[node.node_id]), (node, subgraph, scope))
-            self.node_set.add(id(node))
-
-        def add_edge(self, edge_ids: tuple[int, int], edg_cnt: int) -> None:
-            key = (str(edge_ids[0]), str(edge_ids[1]))
-            self.md_edges[key] = max(self.md_edges.get(key, 0), edg_cnt)
-
-        def resize_graph(self, *args: Any, **kwargs: Any) -> None:
-            """Sizing is the style's job."""
-
-        def layer_graph(
-            self,
-            model: Any,
-            input_names: dict[int, tuple[str, str]],
-            dtypes: dict[int, tuple[list[str], list[str]]],
-        ) -> dict[str, Any]:
-            modules = {id(m): (q, m) for q, m in model.named_modules(remove_duplicate=False)}
-            nodes = []
-            for nid, (node, cluster, scope) in self.md_nodes.items():
-                entry = _describe(
-                    nid,
-                    node,
-                    cluster,
-                    modules=modules,
-                    input_names=input_names,
-                    tensor_type=TensorNode,
-                    module_type=ModuleNode,
-                )
-                if scope in modules:
-                    entry["scope"] = modules[scope][0]
-                if isinstance(node, ModuleNode) and node.compute_unit_id in dtypes:
-                    entry["in_dtypes"], entry["out_dtypes"] = dtypes[node.compute_unit_id]
-                nodes.append(entry)
-            return {
-                "model": type(model).__name__,
-                "nodes": nodes,
-                "edges": [
-                    {"tail": t, "head": h, "count": c} for (t, h), c in self.md_edges.items()
-                ],
-                "clusters": list(self.md_clusters.values()),
-            }
-
-    return LayerGraphBuilder
-
-
-def _shape_list(shapes: Any) -> list[list[int]]:
-    out = []
-    for shape in shapes or ():
-        with contextlib.suppress(TypeError, ValueError):
-            out.append([int(d) for d in shape])
-    return out
-
-
-def _describe(
-    nid: str,
-    node: Any,
-    cluster: str | None,
-    *,
-    modules: dict[int, tuple[str, Any]],
-    input_names: dict[int, tuple[str, str]],
-    tensor_type: Any,
-    module_type: Any,
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": nid, "name": node.name, "depth": node.depth, "cluster": cluster}
-    if isinstance(node, tensor_type):
-        kind = {"input-tensor": "input", "output-tensor": "output"}.get(node.name, "tensor")
-        shape = [int(d) for d in node.tensor_shape]
-        entry.update(kind=kind, inputs=[shape], outputs=[shape])
-        if kind == "input" and node.tensor_id in input_names:
-            entry["label"], dtype = input_names[node.tensor_id]
-            entry["in_dtypes"] = entry["out_dtypes"] = [dtype]
-        return entry
-    entry.update(
-        kind="module" if isinstance(node, module_type) else "function",
-        inputs=_shape_list(node.input_shape),
-        outputs=_shape_list(node.output_shape),
-    )
-    if isinstance(node, module_type) and node.compute_unit_id in modules:
-        qualname, module = modules[node.compute_unit_id]
-        cls = type(module)
-        entry.update(
-            qualname=qualname,
-            cls=f"{cls.__module__}.{cls.__qualname__}",
-            params=int(sum(p.numel() for p in module.parameters())),
+def _who_raised(exc: BaseException) -> str:
+    """ "the model's forward", unless the innermost frame is torchview's own recording code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and f"{os.sep}torchview{os.sep}" in frames[-1].filename:
+        name = Path(frames[-1].filename).name
+        return (
+            f"torchview's recorder ({name}:{frames[-1].lineno} in {frames[-1].name}, "
+            "while the model's forward ran)"
         )
-    return entry
+    return "the model's forward"

@@ -1,0 +1,88 @@
+"""torchview's nodes -> the layer graph's JSON entries (no torch import needed).
+
+What a layer says about itself: kind, name, shapes, dtypes, and for modules
+the qualified name, class and parameter count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+
+def describe_node(
+    nid: str,
+    node: Any,
+    cluster: str | None,
+    *,
+    modules: dict[int, tuple[str, Any]],
+    input_names: dict[int, tuple[str, str]],
+    tensor_type: Any,
+    module_type: Any,
+) -> dict[str, Any]:
+    """One layer entry; ``modules`` maps id(module) -> (qualname, module)."""
+    entry: dict[str, Any] = {"id": nid, "name": node.name, "depth": node.depth, "cluster": cluster}
+    if isinstance(node, tensor_type):
+        kind = {"input-tensor": "input", "output-tensor": "output"}.get(node.name, "tensor")
+        shape = [int(d) for d in node.tensor_shape]
+        entry.update(kind=kind, inputs=[shape], outputs=[shape])
+        if kind == "input" and node.tensor_id in input_names:
+            entry["label"], dtype = input_names[node.tensor_id]
+            entry["in_dtypes"] = entry["out_dtypes"] = [dtype]
+        return entry
+    entry.update(
+        kind="module" if isinstance(node, module_type) else "function",
+        inputs=_shape_list(node.input_shape),
+        outputs=_shape_list(node.output_shape),
+    )
+    if isinstance(node, module_type) and node.compute_unit_id in modules:
+        qualname, module = modules[node.compute_unit_id]
+        cls = type(module)
+        entry.update(
+            qualname=qualname,
+            cls=f"{cls.__module__}.{cls.__qualname__}",
+            params=int(sum(p.numel() for p in module.parameters())),
+        )
+    return entry
+
+
+def _shape_list(shapes: Any) -> list[list[int]]:
+    out = []
+    for shape in shapes or ():
+        with contextlib.suppress(TypeError, ValueError):
+            out.append([int(d) for d in shape])
+    return out
+
+
+def dtype_names(value: Any) -> list[str]:
+    """dtypes of the tensors in a nested structure, e.g. ``["float32", "int64"]``."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return [str(value.dtype).removeprefix("torch.")]
+    if isinstance(value, Mapping):
+        return [d for v in value.values() for d in dtype_names(v)]
+    if isinstance(value, (list, tuple)):
+        return [d for v in value for d in dtype_names(v)]
+    return []
+
+
+def input_names(args: Any, kwargs: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
+    """id(recorder tensor) -> (a readable path such as ``x['hist']``, its dtype)."""
+    names: dict[int, tuple[str, str]] = {}
+
+    def walk(item: Any, path: str) -> None:
+        if hasattr(item, "tensor_nodes"):
+            names[id(item)] = (path, str(item.dtype).removeprefix("torch."))
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                walk(value, f"{path}[{key!r}]" if path else str(key))
+        elif isinstance(item, (list, tuple)):
+            for i, value in enumerate(item):
+                walk(value, f"{path}[{i}]")
+
+    positional = list(args) if isinstance(args, (list, tuple)) else [args]
+    for i, value in enumerate(positional):
+        walk(value, "x" if len(positional) == 1 else f"arg{i}")
+    for key, value in kwargs.items():
+        walk(value, str(key))
+    return names
