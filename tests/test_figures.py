@@ -260,3 +260,177 @@ def test_cli_reads_unquoted_hex(tmp_path: Path) -> None:
     assert text_fills(root) == {PALETTE["--model-diagram-ink"][1]}
     fills = {p.get("fill") for p in root.iter(f"{SVG}polygon") if "md-front" in classes(p)}
     assert "#ff0000" in fills
+
+
+# -- editable exports
+
+DRAWIO_STYLES = ["graph", "layered", "lenet"]
+LENET_TYPES = ["Input", "Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d"]
+#: the graph style also draws the output tensor
+GRAPH_NAMES = ["input", "Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d", "output"]
+
+
+def counts(style: str) -> tuple[int, int]:
+    """(layers, connections) of the LeNet model in a style."""
+    return (6, 5) if style == "graph" else (5, 4)
+
+
+def _export(pipeline: Pipeline, style: str, fmt: str, **values: Any) -> bytes:
+    options = parse_options({**LENET, "style": style, "depth": 1, **values})
+    return pipeline.diagram(options, fmt=fmt).data
+
+
+@pytest.mark.parametrize("style", DRAWIO_STYLES)
+def test_drawio_has_one_cell_per_layer_and_edge(pipeline: Pipeline, style: str) -> None:
+    root = ET.fromstring(_export(pipeline, style, "drawio", legend=True))
+    assert root.tag == "mxfile"
+    cells = root.findall("./diagram/mxGraphModel/root/mxCell")
+    vertices = [c for c in cells if c.get("vertex") == "1"]
+    edges = [c for c in cells if c.get("edge") == "1"]
+    assert (len(vertices), len(edges)) == counts(style)
+    if style == "graph":
+        firsts = [(c.get("value") or "").split("\n")[0].split()[0] for c in vertices]
+        assert firsts == GRAPH_NAMES
+    else:
+        assert [(c.get("tooltip") or "").split(" (")[0] for c in vertices] == LENET_TYPES
+    ids = {c.get("id") for c in vertices}
+    assert all(e.get("source") in ids and e.get("target") in ids for e in edges)
+    geometry = [c.find("mxGeometry") for c in vertices]
+    xs = [float(g.get("x") or 0) for g in geometry if g is not None]
+    if style != "graph":  # left to right, as drawn
+        assert xs == sorted(xs) and len(set(xs)) == len(xs)
+        styles = [c.get("style") or "" for c in vertices]
+        assert "fillColor=#e69f00" in styles[1]  # our palette's first colour: Conv2d
+        assert ("shape=cube" in styles[1]) == (style == "layered")
+    else:
+        ys = [float(g.get("y") or 0) for g in geometry if g is not None]
+        assert ys == sorted(ys) and len(set(ys)) == len(
+            ys
+        )  # top to bottom, as Graphviz placed them
+
+
+@pytest.mark.parametrize("style", DRAWIO_STYLES)
+def test_graphml_parses_with_layer_names_and_positions(pipeline: Pipeline, style: str) -> None:
+    import networkx as nx
+
+    data = _export(pipeline, style, "graphml")
+    root = ET.fromstring(data)
+    assert root.tag == "{http://graphml.graphdrawing.org/xmlns}graphml"
+    graph = nx.read_graphml(__import__("io").BytesIO(data))
+    assert (graph.number_of_nodes(), graph.number_of_edges()) == counts(style)
+    types = [graph.nodes[n]["type"].rsplit(".", 1)[-1] for n in nx.topological_sort(graph)]
+    assert types[1:5] == LENET_TYPES[1:]
+    assert all(
+        graph.nodes[n]["width"] > 0 and graph.nodes[n]["fill"].startswith("#") for n in graph
+    )
+
+
+def _compile(tex: bytes, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        return
+    (tmp_path / "fig.tex").write_bytes(tex)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "fig.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "fig.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("style", DRAWIO_STYLES)
+def test_tikz_is_a_standalone_document_with_every_layer(
+    pipeline: Pipeline, style: str, tmp_path: Path
+) -> None:
+    tex = _export(pipeline, style, "tikz", background="#222222")
+    text = tex.decode()
+    assert text.count("\\documentclass[tikz,border=2pt]{standalone}") == 1
+    body = text.split("\\begin{tikzpicture}", 1)[1].split("\\end{tikzpicture}", 1)[0]
+    assert text.rstrip().endswith("\\end{document}")
+    layers, links = counts(style)
+    for i in range(layers):
+        assert f"(layer-{i})" in body
+    assert body.count("\n% ") == 2 + layers  # a note per layer, and two section notes
+    assert body.count("-{Stealth") == links
+    assert "{HTML}{222222}" in text
+    assert text.count("{") == text.count("}")
+    _compile(tex, tmp_path)
+
+
+def test_tikz_escapes_text() -> None:
+    from model_diagram.exports.tikz import tex
+
+    assert tex("a_b & 50% #1 {x}") == r"a\_b \& 50\% \#1 \{x\}"
+    assert tex("3\u00d74") == r"3$\times$4"
+
+
+def test_exports_through_save_cli_and_sphinx(tmp_path: Path) -> None:
+    diagram = model_diagram.render(
+        LENET["factory"], input=LENET["input"], style="layered", cache_dir=tmp_path / "cache"
+    )
+    for ext, head in ((".drawio", b"<?xml"), (".tex", b"% Sequential"), (".graphml", b"<?xml")):
+        assert diagram.save(tmp_path / f"fig{ext}").read_bytes().startswith(head)
+    out = tmp_path / "cnn.drawio"
+    args = ["render", LENET["factory"], "--input", LENET["input"], "--style", "lenet"]
+    assert cli.main([*args, "-o", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert ET.fromstring(out.read_bytes()).tag == "mxfile"
+    assert parse_options({**LENET, "format": "tikz"}).format == "tikz"
+
+
+def test_sphinx_and_mkdocs_link_the_editable_drawing(
+    make_app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import yaml
+    from bs4 import BeautifulSoup
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        f"extensions = ['model_diagram']\nmodel_diagram_cache_dir = {str(tmp_path / 'cache')!r}\n",
+        "utf-8",
+    )
+    (src / "index.rst").write_text(
+        "Home\n====\n\n.. model-diagram:: models_styles:make_lenet\n"
+        "   :input: float[1,3,128,128]\n   :style: layered\n   :format: drawio\n\n"
+        ".. model-diagram:: models_styles:make_lenet\n"
+        "   :input: float[1,3,128,128]\n   :format: xlsx\n",
+        "utf-8",
+    )
+    app = make_app("html", srcdir=src)
+    app.build()
+    log = app.warning.getvalue()
+    assert "must be one of svg, png, pdf, drawio, tikz, graphml" in log
+    assert "index.rst:9" in log or "index.rst:8" in log
+    soup = BeautifulSoup((app.outdir / "index.html").read_text("utf-8"), "lxml")
+    link = soup.select_one("p.model-diagram-download a")
+    assert link is not None and str(link["href"]).endswith(".drawio")
+    assert soup.select_one("figure.model-diagram svg, div.model-diagram svg") is not None
+    drawing = ET.fromstring((app.outdir / str(link["href"])).read_bytes())
+    assert drawing.tag == "mxfile"
+
+    docs = tmp_path / "site-src" / "docs"
+    (docs / "deep").mkdir(parents=True)
+    (docs / "deep" / "page.md").write_text(
+        "# Page\n\n```model-diagram\nfactory: models_styles:make_lenet\n"
+        "input: float[1,3,128,128]\nstyle: lenet\nformat: graphml\n```\n",
+        "utf-8",
+    )
+    config_file = tmp_path / "site-src" / "mkdocs.yml"
+    plugin = {"cache_dir": str(tmp_path / "cache")}
+    config_file.write_text(
+        yaml.safe_dump({"site_name": "T", "plugins": [{"model-diagram": plugin}]}), "utf-8"
+    )
+    build(load_config(config_file=str(config_file)))
+    page = tmp_path / "site-src" / "site" / "deep" / "page" / "index.html"
+    soup = BeautifulSoup(page.read_text("utf-8"), "lxml")
+    link = soup.select_one("p.model-diagram-download a")
+    assert link is not None and str(link["href"]).startswith("../../assets/model-diagram/")
+    target = (page.parent / str(link["href"])).resolve()
+    assert ET.fromstring(target.read_bytes()).tag.endswith("graphml")

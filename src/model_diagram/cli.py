@@ -28,9 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="draw one model into a file")
     render.add_argument("factory", help=OPTIONS["factory"].help)
-    render.add_argument(
-        "-o", "--output", required=True, help=f"output file: {writable_formats()}"
-    )
+    render.add_argument("-o", "--output", required=True, help=f"output file: {writable_formats()}")
     render.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
     render.add_argument("-v", "--verbose", action="store_true", help="log cache hits and traces")
     for name, spec in OPTIONS.items():

@@ -87,6 +87,15 @@ def figure_html(
     return f"<figure {' '.join(attrs)}>{body}</figure>"
 
 
+def download_html(href: str, fmt: str) -> str:
+    """A link to a diagram's editable drawing (``format: drawio``, ``tikz``, ``graphml``)."""
+    what = {"drawio": "diagrams.net (.drawio)", "tikz": "TikZ (.tex)", "graphml": "GraphML"}
+    return (
+        f'<p class="model-diagram-download"><a href="{html.escape(href)}" download>'
+        f"Edit this figure: {html.escape(what.get(fmt, fmt))}</a></p>"
+    )
+
+
 def error_html(error: DiagramError, factory: str = "") -> str:
     """A visible placeholder naming the problem, so a broken model never vanishes silently."""
     what = f" for <code>{html.escape(factory)}</code>" if factory else ""

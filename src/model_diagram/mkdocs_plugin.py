@@ -32,6 +32,7 @@ MkDocs events used, in build order:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -56,10 +57,12 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
+from .cache import atomic_write, key_of
 from .embed import (
     CSS_NAME,
     JS_NAME,
     asset_text,
+    download_html,
     error_html,
     figure_html,
     layer_table_html,
@@ -68,7 +71,14 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError, RenderError
-from .options import OPTIONS, DiagramOptions, parse_options, validate_defaults
+from .options import (
+    EDITABLE_FORMATS,
+    OPTIONS,
+    SUFFIXES,
+    DiagramOptions,
+    parse_options,
+    validate_defaults,
+)
 from .output import find_engine
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
 from .styles.graph import CLASS_LINK
@@ -202,6 +212,8 @@ class _PageState:
     """Where the blocks of one page are, and the blocks Markdown found, by slot id."""
 
     src_uri: str
+    #: the page's URL (links to files written beside the site are relative to it)
+    url: str = ""
     lines: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     slots: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
@@ -261,6 +273,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._serving: set[Path] = set()
         self._added_paths: list[str] = []
         self._page: _PageState | None = None
+        self._site_dir = Path("site")
         self._seconds = 0.0
         self._nonce = secrets.token_hex(4)
         self._files: Files | None = None
@@ -285,6 +298,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if self.pipeline is None or self.pipeline.cache.root != cache_dir.resolve():
             self.pipeline = Pipeline(cache_dir)
         self.pipeline.traced = 0
+        self._site_dir = Path(config.site_dir)
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._svgs = {}
@@ -321,7 +335,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str:
-        state = _PageState(page.file.src_uri)
+        state = _PageState(page.file.src_uri, page.url)
         if FENCE_NAME in markdown:
             try:
                 source = page.file.content_string
@@ -473,6 +487,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             svg = resolve_class_links(svg)  # drop the placeholders now; else on_post_page
         marker = len(self._svgs) + self._inserted
         self._svgs[marker] = unique_ids(svg, occurrence)
+        extra = layer_table_html(result.graph) if options.table else ""
+        if options.format in EDITABLE_FORMATS.values():
+            extra += self._editable(result, options, state)
         return figure_html(
             f"<!--model-diagram-svg:{marker}-->",
             caption=options.caption,
@@ -480,8 +497,19 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             align=options.align,
             width=options.width,
             classes=options.css_class,
-            table=layer_table_html(result.graph) if options.table else "",
+            table=extra,
         )
+
+    def _editable(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
+        """Write the editable drawing (``format``) beside the site; a link to it."""
+        assert self.pipeline is not None
+        data, _, _ = self.pipeline.render_graph(
+            options, result.graph, key_of(result.graph), options.format, []
+        )
+        name = f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIXES[options.format]}"
+        uri = f"assets/model-diagram/{name}"
+        atomic_write(self._site_dir / uri, data)
+        return download_html(get_relative_url(uri, state.url), options.format)
 
     def _failed(self, error: DiagramError, where: str, factory: str) -> str:
         self.failures += 1

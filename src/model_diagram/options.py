@@ -399,8 +399,10 @@ def _type_names(value: Any) -> tuple[str, ...]:
 #: the files we write, by name suffix: the ``format`` option's values, the CLI's ``-o``
 #: and ``Diagram.save`` all come from here (pictures, then editable drawings)
 PICTURE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
-EDITABLE_FORMATS: dict[str, str] = {}
+EDITABLE_FORMATS = {".drawio": "drawio", ".tex": "tikz", ".graphml": "graphml"}
 FILE_FORMATS = PICTURE_FORMATS | EDITABLE_FORMATS
+#: format -> file name suffix
+SUFFIXES = {fmt: suffix for suffix, fmt in FILE_FORMATS.items()}
 
 
 def _spoken(items: list[str]) -> str:
@@ -910,7 +912,9 @@ class DiagramOptions:
     format: str = opt(
         "svg",
         " | ".join(FILE_FORMATS.values()),
-        "Output format for files (pages embed SVG).",
+        "Output format for files (pages embed SVG): a picture, or an editable drawing "
+        "(`drawio` for diagrams.net, `tikz` for LaTeX, `graphml`) that pages offer for "
+        "download under the figure.",
         _choice(*FILE_FORMATS.values()),
         stage=RENDER,
         example="png",

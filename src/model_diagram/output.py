@@ -39,7 +39,8 @@ class Engine:
 
     @property
     def formats(self) -> tuple[str, ...]:
-        return ("svg", "png", "pdf") if self.name == "dot" else ("svg", "png")
+        # json: the layout itself, for the editable exports
+        return ("svg", "png", "pdf", "json") if self.name == "dot" else ("svg", "png", "json")
 
 
 def _graphviz_pure_path() -> str | None:

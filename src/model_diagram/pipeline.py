@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, exports
 from .cache import Cache, key_of
 from .errors import CacheError, DiagramError
 from .options import RENDER, TRACE, DiagramOptions
@@ -166,11 +167,19 @@ class Pipeline:
         drawn = options.stage_dict(RENDER, TRACE)
         if figure:
             canvas = figure(graph, drawn)
-            data = figure_canvas.export(canvas, fmt, options.dpi, f"md{rkey[:10]}")
+            if fmt in exports.WRITERS:
+                assert canvas.scene is not None
+                data = exports.write(canvas.scene, fmt)
+            else:
+                data = figure_canvas.export(canvas, fmt, options.dpi, f"md{rkey[:10]}")
         else:
             assert engine is not None
             dot = graph_style.to_dot(graph, drawn)
-            data = run_engine(engine, dot, fmt, options.dpi)
+            if fmt in exports.WRITERS:
+                layout = json.loads(run_engine(engine, dot, "json"))
+                data = exports.write(graph_style.to_scene(graph, drawn, layout), fmt)
+            else:
+                data = run_engine(engine, dot, fmt, options.dpi)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
             description = (

@@ -40,6 +40,7 @@ from .embed import (
     CSS_NAME,
     JS_NAME,
     asset_text,
+    download_html,
     error_html,
     figure_html,
     layer_table_html,
@@ -48,7 +49,15 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError, RenderError
-from .options import OPTIONS, DiagramOptions, canonical_name, parse_options, validate_defaults
+from .options import (
+    EDITABLE_FORMATS,
+    OPTIONS,
+    SUFFIXES,
+    DiagramOptions,
+    canonical_name,
+    parse_options,
+    validate_defaults,
+)
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, trace_key
 from .styles.graph import describe as describe_layers
@@ -518,6 +527,13 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         resolve = _class_urls(self) if options.link_classes else None
         inner = unique_ids(resolve_class_links(node["svg"], resolve), occurrence)
     table = layer_table_html(node["graph"]) if options.table else ""
+    if options.format in EDITABLE_FORMATS.values():
+        data = _render(self.config, node, options.format)
+        name = _store(
+            Path(self.builder.outdir) / self.builder.imagedir, data, SUFFIXES[options.format][1:]
+        )
+        href = f"{self.builder.imgpath}/{name}" if self.builder.imgpath else name
+        table += download_html(href, options.format)
     if isinstance(node.parent, nodes.figure):
         self.body.append(f'<div class="model-diagram-canvas">{inner}</div>{table}')
     else:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import RenderError
 from ..fonts import FAMILIES, FontFamily
+from ..scene import Scene
 
 SANS = FAMILIES["sans-serif"]
 
@@ -112,6 +113,8 @@ class Canvas:
     pinned: dict[str, str] = field(default_factory=dict)
     #: facts about the layout for the caller (not drawn)
     data: dict[str, str] = field(default_factory=dict)
+    #: the same figure as editable shapes and links (draw.io, TikZ, GraphML exports)
+    scene: Scene | None = None
     #: printed size / drawn size (``print-width``): the SVG's width and height, PNG pixels
     #: and PDF page are scaled by it, the drawing's own coordinates are not
     print_scale: float = 1.0

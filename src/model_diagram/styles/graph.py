@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..fonts import family
+from ..scene import Link, Node, Scene
 from ..theme import light, on_background
 from .repeats import collapse_repeats
 
@@ -292,3 +293,80 @@ def _legend(graph: Mapping[str, Any], text: str, muted: str) -> list[str]:
         lines.append(f"    {chain} [style=invis]")
     lines.append("  }")
     return lines
+
+
+def _label_lines(node: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str, ...]:
+    """A node's label as plain lines (what its HTML-like table shows)."""
+    show_shapes = options.get("show-shapes", True)
+    if node["kind"] in {"input", "output", "tensor"}:
+        lines = [f"{node['kind']} {node.get('label') or ''}".strip()]
+        return (*lines, shape_text(node["outputs"])) if show_shapes else tuple(lines)
+    lines = [node["name"] + (f" x{node['repeat']}" if node.get("repeat") else "")]
+    if node.get("qualname"):
+        lines.append(str(node.get("repeat_group") if node.get("repeat") else node["qualname"]))
+    if show_shapes:
+        lines.append(f"input: {shape_text(node['inputs'])}")
+        lines.append(f"output: {shape_text(node['outputs'])}")
+    return tuple(lines)
+
+
+def to_scene(graph: dict[str, Any], options: Mapping[str, Any], layout: Mapping[str, Any]) -> Scene:
+    """The graph style as an editable scene, placed where the engine put it: ``layout`` is
+    the engine's ``-Tjson`` output for :func:`to_dot` (points, y up; turned to px, y down)."""
+    drawn = prepare(graph, options)
+    by_name = {f"n{node['id']}": node for node in drawn["nodes"]}
+    _, _, width_pt, height_pt = (float(v) for v in layout["bb"].split(","))
+    px = 4 / 3
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return round(x * px, 2), round((height_pt - y) * px, 2)
+
+    line = inks(options)[1]
+    background = options.get("background", "transparent")
+    scene = Scene(
+        round(width_pt * px, 2),
+        round(height_pt * px, 2),
+        background=None if background == "transparent" else background,
+        text=INK,
+        line=line,
+        font=family(options.get("font-family", "sans-serif")),
+        font_size=10 * px,
+        title=str(graph.get("model") or "Model"),
+    )
+    gvid: dict[int, str] = {}
+    for obj in layout.get("objects", []):
+        node = by_name.get(obj.get("name", ""))
+        if node is None or "pos" not in obj:
+            continue  # clusters and the legend
+        gvid[obj["_gvid"]] = node["id"]
+        cx, cy = point(*(float(v) for v in obj["pos"].split(",")))
+        w, h = float(obj["width"]) * 96, float(obj["height"]) * 96
+        box = (round(cx - w / 2, 2), round(cy - h / 2, 2), round(w, 2), round(h, 2))
+        scene.nodes.append(
+            Node(
+                node["id"],
+                _label_lines(node, options),
+                node["kind"],
+                str(node.get("cls") or node["name"]),
+                *box,
+                front=box,
+                fill=FILLS[node["kind"]],
+                stroke=INK,
+                label_at="inside",
+            )
+        )
+    for edge in layout.get("edges", []):
+        if edge["tail"] not in gvid or edge["head"] not in gvid:
+            continue
+        points, tip = [], None
+        for token in str(edge.get("pos", "")).split():
+            parts = token.split(",")
+            if parts[0] in {"e", "s"}:
+                if parts[0] == "e":
+                    tip = point(float(parts[1]), float(parts[2]))
+                continue
+            points.append(point(float(parts[0]), float(parts[1])))
+        if tip is not None:
+            points.append(tip)
+        scene.links.append(Link(gvid[edge["tail"]], gvid[edge["head"]], tuple(points)))
+    return scene

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..errors import RenderError
 from ..fonts import FontFamily, family
+from ..scene import Link, Node, Scene
 from ..theme import PALETTES, on_background
 from ..units import print_inches
 from .canvas import ASCENT, Canvas, Color, Group, Paint, Poly, Text
@@ -335,6 +336,8 @@ class StyleSpec:
     overlap: bool
     #: default space between layers, px
     spacing: float
+    #: the editable shape of a layer that is neither a cube nor a stack of planes
+    shape: str = "box"
 
 
 def _shift(items: Sequence[Poly], dx: float, dy: float) -> list[Poly]:
@@ -559,8 +562,11 @@ def _compose_at(
         rows.cy,
         rows.top,
     )
-    for route in plan.routes:
-        _draw_route(route, wires, frame, draw_funnel=options["draw-funnel"])
+    funnels = bool(options["draw-funnel"])
+    links = [
+        Link(route.tail, route.head, _draw_route(route, wires, frame, draw_funnel=funnels))
+        for route in plan.routes
+    ]
     body, label_group, right = _draw_layers(plan, origin, rows)
     root.add(wires)
     root.add(body)
@@ -570,9 +576,22 @@ def _compose_at(
     if options["legend"]:
         width, height = _legend(root, types, paint_of, style, ctx, figure_size=(width, height))
     background = options["background"]
+    scene = Scene(
+        round(width, 2),
+        round(height + PADDING, 2),
+        _scene_nodes(plan, origin, paints, paint_of),
+        links,
+        None if background == "transparent" else background,
+        _default(paints["md-ink"].fill),
+        _default(paints["md-line"].stroke),
+        ctx.font,
+        font_size,
+        str(graph.get("model") or "Model"),
+    )
     return Canvas(
         width=round(width, 2),
         height=round(height + PADDING, 2),
+        scene=scene,
         paints=paints,
         root=root,
         description=describe(graph, layers, arrangement, style),
@@ -583,6 +602,60 @@ def _compose_at(
         pinned=pinned_variables(options, paints),
         data={"lines": str(len(arrangement.rows))} if arrangement.wrapped else {},
     )
+
+
+def _default(color: Color | None) -> str:
+    return color.default if color is not None else "#000000"
+
+
+def _scene_nodes(
+    plan: _Plan,
+    origin: Callable[[str], tuple[float, float]],
+    paints: Mapping[str, Paint],
+    paint_of: Mapping[str, str],
+) -> list[Node]:
+    """The layers as editable shapes: bounds, front face, depth or planes, colours."""
+    nodes = []
+    for layer in plan.layers:
+        ox, oy = origin(layer.id)
+        g = plan.glyphs[layer.id]
+        faces = [p for p in g.items if "md-front" in p.cls.split()] or g.items[:1]
+        xs = [x for x, _ in faces[0].points]
+        ys = [y for _, y in faces[0].points]
+        front = (
+            round(ox + min(xs), 2),
+            round(oy + min(ys), 2),
+            round(max(xs) - min(xs), 2),
+            round(max(ys) - min(ys), 2),
+        )
+        planes = [p for p in g.items if "md-plane" in p.cls.split()]
+        if len(planes) > 1:
+            shape, depth = "planes", planes[1].points[0][0] - planes[0].points[0][0]
+        elif g.right - front[2] > 0.01 and plan.style.name == "layered":
+            shape, depth = "cube", g.right - front[2]
+        else:
+            shape, depth = plan.style.shape, 0.0
+        paint = paints[paint_of[layer.type]]
+        nodes.append(
+            Node(
+                layer.id,
+                tuple(plan.labels[layer.id]) or (layer.name or layer.type,),
+                layer.kind,
+                layer.type,
+                round(ox, 2),
+                round(oy + g.top, 2),
+                round(g.right, 2),
+                round(g.bottom - g.top, 2),
+                front,
+                shape,
+                round(depth, 2),
+                max(1, len(planes)),
+                _default(paint.fill),
+                _default(paint.stroke),
+                paint.fill_opacity,
+            )
+        )
+    return nodes
 
 
 def _columns(plan: _Plan, spacing: float) -> _Columns:
@@ -807,19 +880,21 @@ class _Frame:
     row_top: Sequence[float]
 
 
-def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool) -> None:
+def _draw_route(
+    route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
+) -> tuple[tuple[float, float], ...]:
+    """Draw one connection; returns the path it stands for (for the editable scene)."""
     glyphs, at, arrangement = frame.glyphs, frame.at, frame.arrangement
     tail, head = glyphs[route.tail], glyphs[route.head]
     if route.kind == "next":
-        if not draw_funnel:
-            return
-        group = Group("md-funnel")
-        for a, b in zip(tail.funnel_out, head.funnel_in, strict=False):
-            group.add(
-                Poly((at(route.tail, a), at(route.head, b)), "md-line", "md-line", closed=False)
-            )
-        wires.add(group)
-        return
+        if draw_funnel:
+            group = Group("md-funnel")
+            for a, b in zip(tail.funnel_out, head.funnel_in, strict=False):
+                group.add(
+                    Poly((at(route.tail, a), at(route.head, b)), "md-line", "md-line", closed=False)
+                )
+            wires.add(group)
+        return (at(route.tail, tail.out_pt), at(route.head, head.in_pt))
     group = Group(f"md-connector md-{route.kind} {route.role}".strip())
     if route.kind == "wrap":
         # out of the end of one line, back under it, into the start of the next
@@ -832,7 +907,7 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
         group.add(Poly(tuple(path), "md-line", "md-line", closed=False))
         group.add(_arrow(end[0], end[1], "right"))
         wires.add(group)
-        return
+        return (*path[:-1], end)
     if route.kind == "skip":
         # leave a layer right of where arcs arrive: a layer that ends one arc and starts the
         # next shows two lines, not one
@@ -849,7 +924,7 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
         group.add(Poly(points, "md-line", "md-line", closed=False))
         group.add(_arrow(end[0], end[1], "down"))
         wires.add(group)
-        return
+        return (*points[:-1], end)
     start = at(route.tail, tail.out_pt)
     end = at(route.head, head.in_pt)
     gap_slots = frame.slots[route.gap]
@@ -859,6 +934,7 @@ def _draw_route(route: _Route, wires: Group, frame: _Frame, *, draw_funnel: bool
     group.add(Poly(points, "md-line", "md-line", closed=False))
     group.add(_arrow(end[0], end[1], "right"))
     wires.add(group)
+    return (*points[:-1], end)
 
 
 def _legend(
