@@ -100,3 +100,20 @@ class Tangled(nn.Module):
 def make_tangled() -> Tangled:
     """Build the tangled model."""
     return Tangled()
+
+
+def make_wide_dense() -> nn.Sequential:
+    """A dense net too wide to draw every neuron: 4 -> 100 -> ReLU -> 3. Input ``float[1,4]``."""
+    return nn.Sequential(nn.Linear(4, 100), nn.ReLU(), nn.Linear(100, 3))
+
+
+def make_tiny_conv() -> nn.Sequential:
+    """A small convnet for the neurons style: channels 1 -> 4 -> 6, then 10 classes.
+    Input ``float[1,1,8,8]``."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1),
+        nn.Flatten(),
+        nn.Linear(6 * 8 * 8, 10),
+    )

@@ -434,3 +434,73 @@ def test_sphinx_and_mkdocs_link_the_editable_drawing(
     assert link is not None and str(link["href"]).startswith("../../assets/model-diagram/")
     target = (page.parent / str(link["href"])).resolve()
     assert ET.fromstring(target.read_bytes()).tag.endswith("graphml")
+
+
+# -- the neurons style
+
+DENSE = {"factory": "models_styles:make_dense", "input": "float[1,4]"}
+
+
+def neurons(root: ET.Element) -> list[ET.Element]:
+    return [p for p in root.iter(f"{SVG}polygon") if "md-neuron" in classes(p)]
+
+
+def test_neurons_draws_simple_dense_with_26_neurons(pipeline: Pipeline) -> None:
+    root = draw(pipeline, **DENSE, style="neurons", legend=True)
+    assert len(neurons(root)) == 4 + 8 + 8 + 4 + 2 + 2  # + the two legend swatches
+    columns = layer_groups(root)
+    assert [g.get("data-units") for g in columns] == ["4", "8", "8", "4", "2"]
+    assert sum(len(neurons(g)) for g in columns) == 26
+    weights = [p for p in root.iter(f"{SVG}polyline") if "md-weight" in classes(p)]
+    assert len(weights) == 4 * 8 + 8 * 8 + 8 * 4 + 4 * 2
+    # columns left to right, each centred on the same line
+    xs = [
+        min(float(pt.split(",")[0]) for pt in (neurons(g)[0].get("points") or "").split())
+        for g in columns
+    ]
+    assert xs == sorted(xs) and len(set(xs)) == 5
+    desc = "".join(d.text or "" for d in root.iter(f"{SVG}desc"))
+    assert "26 neurons" in desc
+
+
+def test_neurons_caps_wide_layers_with_an_ellipsis(pipeline: Pipeline) -> None:
+    root = draw(
+        pipeline, factory="models_styles:make_wide_dense", input="float[1,4]", style="neurons"
+    )
+    columns = layer_groups(root)
+    # ReLU keeps the 100 units and has no weights: folded into the Linear before it
+    assert [g.get("data-units") for g in columns] == ["4", "100", "3"]
+    wide = columns[1]
+    assert len(neurons(wide)) == 9
+    assert len([p for p in wide.iter(f"{SVG}polygon") if "md-ellipsis" in classes(p)]) == 3
+    assert "ReLU" in (wide.findtext(f"{SVG}title") or "")
+    assert "100" in [t.text for t in root.iter(f"{SVG}text")]
+    capped = draw(
+        pipeline,
+        factory="models_styles:make_wide_dense",
+        input="float[1,4]",
+        style="neurons",
+        max_neurons=5,
+    )
+    assert len(neurons(layer_groups(capped)[1])) == 4
+
+
+def test_neurons_of_a_convnet_are_channels(pipeline: Pipeline, tmp_path: Path) -> None:
+    values = {"factory": "models_styles:make_tiny_conv", "input": "float[1,1,8,8]"}
+    root = draw(pipeline, **values, style="neurons", background="#222222")
+    columns = layer_groups(root)
+    assert [g.get("data-units") for g in columns] == ["1", "4", "6", "384", "10"]
+    squares = [p for p in neurons(columns[1]) if len((p.get("points") or "").split()) == 4]
+    assert len(squares) == 4  # feature maps are squares, vector units circles
+    assert text_fills(root) == {PALETTE["--model-diagram-ink"][1]}
+    drawing = ET.fromstring(
+        pipeline.diagram(parse_options({**values, "style": "neurons"}), fmt="drawio").data
+    )
+    cells = drawing.findall("./diagram/mxGraphModel/root/mxCell")
+    assert len([c for c in cells if c.get("vertex") == "1"]) == 1 + 4 + 6 + 9 + 10
+    assert any("ellipse" in (c.get("style") or "") for c in cells)
+    diagram = model_diagram.render(
+        values["factory"], input=values["input"], style="neurons", cache_dir=tmp_path
+    )
+    png = diagram.save(tmp_path / "n.png")
+    assert png.read_bytes().startswith(b"\x89PNG")

@@ -679,10 +679,11 @@ class DiagramOptions:
     )
     style: str = opt(
         "graph",
-        "graph | layered | lenet",
-        "Drawing style: `graph` (Graphviz), `layered` (3D boxes sized by tensor shape) or "
-        "`lenet` (stacks of feature-map planes).",
-        _choice("graph", "layered", "lenet"),
+        "graph | layered | lenet | neurons",
+        "Drawing style: `graph` (Graphviz), `layered` (3D boxes sized by tensor shape), "
+        "`lenet` (stacks of feature-map planes) or `neurons` (columns of neurons with their "
+        "connections, for small dense and convolutional models).",
+        _choice("graph", "layered", "lenet", "neurons"),
         stage=RENDER,
         example="layered",
     )
@@ -718,8 +719,8 @@ class DiagramOptions:
     )
     spacing: float | None = opt(
         None,
-        "px (default: 12 layered, 32 lenet)",
-        "(layered, lenet) Space between layers.",
+        "px (default: 12 layered, 32 lenet, 90 neurons)",
+        "(layered, lenet, neurons) Space between layers.",
         _optional_pixels,
         stage=RENDER,
         example="20",
@@ -832,6 +833,15 @@ class DiagramOptions:
         _choice("x", "y", "z"),
         stage=RENDER,
         example="z",
+    )
+    max_neurons: int = opt(
+        10,
+        "int",
+        "(neurons) Most units drawn in one column; a wider layer shows its first and last "
+        "units around an ellipsis.",
+        _int(3, 256),
+        stage=RENDER,
+        example="16",
     )
     max_channels: int = opt(
         16,

@@ -25,6 +25,7 @@ from .styles import canvas as figure_canvas
 from .styles import graph as graph_style
 from .styles import layered as layered_style
 from .styles import lenet as lenet_style
+from .styles import neurons as neurons_style
 from .theme import svg_style
 from .worker import Worker, shared_worker
 
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE_DIR = ".model-diagram-cache"
 
 #: styles drawn by model-diagram itself (no Graphviz): style name -> layer graph -> Canvas
-FIGURE_STYLES = {"layered": layered_style.draw, "lenet": lenet_style.draw}
+FIGURE_STYLES = {
+    "layered": layered_style.draw,
+    "lenet": lenet_style.draw,
+    "neurons": neurons_style.draw,
+}
 
 
 @dataclass

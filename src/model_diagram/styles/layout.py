@@ -66,6 +66,7 @@ class Layer:
     shape: tuple[int, ...]
     #: an input's name (a dict key or argument name), shown in its label
     name: str = ""
+    params: int = 0
     preds: list[str] = field(default_factory=list)
     succs: list[str] = field(default_factory=list)
 
@@ -120,7 +121,10 @@ def extract_layers(graph: Mapping[str, Any], type_ignore: Sequence[str]) -> list
             if node["kind"] == "input" and (len(inputs) > 1 or _KEY.search(label))
             else ""
         )
-        layers[nid] = Layer(nid, node["kind"], layer_type(node), str(title), tuple(shape[1:]), name)
+        params = int(node.get("params") or 0)
+        layers[nid] = Layer(
+            nid, node["kind"], layer_type(node), str(title), tuple(shape[1:]), name, params
+        )
     for nid in keep:
         seen: set[str] = set()
         stack = sorted(succ[nid], key=order.__getitem__, reverse=True)
@@ -574,7 +578,9 @@ def _compose_at(
     width = max(right, columns.x[-1] + columns.width[-1]) + PADDING
     height = rows.height
     if options["legend"]:
-        width, height = _legend(root, types, paint_of, style, ctx, figure_size=(width, height))
+        width, height = add_legend(
+            root, types, paint_of, style.swatch, ctx, figure_size=(width, height)
+        )
     background = options["background"]
     scene = Scene(
         round(width, 2),
@@ -937,11 +943,11 @@ def _draw_route(
     return (*points[:-1], end)
 
 
-def _legend(
+def add_legend(
     root: Group,
     types: Sequence[str],
     paint_of: Mapping[str, str],
-    style: StyleSpec,
+    swatch: Callable[[str, float, Context], list[Poly]],
     ctx: Context,
     *,
     figure_size: tuple[float, float],
@@ -955,7 +961,7 @@ def _legend(
     entries = []
     for name in types:
         entry = Group(f"md-legend-entry md-t-{slug(name)}", data={"type": name})
-        for item in style.swatch(paint_of[name], size, ctx):
+        for item in swatch(paint_of[name], size, ctx):
             entry.add(item)
         entry.add(
             Text(
