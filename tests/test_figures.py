@@ -5,6 +5,7 @@ Real worker, real trace, real cache; the SVG (and PNG/PDF) is parsed and measure
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -504,3 +505,64 @@ def test_neurons_of_a_convnet_are_channels(pipeline: Pipeline, tmp_path: Path) -
     )
     png = diagram.save(tmp_path / "n.png")
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+# -- VisualTorch's calls
+
+
+def test_visualtorch_calls_return_pil_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from PIL import Image
+    from torch import nn
+
+    import models_styles
+    from model_diagram import visualtorch
+
+    monkeypatch.chdir(tmp_path)  # the API's default cache goes here
+    model = models_styles.make_layered_cnn()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    image = visualtorch.layered_view(model, input_shape=(1, 3, 224, 224), legend=True)
+    assert isinstance(image, Image.Image) and image.width > 500
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert image.getpixel((1, 1))[:3] == (255, 255, 255)  # VisualTorch's white background
+
+    lenet = visualtorch.lenet_view(
+        models_styles.make_lenet(),
+        (1, 3, 128, 128),
+        to_file=tmp_path / "lenet.svg",
+        color_map={nn.Conv2d: {"fill": (255, 0, 0, 255), "outline": "black"}},
+        type_ignore=[nn.MaxPool2d],
+        background_fill=(34, 34, 34),
+        font_color="white",
+        legend=True,
+        legend_position="top-left",
+        show_input=False,
+    )
+    assert isinstance(lenet, Image.Image)
+    root = ET.fromstring((tmp_path / "lenet.svg").read_text("utf-8").split("\n", 1)[1])
+    types = [g.get("data-type") for g in layer_groups(root)]
+    assert types == ["Conv2d", "Conv2d"]
+    assert text_fills(root) == {"#ffffff"}
+    fronts = {p.get("fill") for p in root.iter(f"{SVG}polygon") if "md-front" in classes(p)}
+    assert "#ff0000" in fronts
+    legend = next(g for g in root.iter(f"{SVG}g") if "md-legend" in classes(g))
+    assert "md-legend-top" in classes(legend)
+
+    with pytest.warns(UserWarning, match="node_size has no equivalent"):
+        neurons_image = visualtorch.graph_view(
+            models_styles.make_dense(), (1, 4), node_size=30, to_file=tmp_path / "dense.png"
+        )
+    ours = model_diagram.render(
+        models_styles.make_dense(),
+        input_data=torch.rand(1, 4),
+        style="neurons",
+        background="white",
+    )
+    with Image.open(io.BytesIO(ours._repr_png_())) as reference:
+        assert reference.size == neurons_image.size
+    with Image.open(tmp_path / "dense.png") as saved:
+        assert saved.size == neurons_image.size
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour_map'"):
+        visualtorch.layered_view(model, (1, 3, 224, 224), colour_map={})
