@@ -106,6 +106,22 @@ class EmbeddingFirst(nn.Module):
         return self.embed(ids).mean(1)
 
 
+class EmbeddingThenImage(nn.Module):
+    """The first layer is an Embedding, but forward's one argument is an image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.conv(image).mean((2, 3)) + self.embed.weight.sum(0)
+
+
+def make_embedding_then_image() -> EmbeddingThenImage:
+    return EmbeddingThenImage()
+
+
 def make_conv_first() -> ConvFirst:
     return ConvFirst()
 

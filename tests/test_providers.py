@@ -14,7 +14,7 @@ import torch
 
 import models_providers as mp
 from model_diagram import render
-from model_diagram.errors import InputError, OptionError
+from model_diagram.errors import InputError, OptionError, TraceError
 from model_diagram.options import TRACE, parse_options
 from model_diagram.pipeline import Pipeline
 from model_diagram.providers import GROUP, guess_inputs, load_provider
@@ -221,18 +221,29 @@ def test_unguessable_conv_model_word_for_word(tmp_path: Path) -> None:
     )
 
 
-def test_unguessable_linear_and_embedding_models(tmp_path: Path) -> None:
-    assert message(tmp_path, "make_linear_first", batch_size=4) == (
-        "no inputs given and none could be guessed for LinearFirst: tried example-input-array, "
-        "transformers and torch-rechub, and forward(x: Tensor) gives no shapes. Its first "
-        "layer, fc = Linear(in_features=20, out_features=5, bias=True), suggests  "
-        "input: 'float[4,20]'; or give inputs, kwargs, input-size or input-factory"
+def test_linear_and_embedding_first_models_are_guessed_from_that_layer(tmp_path: Path) -> None:
+    """One required argument and a Linear or Embedding first: its input is tried, and the
+    note says where it came from (the line the error used to suggest)."""
+    linear = diagram(tmp_path, "make_linear_first", batch_size=4)
+    assert "x | (4, 20)" in svg_text(linear.svg)
+    assert linear.notes == [
+        "inputs guessed from the first layer, fc = Linear(in_features=20, out_features=5, "
+        "bias=True): input: 'float[4,20]' (no provider applied: tried example-input-array, "
+        "transformers and torch-rechub); give input or kwargs if forward wants something else"
+    ]
+    embedding = diagram(tmp_path, "make_embedding_first", seq_length=16)
+    assert "x | (2, 16)" in svg_text(embedding.svg)
+    assert embedding.notes[0].startswith(
+        "inputs guessed from the first layer, embed = Embedding(1000, 16): "
+        "input: 'long[2,16](0,1000)'"
     )
-    assert message(tmp_path, "make_embedding_first", seq_length=16).endswith(
-        "forward(ids: Tensor) gives no shapes. Its first layer, embed = Embedding(1000, 16), "
-        "suggests  input: 'long[2,16](0,1000)'; or give inputs, kwargs, input-size or "
-        "input-factory"
-    )
+
+
+def test_a_first_layer_guess_that_fails_says_so(tmp_path: Path) -> None:
+    """forward wants something else than the first layer's input: the error names the guess."""
+    with pytest.raises(TraceError) as info:
+        diagram(tmp_path, "make_embedding_then_image")
+    assert "inputs guessed from the first layer, embed = Embedding(10, 4)" in info.value.message
 
 
 def test_live_model_uses_the_same_providers(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ guessed, as for a new user's first directive.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +167,74 @@ def test_dien_state_reaches_its_mlp(pipeline: Pipeline, depth: int) -> None:
     assert writes
     assert any(e["tail"] in writes for e in graph["edges"] if e["head"] in names)
     assert kinds(graph)["output"] >= 1
+
+
+# -- inputs guessed for the common families, and extra-kwargs on top
+
+
+def input_shapes(graph: dict[str, Any]) -> dict[str, list[int]]:
+    return {n["label"]: n["outputs"][0] for n in graph["nodes"] if n["kind"] == "input"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model_type", "expected"),
+    [
+        # two towers: ids from text_config, pixels from vision_config
+        ("clip", {"input_ids": [2, 10], "pixel_values": [2, 3, 224, 224]}),
+        # audio: log-mel frames (2 x max_source_positions) and the decoder's ids
+        ("whisper", {"input_features": [2, 80, 3000], "decoder_input_ids": [2, 10]}),
+        ("wav2vec2", {"input_values": [2, 16000]}),
+        ("bart", {"input_ids": [2, 10], "attention_mask": [2, 10], "decoder_input_ids": [2, 10]}),
+    ],
+)
+def test_inputs_guessed_for_multimodal_audio_and_encoder_decoder_models(
+    pipeline: Pipeline, model_type: str, expected: dict[str, list[int]]
+) -> None:
+    graph = graph_of(
+        pipeline, "models_zoo:transformers_model", factory_kwargs={"model_type": model_type}
+    )
+    assert input_shapes(graph) == expected
+
+
+@pytest.mark.slow
+def test_extra_kwargs_join_guessed_inputs(pipeline: Pipeline) -> None:
+    """extra-kwargs adds to the guessed inputs (providers stay on) and wins over them."""
+    factory = "models_zoo:transformers_model"
+    plain = graph_of(pipeline, factory, factory_kwargs={"model_type": "mistral"}, depth=-1)
+    assert set(input_shapes(plain)) == {"input_ids"}  # no mask on the meta device
+    masked = graph_of(
+        pipeline,
+        factory,
+        factory_kwargs={"model_type": "mistral"},
+        depth=-1,
+        extra_kwargs={"attention_mask": "long[2,10](1,2)", "use_cache": False},
+        device="cpu",
+    )
+    assert input_shapes(masked) == {"input_ids": [2, 10], "attention_mask": [2, 10]}
+    # without a cache, its bookkeeping (a cat per layer for keys and values) is gone
+    cats = [sum(1 for n in g["nodes"] if n["name"] == "cat") for g in (plain, masked)]
+    assert cats[0] > cats[1]
+
+
+def test_extra_kwargs_from_every_front_end() -> None:
+    """One schema: YAML values (MkDocs, API) and rST/CLI strings give the same option."""
+    from model_diagram.options import OPTIONS
+
+    spec = OPTIONS["extra-kwargs"]
+    as_text = spec.from_string("{use_cache: false, attention_mask: 'long[1,8](1,2)'}")
+    assert as_text == {"use_cache": False, "attention_mask": "long[1,8](1,2)"}
+    assert parse_options({"factory": "a:b", "extra_kwargs": as_text}).extra_kwargs == as_text
+    combined = parse_options({"factory": "a:b", "input": "float[2,4]", "extra-kwargs": as_text})
+    assert combined.input == "float[2,4]"  # joins any input option
+
+
+def test_extra_kwargs_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from model_diagram.cli import main
+
+    out = tmp_path / "m.svg"
+    argv = ["render", "models:make_mlp", "--input", "float[2,8]", "-o", str(out)]
+    argv += ["--cache-dir", str(tmp_path / "c")]
+    assert main([*argv, "--extra-kwargs", "{scale: 'float[2,4]'}"]) == 1  # forward has no scale
+    assert "unexpected keyword argument 'scale'" in capsys.readouterr().err
+    assert main(argv) == 0 and out.exists()

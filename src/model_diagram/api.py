@@ -97,7 +97,7 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
     import torch
 
     from . import trace
-    from .forward_inputs import build_inputs
+    from .forward_inputs import build_inputs, finish
 
     if not isinstance(model, torch.nn.Module):
         model = model()
@@ -112,9 +112,9 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
     if input_data is None:
         args, kwargs = build_inputs(stage, device, model)
     elif isinstance(input_data, (torch.Tensor, Mapping)):
-        args, kwargs = (input_data,), {}
+        args, kwargs = finish(model, (input_data,), {}, stage, device)
     elif isinstance(input_data, (list, tuple)):
-        args, kwargs = tuple(input_data), {}
+        args, kwargs = finish(model, tuple(input_data), {}, stage, device)
     else:
         kind = type(input_data).__name__
         raise OptionError(f"input_data must be a tensor, dict, list or tuple, not {kind}")

@@ -16,9 +16,10 @@ from .loader import load_callable, user_location
 
 
 def build_inputs(
-    options: Mapping[str, Any], device: str, model: Any
+    options: Mapping[str, Any], device: str, model: Any, notes: list[str] | None = None
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """forward's (args, kwargs): from the input options, else guessed from the model."""
+    """forward's (args, kwargs): from the input options, else guessed from the model;
+    then ``extra-kwargs`` on top (see :func:`finish`)."""
     import torch
 
     args: tuple[Any, ...] = ()
@@ -41,8 +42,28 @@ def build_inputs(
     if not args and not kwargs:
         from .providers import guess_inputs
 
-        args, kwargs = _to_device(guess_inputs(model, options, device), device, torch)
-    return args, kwargs
+        guessed = guess_inputs(model, options, device, notes=notes)
+        args, kwargs = _to_device(guessed, device, torch)
+    return finish(model, args, kwargs, options, device)
+
+
+def finish(
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: Mapping[str, Any],
+    device: str,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``extra-kwargs`` over the inputs, replacing keyword arguments of the same name.
+
+    ``use_cache`` is not switched off by default: the recorder treats cache
+    objects as opaque, and without a cache transformers' mask code reads tensor
+    values (its packed-sequence check), which the meta device does not have.
+    """
+    extra = options.get("extra-kwargs") or {}
+    if not extra:
+        return args, kwargs
+    return args, {**kwargs, **materialize(parse_structure(extra), device)}
 
 
 def _call_input_factory(path: str) -> tuple[tuple[Any, ...], dict[str, Any]]:

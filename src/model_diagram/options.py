@@ -218,6 +218,12 @@ def _kwargs(value: Any) -> dict[str, Any] | None:
     return mapping
 
 
+def _extra_kwargs(value: Any) -> dict[str, Any]:
+    mapping = _mapping(value)
+    parse_structure(mapping)
+    return mapping
+
+
 def _input_size(value: Any) -> list[Any] | None:
     if value is None:
         return None
@@ -503,6 +509,16 @@ class DiagramOptions:
         _kwargs,
         stage=TRACE,
         example="{input_ids: 'long[1,16](0,1000)'}",
+    )
+    extra_kwargs: dict[str, Any] = opt(
+        {},
+        "mapping of specs or values",
+        "Keyword arguments for `forward` added on top of the inputs, whichever way they "
+        "came (given or guessed), replacing any of the same name: a mask, or "
+        "`use_cache: false` to leave a decoder's cache bookkeeping out of the drawing.",
+        _extra_kwargs,
+        stage=TRACE,
+        example="{use_cache: false, attention_mask: 'long[2,10](1,2)'}",
     )
     input_size: list[Any] | None = opt(
         None,

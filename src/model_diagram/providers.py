@@ -8,15 +8,18 @@ turn; the first that does not decline supplies ``forward``'s arguments:
    Lightning's convention: a tuple or list is positional arguments, a dict is
    keyword arguments, anything else is the one argument).
 2. ``transformers``: Hugging Face models; ``input_ids`` (and
-   ``token_type_ids``, ``attention_mask``, ``decoder_input_ids`` where
-   ``forward`` takes them) or ``pixel_values``, sized from the config.
+   ``token_type_ids``, ``attention_mask``, ``decoder_input_ids``, a two-tower
+   model's ``pixel_values`` where ``forward`` takes them), ``pixel_values``,
+   ``input_features`` or ``input_values``, sized from the (text, vision) config.
 3. ``torch-rechub``: the feature lists a Torch-RecHub model carries, as ONE
    dict of feature tensors passed as the single positional argument.
 4. third-party providers from the ``model_diagram.input_providers`` entry
    point group, by entry point name.
 
-If all decline, the error lists what was tried and suggests an ``input:``
-line from the model's first layer. ``input-provider: NAME`` forces one.
+If all decline, forward needs one argument and the model's first layer is an
+Embedding or a Linear, that layer's input is tried, with a note saying so.
+Otherwise the error lists what was tried and suggests an ``input:`` line from
+the model's first layer. ``input-provider: NAME`` forces one provider.
 
 The interface, for a third-party library::
 
@@ -92,10 +95,13 @@ _MAX_POSITIONS = ("max_position_embeddings", "n_positions", "max_seq_len", "max_
 
 
 def from_transformers(model: Any, request: InputRequest) -> Args | None:
-    """Token ids (or pixels) of ``(batch-size, seq-length)`` sized from the model's config.
+    """forward's main input, sized from the model's config, plus the companions it needs.
 
-    ``dummy_inputs`` only names the inputs (its fixed 3x5 ids ignore our sizes);
-    ``main_input_name`` and ``forward``'s parameters decide which ones to build.
+    ``main_input_name`` picks the main input: token ids (vocabulary from the text
+    config of multi-modal models), pixels (from the vision config), log-mel
+    ``input_features`` or raw ``input_values`` audio. Encoder-decoders also get
+    ``decoder_input_ids``; two-tower models such as CLIP get ``pixel_values``
+    beside the ids. ``dummy_inputs`` is not used: its fixed 3x5 ids ignore our sizes.
     """
     if not _has_base(model, "transformers.", "PreTrainedModel"):
         return None
@@ -105,39 +111,100 @@ def from_transformers(model: Any, request: InputRequest) -> Args | None:
     batch = request.batch_size
     kwargs: dict[str, Any] = {}
     if main == "pixel_values":
-        size = getattr(config, "image_size", 224)
-        height, width = (size, size) if isinstance(size, int) else tuple(size)
-        channels = getattr(config, "num_channels", 3)
-        kwargs[main] = TensorSpec("float32", (batch, channels, height, width))
-        return (), kwargs
-    if main != "input_ids":
+        kwargs[main] = _pixels(config, batch)
+    elif main == "input_features":
+        kwargs[main] = _audio_features(model, config, batch)
+    elif main == "input_values":
+        # one second at 16 kHz: enough samples for every wav2vec2-style feature encoder
+        kwargs[main] = TensorSpec("float32", (batch, 16000))
+    elif main == "input_ids":
+        kwargs.update(_token_inputs(model, config, params, request))
+    else:
         raise InputError(
             f"{type(model).__name__} takes {main!r}, which the transformers provider cannot "
             f"build; give it with kwargs, for example  kwargs: {{{main}: 'float[{batch},...]'}}"
         )
-    vocab = getattr(config, "vocab_size", None)
-    if not isinstance(vocab, int) or vocab <= 0:
-        raise InputError(
-            f"{type(model).__name__}'s config has no vocab_size to draw input_ids from"
-        )
-    length = request.seq_length
-    for attr in _MAX_POSITIONS:
-        limit = getattr(config, attr, None)
-        if isinstance(limit, int) and limit > 0:
-            length = min(length, limit)
-            break
-    shape = (batch, length)
-    kwargs["input_ids"] = TensorSpec("int64", shape, 0, vocab)
-    type_vocab = getattr(config, "type_vocab_size", None)
+    if "decoder_input_ids" in params and getattr(config, "is_encoder_decoder", False):
+        text = _text_config(config, decoder=True)
+        vocab = _vocab(model, text)
+        kwargs["decoder_input_ids"] = TensorSpec("int64", (batch, _length(text, request)), 0, vocab)
+    return (), kwargs
+
+
+def _token_inputs(
+    model: Any, config: Any, params: set[str], request: InputRequest
+) -> dict[str, TensorSpec]:
+    text = _text_config(config)
+    vocab = _vocab(model, text)
+    shape = (request.batch_size, _length(text, request))
+    kwargs = {"input_ids": TensorSpec("int64", shape, 0, vocab)}
+    type_vocab = getattr(text, "type_vocab_size", None)
     if "token_type_ids" in params and isinstance(type_vocab, int) and type_vocab > 0:
         kwargs["token_type_ids"] = TensorSpec("int64", shape, 0, type_vocab)
     # An all-ones mask is what transformers assumes without one, and its mask
     # check reads values, which meta tensors do not have.
     if "attention_mask" in params and request.device != "meta":
         kwargs["attention_mask"] = TensorSpec("int64", shape, 1, 2)
-    if "decoder_input_ids" in params and getattr(config, "is_encoder_decoder", False):
-        kwargs["decoder_input_ids"] = TensorSpec("int64", shape, 0, vocab)
-    return (), kwargs
+    # two towers (CLIP, SigLIP, ...): forward also needs the image; models that splice
+    # image features into the text at image tokens (LLaVA) draw their text path alone
+    vision = getattr(config, "vision_config", None)
+    splices = any(hasattr(config, a) for a in ("image_token_id", "image_token_index"))
+    if "pixel_values" in params and vision is not None and not splices:
+        kwargs["pixel_values"] = _pixels(vision, request.batch_size)
+    return kwargs
+
+
+def _text_config(config: Any, **side: bool) -> Any:
+    """The config holding vocab_size: a multi-modal model's text config (transformers >= 4.44)."""
+    get = getattr(config, "get_text_config", None)
+    return get(**side) if callable(get) else config
+
+
+def _vocab(model: Any, text: Any) -> int:
+    vocab = getattr(text, "vocab_size", None)
+    if not isinstance(vocab, int) or vocab <= 0:
+        raise InputError(
+            f"{type(model).__name__}'s config has no vocab_size to draw input_ids from; "
+            "give them with kwargs, for example  kwargs: {input_ids: 'long[2,16](0,1000)'}"
+        )
+    return vocab
+
+
+def _length(text: Any, request: InputRequest) -> int:
+    length = request.seq_length
+    for attr in _MAX_POSITIONS:
+        limit = getattr(text, attr, None)
+        if isinstance(limit, int) and limit > 0:
+            return min(length, limit)
+    return length
+
+
+def _pixels(config: Any, batch: int) -> TensorSpec:
+    vision = getattr(config, "vision_config", None) or config
+    size = getattr(vision, "image_size", 224)
+    height, width = (size, size) if isinstance(size, int) else tuple(size)[-2:]
+    channels = getattr(vision, "num_channels", 3)
+    return TensorSpec("float32", (batch, channels, height, width))
+
+
+def _audio_features(model: Any, config: Any, batch: int) -> TensorSpec:
+    """Log-mel frames: Whisper wants exactly ``2 * max_source_positions`` of them (its
+    convolutions halve them), Speech2Text ``(batch, frames, features x channels)``."""
+    mels = getattr(config, "num_mel_bins", None)
+    positions = getattr(config, "max_source_positions", None)
+    if isinstance(mels, int) and isinstance(positions, int):
+        return TensorSpec("float32", (batch, mels, 2 * positions))
+    per_channel = getattr(config, "input_feat_per_channel", None)
+    if isinstance(per_channel, int):
+        channels = getattr(config, "input_channels", 1)
+        return TensorSpec("float32", (batch, 64, per_channel * channels))
+    feature_size = getattr(config, "feature_size", None) or getattr(config, "hidden_size", 80)
+    if isinstance(feature_size, int):
+        return TensorSpec("float32", (batch, 64, feature_size))
+    raise InputError(
+        f"{type(model).__name__} takes 'input_features' and its config gives no feature "
+        "size; give them with kwargs, for example  kwargs: {input_features: 'float[2,80,3000]'}"
+    )
 
 
 # -- 3. Torch-RecHub
@@ -263,11 +330,14 @@ def guess_inputs(
     options: Mapping[str, Any],
     device: str,
     eps: Iterable[importlib.metadata.EntryPoint] | None = None,
+    notes: list[str] | None = None,
 ) -> Args:
     """``forward``'s (args, kwargs) from the first provider that applies, built on ``device``.
 
     ``options`` are the trace options by name (``batch-size``, ``seq-length``,
-    ``input-provider``); ``eps`` replaces the installed entry points.
+    ``input-provider``); ``eps`` replaces the installed entry points. When none
+    applies, the first layer's input is the last guess (:func:`_from_first_layer`),
+    and ``notes`` says so.
     """
     request = InputRequest(options["batch-size"], options["seq-length"], device)
     forced = options.get("input-provider", "auto")
@@ -288,7 +358,13 @@ def guess_inputs(
             return made
         tried.append(name)
     if forced == "auto":
-        raise InputError(unguessable_message(model, tried, request))
+        guessed = _from_first_layer(model, request, tried)
+        if guessed is None:
+            raise InputError(unguessable_message(model, tried, request))
+        made, note = guessed
+        if notes is not None:
+            notes.append(note)
+        return made
     if not tried:
         known = ", ".join(n for n, _ in chain)
         raise InputError(f"input-provider {forced!r} is not installed (known: {known})")
@@ -363,6 +439,30 @@ def unguessable_message(model: Any, tried: list[str], request: InputRequest) -> 
         f"{first} suggests  input: '{spec}'{note}; "
         "or give inputs, kwargs, input-size or input-factory"
     )
+
+
+def _from_first_layer(
+    model: Any, request: InputRequest, tried: list[str]
+) -> tuple[Args, str] | None:
+    """The guess of last resort, said in a note: forward needs one argument and the first
+    layer is an Embedding (token ids: Torch-RecHub's HSTU, HLLM) or a Linear (features:
+    RQ-VAE), whose input that argument then is. A convolution's image size is unknown."""
+    from torch import nn
+
+    layer = _first_layer(model, request)
+    if (
+        layer is None
+        or not isinstance(layer[1], (nn.Embedding, nn.Linear))
+        or _required_arguments(model) > 1
+    ):
+        return None
+    qualname, module, spec, _ = layer
+    note = (
+        f"inputs guessed from the first layer, {qualname} = {module!r}: input: '{spec}' "
+        f"(no provider applied: tried {_join(tried)}); give input or kwargs if forward "
+        "wants something else"
+    )
+    return ((materialize(parse_spec(spec), request.device),), {}), note
 
 
 def _join(names: list[str]) -> str:

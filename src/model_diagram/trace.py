@@ -34,18 +34,21 @@ def trace_diagram(options: Mapping[str, Any]) -> dict[str, Any]:
     """
     device = options["device"]
     if device != "auto":
-        return {"graph": _attempt(options, device), "device": device, "notes": []}
+        graph, notes = _attempt(options, device)
+        return {"graph": graph, "device": device, "notes": notes}
     try:
-        return {"graph": _attempt(options, "meta"), "device": "meta", "notes": []}
+        graph, notes = _attempt(options, "meta")
+        return {"graph": graph, "device": "meta", "notes": notes}
     except (TraceError, FactoryError) as meta_error:
         if getattr(meta_error, "too_big", False):
             raise
-        graph = _attempt(options, "cpu")
+        graph, notes = _attempt(options, "cpu")
         note = f"traced on CPU because the meta device failed: {meta_error.message}"
-        return {"graph": graph, "device": "cpu", "notes": [note]}
+        return {"graph": graph, "device": "cpu", "notes": [*notes, note]}
 
 
-def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
+def _attempt(options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], list[str]]:
+    """(layer graph, notes) of one build-and-trace on ``device``."""
     import torch
 
     factory_path = options["factory"]
@@ -54,10 +57,13 @@ def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
         model = call_factory(factory_path, factory, options["factory-kwargs"])
     if isinstance(factory, torch.nn.Module):
         device = module_device(model) or "cpu"
-    args, kwargs = build_inputs(options, device, model)
+    notes: list[str] = []
+    args, kwargs = build_inputs(options, device, model, notes)
     try:
-        return trace_module(model, args, kwargs, options, device)
+        return trace_module(model, args, kwargs, options, device), notes
     except TraceError as exc:
+        if notes:  # a failure with guessed inputs says how they were guessed
+            exc.message += f" ({'; '.join(notes)})"
         if device == "meta":
             size = sum(p.numel() * p.element_size() for p in model.parameters())
             if size > CPU_FALLBACK_LIMIT:
@@ -66,7 +72,7 @@ def _attempt(options: Mapping[str, Any], device: str) -> dict[str, Any]:
                     f" (tracing on the meta device failed and the model's "
                     f"{size / 1024**3:.0f} GiB of weights are too large to retry on CPU)"
                 )
-                exc.args = (exc.message,)
+        exc.args = (exc.message,)
         raise
 
 
