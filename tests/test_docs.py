@@ -131,9 +131,9 @@ def test_gallery_draws_each_model_and_one_placeholder(site: Path) -> None:
     soups: dict[Path, BeautifulSoup] = {}
     gallery = soup_of(site / "gallery.html", soups)
     examples = gallery.select("div.example-diagram")
-    assert len(examples) == 7
+    assert len(examples) == 13
     drawn = [ex for ex in examples if ex.select_one("figure.model-diagram svg")]
-    assert len(drawn) == 6
+    assert len(drawn) == 12
     labels = " ".join(ex.get_text(" ") for ex in drawn)
     for expected in ("Conv2d", "Embedding", "x4", "x48", "Linear"):
         assert expected in labels
@@ -144,7 +144,16 @@ def test_gallery_draws_each_model_and_one_placeholder(site: Path) -> None:
     for ex in examples:
         assert ex.select_one("div.example-source pre")
     twins = [d for d in gallery.select("details.docs-details") if "MkDocs" in d.summary.text]
-    assert len(twins) == 7
+    assert len(twins) == 13
+    # the figures for papers: 26 neurons, a dark background, an editable download
+    neurons = gallery.select("#gallery-neurons-light svg g.md-layer polygon.md-neuron")
+    assert len(neurons) == 26
+    dark = gallery.select_one("#gallery-neurons-dark svg")
+    assert dark is not None
+    assert "--model-diagram-ink:#e6edf3" in " ".join(t.get_text() for t in dark.select("style"))
+    download = gallery.select_one("#gallery-linear p.model-diagram-download a")
+    assert download is not None and str(download["href"]).endswith(".drawio")
+    assert (site / str(download["href"])).read_bytes().startswith(b"<?xml")
     assert all("factory: " in d.pre.get_text() for d in twins)
     # nowhere else does a diagram fail
     for page in html_files(site):

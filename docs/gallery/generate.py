@@ -1,5 +1,6 @@
-"""Redraw the static gallery of the layered and LeNet styles (SVG, plus PNG for the
-three VisualTorch paper figures). Run from the repository root:
+"""Redraw the static gallery of the figure styles (SVG, plus PNG for the VisualTorch
+paper figures), the new figures on a light and a dark background, and the editable
+exports of the paper's first model. Run from the repository root:
 
     .venv/bin/python docs/gallery/generate.py
 """
@@ -53,12 +54,47 @@ FIGURES = {
 }
 
 
+#: drawn twice, on white and on a dark background (SVG and PNG each)
+LIGHT_AND_DARK = {
+    "paper-dense-neurons": (
+        "models_styles:make_dense", {"input": "float[1,4]", "style": "neurons", "legend": True},
+    ),
+    "conv-neurons": (
+        "models_styles:make_tiny_conv", {"input": "float[1,1,8,8]", "style": "neurons"},
+    ),
+    "paper-cnn-lenet-3.3in": (
+        "models_styles:make_layered_cnn",
+        {"input": "float[1,3,224,224]", "style": "lenet", "print-width": "3.3in",
+         "legend": True},
+    ),
+    "paper-cnn-layered-linear": (
+        "models_styles:make_layered_cnn",
+        {"input": "float[1,3,224,224]", "style": "layered", "size-scale": "linear",
+         "font-family": "serif", "legend": True},
+    ),
+}
+BACKGROUNDS = {"light": "white", "dark": "#1e1e1e"}
+#: editable exports of one figure, to open in diagrams.net, LaTeX or yEd
+EXPORTS = ("paper-cnn-layered", (".drawio", ".tex", ".graphml"))
+
+
 def main() -> None:
+    cache = ROOT / ".model-diagram-cache"
     for name, (factory, options, png) in FIGURES.items():
-        diagram = model_diagram.render(factory, cache_dir=ROOT / ".model-diagram-cache", **options)
+        diagram = model_diagram.render(factory, cache_dir=cache, **options)
         diagram.save(OUT / f"{name}.svg")
         if png:
             diagram.save(OUT / f"{name}.png", dpi=120)
+        if name == EXPORTS[0]:
+            for suffix in EXPORTS[1]:
+                diagram.save(OUT / f"{name}{suffix}")
+    for name, (factory, options) in LIGHT_AND_DARK.items():
+        for shade, background in BACKGROUNDS.items():
+            diagram = model_diagram.render(
+                factory, cache_dir=cache, background=background, **options
+            )
+            diagram.save(OUT / f"{name}-{shade}.svg")
+            diagram.save(OUT / f"{name}-{shade}.png", dpi=120)
 
 
 if __name__ == "__main__":
