@@ -566,3 +566,10 @@ def test_visualtorch_calls_return_pil_images(
         assert saved.size == neurons_image.size
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour_map'"):
         visualtorch.layered_view(model, (1, 3, 224, 224), colour_map={})
+
+
+def test_neurons_refuses_a_network_too_big_to_read(pipeline: Pipeline) -> None:
+    from model_diagram.errors import RenderError
+
+    with pytest.raises(RenderError, match="use style: layered or style: graph"):
+        pipeline.diagram(parse_options({**CNN, "style": "neurons", "max-neurons": 256}))

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import RenderError
 from ..fonts import family
 from ..scene import Link, Node, Scene
 from .canvas import Canvas, Color, Group, Poly, Text
@@ -36,6 +37,8 @@ from .layout import (
 __all__ = ["draw"]
 
 RADIUS = 9.0
+#: most connection lines in one figure: past this it is a grey smear and a huge file
+MAX_WEIGHTS = 20_000
 #: centre-to-centre distance of two units in a column, in radii
 PITCH = 2.6
 _SIDES = 32
@@ -128,6 +131,14 @@ def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
     spacing = float(SPACING if options["spacing"] is None else options["spacing"])
     pitch = RADIUS * PITCH
     shown = [_shown(c.units, cap) for c in columns]
+    drawn = [len([u for u in s if u is not None]) for s in shown]
+    weights = sum(drawn[p] * drawn[i] for i, c in enumerate(columns) for p in c.preds)
+    if weights > MAX_WEIGHTS or len(columns) > 200:
+        raise RenderError(
+            f"the neurons style would draw {len(columns)} columns and {weights:,} connections; "
+            f"it is meant for small networks: lower max-neurons (now {cap}), or use "
+            "style: layered or style: graph for this model"
+        )
     height_of = [len(s) * pitch for s in shown]
     # a rank's columns stack vertically; every rank is centred on the tallest
     ranks: dict[int, list[int]] = {}
@@ -235,7 +246,7 @@ def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
     if options["legend"]:
         width, height = add_legend(root, types, paint_of, _swatch, ctx, figure_size=(width, height))
     background = options["background"]
-    units = sum(len([u for u in s if u is not None]) for s in shown)
+    units = sum(drawn)
     description = f"{graph.get('model', 'Model')} drawn as {units} neurons in " + ", ".join(
         f"{c.layer.name or c.layer.type} ({c.units})" for c in columns
     )
