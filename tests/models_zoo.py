@@ -24,6 +24,7 @@ _SIZES: tuple[tuple[str, int], ...] = (
     (r"^(projection_dim|hidden_dim|d_embed|text_embed_dim|vision_embed_dim)$", 32),
     (r"intermediate_size$|^d_ff$|ffn_dim$|^n_inner$|^d_inner$|^ffn_hidden_size$", 64),
     (r"^(head_dim|d_kv|attention_head_size|d_head|kv_channels)$", 16),
+    (r"^rotary_dim$|^rotary_emb_dim$", 8),
     (r"^num_(local_)?experts$|^n_routed_experts$|^moe_num_experts$", 4),
     (r"^num_experts_per_tok$|^moe_topk$|^top_k$", 2),
 )
@@ -46,13 +47,21 @@ def shrink(config: Any) -> Any:
     return config
 
 
-def transformers_model(model_type: str, auto_class: str = "AutoModel", tiny: bool = True) -> Any:
-    """``auto_class.from_config`` of ``model_type``'s default config, shrunk if ``tiny``."""
+def transformers_model(
+    model_type: str,
+    auto_class: str = "AutoModel",
+    tiny: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> Any:
+    """``auto_class.from_config`` of ``model_type``'s default config, shrunk if ``tiny``,
+    then ``overrides`` set on it (e.g. ``{"num_hidden_layers": 6}``)."""
     import transformers
 
     config = transformers.AutoConfig.for_model(model_type)
     if tiny:
         shrink(config)
+    for name, value in (overrides or {}).items():
+        setattr(config, name, value)
     return getattr(transformers, auto_class).from_config(config)
 
 

@@ -238,3 +238,35 @@ def test_extra_kwargs_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main([*argv, "--extra-kwargs", "{scale: 'float[2,4]'}"]) == 1  # forward has no scale
     assert "unexpected keyword argument 'scale'" in capsys.readouterr().err
     assert main(argv) == 0 and out.exists()
+
+
+# -- collapse-repeats folds Llama-style decoders
+
+
+def svg_texts(svg: str) -> str:
+    import xml.etree.ElementTree as ET
+
+    return " | ".join(
+        (t.text or "").strip() for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [1, 2])
+def test_six_layer_llama_folds_to_one_block_x6(pipeline: Pipeline, depth: int) -> None:
+    """Every layer also reads the rotary embeddings and the mask from outside the chain:
+    shared inputs, so the six layers still fold."""
+    options = parse_options(
+        {
+            "factory": "models_zoo:transformers_model",
+            "factory-kwargs": {"model_type": "llama", "overrides": {"num_hidden_layers": 6}},
+            "depth": depth,
+            "collapse-repeats": True,
+        }
+    )
+    result = pipeline.diagram(options)
+    text = svg_texts(result.data.decode())
+    assert "x6" in text
+    assert "layers.0" in text and "layers.3" not in text
+    full = pipeline.diagram(options.with_values(collapse_repeats=False))
+    assert "layers.5" in svg_texts(full.data.decode()) and "x6" not in svg_texts(full.data.decode())

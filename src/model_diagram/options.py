@@ -664,7 +664,8 @@ class DiagramOptions:
     collapse_repeats: bool | None = opt(
         None,
         "bool (default: on when depth > 1)",
-        "Draw identical consecutive blocks (e.g. 24 transformer layers) once, with an x24 badge.",
+        "Draw identical consecutive blocks (e.g. 24 transformer layers) once, with an x24 "
+        "badge; inputs every block reads (rotary embeddings, a mask) do not prevent it.",
         lambda v: None if v is None else _bool(v),
         stage=RENDER,
         example="false",

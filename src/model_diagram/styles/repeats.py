@@ -4,8 +4,10 @@ A block is everything traced under one numbered child of a container, e.g.
 ``blocks.3`` and its submodules and functions. A run of blocks ``P.i`` ..
 ``P.j`` collapses when every block has the same node signature (kinds, names,
 relative paths, shapes) and the blocks form a chain: each one feeds only the
-next. The first block stays, marked with ``repeat`` (x count) and the range of
-qualified names it stands for; edges leaving the last block leave the first.
+next, and reads nothing else but what every block reads (shared inputs such as
+rotary embeddings and masks). The first block stays, marked with ``repeat``
+(x count) and the range of qualified names it stands for; edges leaving the
+last block leave the first.
 """
 
 from __future__ import annotations
@@ -86,15 +88,23 @@ def _runs(
 def _chained(
     first: list[dict[str, Any]], second: list[dict[str, Any]], edges: list[dict[str, Any]]
 ) -> bool:
+    """``first`` feeds ``second`` and nothing else; ``second`` reads from ``first`` and from
+    nothing that does not feed ``first`` as well. Inputs every block reads (a Llama layer's
+    rotary embeddings and mask) are shared, and the folded block keeps them."""
     a = {n["id"] for n in first}
     b = {n["id"] for n in second}
+    feeds_first = {e["tail"] for e in edges if e["head"] in a and e["tail"] not in a}
+    linked = False
     for edge in edges:
-        tail_in_a, head_in_b = edge["tail"] in a, edge["head"] in b
-        if tail_in_a and edge["head"] not in a and not head_in_b:
+        tail, head = edge["tail"], edge["head"]
+        if tail in a and head not in a and head not in b:
             return False  # the first block also feeds something else
-        if head_in_b and edge["tail"] not in b and not tail_in_a:
-            return False  # the second block also reads from elsewhere
-    return True
+        if head in b and tail not in b:
+            if tail in a:
+                linked = True
+            elif tail not in feeds_first:
+                return False  # the second block also reads something the first does not
+    return linked
 
 
 def _collapse(
