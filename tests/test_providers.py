@@ -221,22 +221,25 @@ def test_unguessable_conv_model_word_for_word(tmp_path: Path) -> None:
     )
 
 
-def test_linear_and_embedding_first_models_are_guessed_from_that_layer(tmp_path: Path) -> None:
-    """One required argument and a Linear or Embedding first: its input is tried, and the
-    note says where it came from (the line the error used to suggest)."""
-    linear = diagram(tmp_path, "make_linear_first", batch_size=4)
-    assert "x | (4, 20)" in svg_text(linear.svg)
-    assert linear.notes == [
-        "inputs guessed from the first layer, fc = Linear(in_features=20, out_features=5, "
-        "bias=True): input: 'float[4,20]' (no provider applied: tried example-input-array, "
-        "transformers and torch-rechub); give input or kwargs if forward wants something else"
-    ]
+def test_unguessable_linear_and_embedding_models(tmp_path: Path) -> None:
+    assert message(tmp_path, "make_linear_first", batch_size=4) == (
+        "no inputs given and none could be guessed for LinearFirst: tried example-input-array, "
+        "transformers and torch-rechub, and forward(x: Tensor) gives no shapes. Its first "
+        "layer, fc = Linear(in_features=20, out_features=5, bias=True), suggests  "
+        "input: 'float[4,20]'; or give inputs, kwargs, input-size or input-factory"
+    )
+
+
+def test_embedding_first_models_are_guessed_from_that_layer(tmp_path: Path) -> None:
+    """One required argument and an Embedding first: token ids for it are tried, and the
+    note says where they came from (the line the error used to suggest)."""
     embedding = diagram(tmp_path, "make_embedding_first", seq_length=16)
     assert "x | (2, 16)" in svg_text(embedding.svg)
-    assert embedding.notes[0].startswith(
+    assert embedding.notes == [
         "inputs guessed from the first layer, embed = Embedding(1000, 16): "
-        "input: 'long[2,16](0,1000)'"
-    )
+        "input: 'long[2,16](0,1000)' (no provider applied: tried example-input-array, "
+        "transformers and torch-rechub); give input or kwargs if forward wants something else"
+    ]
 
 
 def test_a_first_layer_guess_that_fails_says_so(tmp_path: Path) -> None:

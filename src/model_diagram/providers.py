@@ -17,7 +17,7 @@ turn; the first that does not decline supplies ``forward``'s arguments:
    point group, by entry point name.
 
 If all decline, forward needs one argument and the model's first layer is an
-Embedding or a Linear, that layer's input is tried, with a note saying so.
+Embedding, token ids for it are tried, with a note saying so.
 Otherwise the error lists what was tried and suggests an ``input:`` line from
 the model's first layer. ``input-provider: NAME`` forces one provider.
 
@@ -445,16 +445,12 @@ def _from_first_layer(
     model: Any, request: InputRequest, tried: list[str]
 ) -> tuple[Args, str] | None:
     """The guess of last resort, said in a note: forward needs one argument and the first
-    layer is an Embedding (token ids: Torch-RecHub's HSTU, HLLM) or a Linear (features:
-    RQ-VAE), whose input that argument then is. A convolution's image size is unknown."""
+    layer is an Embedding, so that argument is token ids (Torch-RecHub's HSTU, HLLM). A
+    Linear or a convolution first is not guessed: its input size or rank is a guess."""
     from torch import nn
 
     layer = _first_layer(model, request)
-    if (
-        layer is None
-        or not isinstance(layer[1], (nn.Embedding, nn.Linear))
-        or _required_arguments(model) > 1
-    ):
+    if layer is None or not isinstance(layer[1], nn.Embedding) or _required_arguments(model) > 1:
         return None
     qualname, module, spec, _ = layer
     note = (
