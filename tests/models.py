@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 
 from torch import Tensor, nn
 
@@ -194,3 +195,13 @@ class HostileNames(nn.Module):
 def make_hostile_names() -> HostileNames:
     """A model whose module names carry markup, quotes and ampersands."""
     return HostileNames()
+
+
+def make_unicode_names() -> nn.Module:
+    """Layer and class names outside Latin-1 (Cyrillic, Greek): a PDF must keep them as text."""
+    projection = type("Проекция", (nn.Linear,), {})
+    return nn.Sequential(
+        OrderedDict(
+            [("вход_\u03b1", nn.Linear(8, 16)), ("relu", nn.ReLU()), ("выход", projection(16, 4))]
+        )
+    )

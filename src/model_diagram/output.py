@@ -1,4 +1,4 @@
-"""DOT -> SVG/PNG/PDF with the chosen engine, and SVG clean-up for inlining.
+"""DOT -> SVG/PNG with the chosen engine, and SVG clean-up for inlining.
 
 Engines: ``dot`` (a system Graphviz) and ``graphviz-pure`` (a self-contained
 binary installed with this package). ``auto`` prefers ``dot`` from PATH.
@@ -37,10 +37,9 @@ class Engine:
     path: str
     version: str
 
-    @property
-    def formats(self) -> tuple[str, ...]:
-        # json: the layout itself, for the editable exports
-        return ("svg", "png", "pdf", "json") if self.name == "dot" else ("svg", "png", "json")
+    #: what the engine writes itself (json: the layout, for the editable exports); PDF is
+    #: its SVG converted by :mod:`model_diagram.pdf`
+    formats = ("svg", "png", "json")
 
 
 def _graphviz_pure_path() -> str | None:
@@ -90,8 +89,8 @@ def run_engine(engine: Engine, dot: str, fmt: str, dpi: int = 96) -> bytes:
     """Lay out ``dot`` and return the bytes of ``fmt``; errors name the engine and cause."""
     if fmt not in engine.formats:
         raise RenderError(
-            f"the {engine.name} engine cannot write {fmt.upper()}; install Graphviz ('dot') "
-            f"for {fmt.upper()} output, or use one of {', '.join(engine.formats)}"
+            f"the {engine.name} engine cannot write {fmt.upper()}; use one of "
+            f"{', '.join(engine.formats)} (PDF is converted from the SVG)"
         )
     args = [engine.path, f"-T{fmt}"]
     if fmt == "png":

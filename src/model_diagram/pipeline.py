@@ -21,6 +21,7 @@ from .cache import Cache, key_of
 from .errors import CacheError, DiagramError
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
+from .pdf import svg_to_pdf
 from .styles import canvas as figure_canvas
 from .styles import graph as graph_style
 from .styles import layered as layered_style
@@ -170,13 +171,15 @@ class Pipeline:
         if data is not None:
             return data, rkey, True
         drawn = options.stage_dict(RENDER, TRACE)
+        # PDF is the SVG converted with pip packages, for every style and engine
+        drawn_fmt = "svg" if fmt == "pdf" else fmt
         if figure:
             canvas = figure(graph, drawn)
             if fmt in exports.WRITERS:
                 assert canvas.scene is not None
                 data = exports.write(canvas.scene, fmt)
             else:
-                data = figure_canvas.export(canvas, fmt, options.dpi, f"md{rkey[:10]}")
+                data = figure_canvas.export(canvas, drawn_fmt, options.dpi, f"md{rkey[:10]}")
         else:
             assert engine is not None
             dot = graph_style.to_dot(graph, drawn)
@@ -184,7 +187,9 @@ class Pipeline:
                 layout = json.loads(run_engine(engine, dot, "json"))
                 data = exports.write(graph_style.to_scene(graph, drawn, layout), fmt)
             else:
-                data = run_engine(engine, dot, fmt, options.dpi)
+                data = run_engine(engine, dot, drawn_fmt, options.dpi)
+        if fmt == "pdf":
+            data = svg_to_pdf(data)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
             description = (

@@ -48,7 +48,7 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, RenderError
+from .errors import DiagramError, OptionError
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -579,15 +579,9 @@ def _html_img(self: HTML5Translator, node: model_diagram, options: DiagramOption
 def visit_latex(self: LaTeXTranslator, node: model_diagram) -> None:
     options: DiagramOptions = node["options"]
     try:
-        if options.format == "png":
-            data, ext = _render(self.config, node, "png"), "png"
-        else:
-            try:
-                data, ext = _render(self.config, node, "pdf"), "pdf"
-            except RenderError:
-                if options.format == "pdf":
-                    raise
-                data, ext = _render(self.config, node, "png"), "png"  # no PDF from this engine
+        # vector PDF (embedded fonts) from every style and engine, unless PNG is asked for
+        ext = "png" if options.format == "png" else "pdf"
+        data = _render(self.config, node, ext)
     except DiagramError as exc:
         warn(exc, node)
         self.body.append(f"\n\n{self.encode(describe(exc, node['factory']))}\n\n")

@@ -1,10 +1,11 @@
-"""One list of drawing primitives -> SVG, PNG (Pillow) and PDF (our own writer).
+"""One list of drawing primitives -> SVG and PNG (Pillow); PDF is the SVG converted.
 
 The layered and LeNet styles draw into a :class:`Canvas` (polygons, polylines
 and text in CSS pixels at 96 dpi, y pointing down) and each output format is a
 straight translation of the same list, so the SVG on a page, the PNG from
-``save("x.png", dpi=300)`` and the PDF always show the same figure. SVG and PDF
-are vector and byte-for-byte deterministic; PNG is rasterised by Pillow with
+``save("x.png", dpi=300)`` and the PDF always show the same figure. SVG (and the
+PDF made from it) are vector and byte-for-byte deterministic; PNG is rasterised by
+Pillow with
 supersampling (imported only when a PNG is asked for).
 
 Colours are *paints*: named classes whose fill/stroke come from CSS custom
@@ -21,7 +22,6 @@ from __future__ import annotations
 import html
 import io
 import math
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,11 +144,10 @@ def num(value: float) -> str:
 
 
 def export(canvas: Canvas, fmt: str, dpi: int, scope: str) -> bytes:
-    """The figure as ``svg`` (to be passed through ``clean_svg``), ``png`` or ``pdf``."""
+    """The figure as ``svg`` (to be passed through ``clean_svg``, or converted to PDF by
+    :mod:`model_diagram.pdf`) or ``png``."""
     if fmt == "png":
         return to_png(canvas, dpi)
-    if fmt == "pdf":
-        return to_pdf(canvas)
     return to_svg(canvas, scope).encode("utf-8")
 
 
@@ -339,91 +338,3 @@ def _font(size: int, family: FontFamily) -> Any:
         except OSError:
             continue
     return ImageFont.load_default(size)
-
-
-# -- PDF (vector, standard Helvetica font, no dependencies)
-
-
-def to_pdf(canvas: Canvas) -> bytes:
-    """A one-page vector PDF (1 CSS px = 0.75 pt), deterministic bytes."""
-    k = 0.75 * canvas.print_scale
-    ops: list[str] = [f"{num(k)} 0 0 {num(-k)} 0 {num(canvas.height * k)} cm", "1 J 1 j"]
-    alphas: dict[str, str] = {}
-
-    def alpha_state(value: float) -> str:
-        key = num(value)
-        return alphas.setdefault(key, f"/A{len(alphas)}")
-
-    if canvas.background is not None:
-        r, g, b = _unit(canvas.background.rgb())
-        ops.append(f"{r} {g} {b} rg 0 0 {num(canvas.width)} {num(canvas.height)} re f")
-    for item in canvas.walk():
-        paint = canvas.paints[item.paint]
-        if isinstance(item, Poly):
-            path = [f"{num(item.points[0][0])} {num(item.points[0][1])} m"]
-            path += [f"{num(x)} {num(y)} l" for x, y in item.points[1:]]
-            fill = item.closed and paint.fill is not None
-            if fill:
-                assert paint.fill is not None
-                ops.append(f"{alpha_state(paint.fill_opacity)} gs")
-                ops.append("{} {} {} rg".format(*_unit(paint.fill.rgb())))
-            if paint.stroke is not None:
-                ops.append(
-                    "{} {} {} RG {} w".format(*_unit(paint.stroke.rgb()), num(paint.stroke_width))
-                )
-            ops.append(" ".join(path) + (" h" if item.closed else ""))
-            ops.append("B" if fill and paint.stroke else "f" if fill else "S")
-            if fill and paint.fill_opacity < 1:
-                ops.append(f"{alpha_state(1.0)} gs")
-        else:
-            ink = paint.fill.rgb() if paint.fill else (0, 0, 0)
-            width = canvas.font.text_width(item.text, item.size)
-            shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
-            if item.rotate:
-                matrix = f"0 -1 -1 0 {num(item.x)} {num(item.y + shift)}"
-            else:
-                matrix = f"1 0 0 -1 {num(item.x - shift)} {num(item.y)}"
-            ops.append(
-                "BT {} {} {} rg /F1 {} Tf {} Tm ({}) Tj ET".format(
-                    *_unit(ink), num(item.size), matrix, _pdf_string(item.text)
-                )
-            )
-    content = zlib.compress("\n".join(ops).encode("latin-1"), 9)
-    states = "".join(f"{name} << /ca {key} >> " for key, name in alphas.items())
-    w, h = num(canvas.width * k), num(canvas.height * k)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R "
-            f"/Resources << /Font << /F1 5 0 R >> /ExtGState << {states}>> >> >>"
-        ).encode(),
-        f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode()
-        + content
-        + b"\nendstream",
-        (
-            f"<< /Type /Font /Subtype /Type1 /BaseFont /{canvas.font.pdf} "
-            "/Encoding /WinAnsiEncoding >>"
-        ).encode(),
-    ]
-    pdf = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(pdf)
-    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    pdf += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
-    pdf += f"startxref\n{xref}\n%%EOF\n".encode()
-    return bytes(pdf)
-
-
-def _unit(rgb: tuple[int, int, int]) -> tuple[str, str, str]:
-    r, g, b = (num(c / 255) for c in rgb)
-    return r, g, b
-
-
-def _pdf_string(text: str) -> str:
-    raw = text.replace("\u2026", "...").encode("latin-1", "replace").decode("latin-1")
-    return raw.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
