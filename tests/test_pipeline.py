@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import model_diagram
 from model_diagram.errors import (
     CacheError,
     DiagramError,
@@ -289,7 +291,16 @@ def test_warm_lookup_never_imports_torch(tmp_path: Path) -> None:
         text=True,
         check=False,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(Path(__file__).parents[1] / "example_project")},
+        # the same PATH (the same engine) and the same model_diagram as this process
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": os.pathsep.join(
+                [
+                    str(Path(__file__).parents[1] / "example_project"),
+                    str(Path(model_diagram.__file__).parents[1]),
+                ]
+            ),
+        },
     )
     assert done.stdout.strip() == "warm-ok", done.stderr
 

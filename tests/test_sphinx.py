@@ -315,8 +315,12 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
         for _, name in included
         if name.endswith(".png")
     }
-    # the MLP drawn at dpi 40 is far narrower than the same MLP at the default 150
-    assert min(widths.values()) < 100 < max(widths.values())
+    # the one PNG is the MLP asked for at dpi 40: its pixels are its size in pt at 40 dpi
+    (png_node,) = [node for node in nodes_of(latex) if node["options"].format == "png"]
+    assert png_node["options"].dpi == 40
+    width_pt = float(re.search(r'<svg[^>]* width="([\d.]+)pt"', png_node["svg"])[1])
+    (png_width,) = widths.values()
+    assert abs(png_width - width_pt * 40 / 72) <= 2
 
     img = build(
         "model-diagram",
