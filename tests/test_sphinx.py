@@ -560,7 +560,8 @@ def test_each_error_is_a_typed_located_warning(build: Build, tmp_path: Path) -> 
     assert list(by_label(index)) == ["the working one"]  # the rest of the page builds
     assert "Linear" in texts(by_label(body(app, "fine"))["Branchy architecture"])
 
-    # failed diagrams are retried on the next build, so their warnings do not vanish;
+    # pages with failed diagrams are read again on the next build (cached failures
+    # come back from the cache), so their warnings do not vanish;
     # -W turns each into a failure
     strict = build("errors", srcdir=src, warningiserror=True)
     assert strict.statuscode == 1

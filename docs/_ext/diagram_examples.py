@@ -16,8 +16,8 @@
 ``.. details:: Summary``
     A collapsible ``<details>`` block (plain content in other builders).
 
-Errors are never cached, so an ``error-example`` that needs a trace starts the
-worker on every fresh build of these docs.
+Deterministic failures are cached like diagrams, so an ``error-example`` that
+needs a trace starts the worker only when its entry is missing or stale.
 """
 
 from __future__ import annotations

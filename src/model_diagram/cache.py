@@ -52,12 +52,20 @@ def _valid_manifest(manifest: Any) -> bool:
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         return False
     files, dists, notes = manifest.get("files"), manifest.get("dists"), manifest.get("notes", [])
+    error = manifest.get("error")
     return (
         isinstance(files, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
         and isinstance(dists, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in dists.items())
-        and isinstance(manifest.get("graph"), str)
+        # a graph, or a failure: {"kind", "message", "detail"}, all text
+        and (
+            isinstance(manifest.get("graph"), str)
+            if error is None
+            else isinstance(error, dict)
+            and set(error) == {"kind", "message", "detail"}
+            and all(isinstance(v, str) for v in error.values())
+        )
         and isinstance(notes, list)
         and all(isinstance(n, str) for n in notes)
     )
@@ -79,12 +87,14 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class TraceEntry:
-    """A cached trace: the layer graph and what it depended on."""
+    """A cached trace: the layer graph and what it depended on; or, with ``error``, a
+    deterministic failure (``DiagramError.to_dict()``) and what it depended on."""
 
     graph: dict[str, Any]
     graph_digest: str
     files: tuple[Path, ...]
     notes: tuple[str, ...]
+    error: dict[str, str] | None = None
 
 
 class Cache:
@@ -128,6 +138,8 @@ class Cache:
                     return None
             except importlib.metadata.PackageNotFoundError:
                 return None
+        if manifest.get("error") is not None:
+            return TraceEntry({}, "", tuple(files), (), error=dict(manifest["error"]))
         raw = self._read_blob(manifest["graph"], "json")
         if raw is None:
             return None
@@ -158,6 +170,25 @@ class Cache:
             self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode()
         )
         return graph_digest
+
+    def store_failure(
+        self,
+        trace_key: str,
+        error: dict[str, str],
+        files: dict[str, str],
+        dists: dict[str, str],
+    ) -> None:
+        """Remember a deterministic failure under the key a success would have, so a warm
+        build repeats its warning without tracing; an edit to a listed file retries it."""
+        manifest = {
+            "schema": SCHEMA,
+            "files": {self._rel(Path(p)): h for p, h in sorted(files.items())},
+            "dists": dict(sorted(dists.items())),
+            "error": {k: error[k] for k in ("kind", "message", "detail")},
+        }
+        self._write(
+            self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode()
+        )
 
     # -- rendered outputs
 

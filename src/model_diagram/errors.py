@@ -15,11 +15,19 @@ class DiagramError(Exception):
 
     kind = "trace"
 
-    def __init__(self, message: str, *, detail: str = "") -> None:
+    def __init__(self, message: str, *, detail: str = "", cacheable: bool = True) -> None:
         super().__init__(message)
         self.message = message
         #: longer text (the user's traceback) shown in placeholders and debug logs
         self.detail = detail
+        #: the same inputs fail the same way, and what the failure depends on is known:
+        #: false for a module that cannot be found or raised while importing (a new file
+        #: or package would fix it and the manifest cannot list it)
+        self.cacheable = cacheable
+        #: (project files, distributions) the failed job loaded, set by the worker for a
+        #: failure the child reported; timeouts and crashes never have them, so they are
+        #: never cached
+        self.dependencies: tuple[dict[str, str], dict[str, str]] | None = None
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message, "detail": self.detail}

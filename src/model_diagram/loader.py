@@ -142,12 +142,14 @@ def import_object(path: str) -> Any:
             f"cannot import {path!r} ({exc}); is the package importable from the docs "
             "configuration's sys.path?",
             detail=traceback.format_exc(),
+            cacheable=False,
         ) from None
     except Exception as exc:  # the user's module raised while importing
         raise FactoryError(
             f"importing module {module_name!r} raised {type(exc).__name__}: {exc}"
             f"{user_location(exc)}",
             detail=traceback.format_exc(),
+            cacheable=False,  # the failed module left sys.modules: its file is not listed
         ) from None
     for part in attr_path.split("."):
         try:

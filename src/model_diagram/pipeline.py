@@ -6,6 +6,7 @@ It never imports torch: tracing happens in the worker.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -119,6 +120,8 @@ class Pipeline:
         key = trace_key(options)
         entry = self.cache.lookup_trace(key)
         cached = entry is not None
+        if entry is not None and entry.error is not None:
+            raise DiagramError.from_dict(entry.error)  # failed before, for the same inputs
         if entry is not None:
             graph, graph_digest, files, notes = (
                 entry.graph,
@@ -127,10 +130,14 @@ class Pipeline:
                 list(entry.notes),
             )
         else:
-            reply = self.worker.run(
-                {"factory": options.factory, "options": options.stage_dict(TRACE)},
-                timeout=options.timeout,
-            )
+            try:
+                reply = self.worker.run(
+                    {"factory": options.factory, "options": options.stage_dict(TRACE)},
+                    timeout=options.timeout,
+                )
+            except DiagramError as exc:
+                self._remember_failure(key, exc)
+                raise
             self.traced += 1
             graph, notes = reply["graph"], list(reply["notes"])
             files = tuple(Path(p) for p in reply["files"])
@@ -143,6 +150,14 @@ class Pipeline:
                 graph_digest = key_of(graph)
         data, rkey, hit = self.render_graph(options, graph, graph_digest, fmt, warnings)
         return Result(data, fmt, rkey, files, cached and hit, graph, notes, warnings)
+
+    def _remember_failure(self, key: str, error: DiagramError) -> None:
+        """Cache a failure the child reported with its dependencies (never a timeout or
+        a crash); an unwritable cache only means it is traced again next time."""
+        if error.dependencies is None or not error.cacheable:
+            return
+        with contextlib.suppress(CacheError):
+            self.cache.store_failure(key, error.to_dict(), *error.dependencies)
 
     def render_graph(
         self,

@@ -301,7 +301,8 @@ class ModelDiagram(SphinxDirective):
         """Warn (or stop, with ``on_error = "raise"``) and leave a visible placeholder.
 
         ``retry``: a failure that may come from the model's code re-reads the page on
-        the next build (errors are never cached, and the warning must not vanish).
+        the next build, so the warning never vanishes (from the cache when the failure
+        is deterministic, by tracing again when it is not).
         """
         if self.config.model_diagram_on_error == "raise":
             raise ExtensionError(

@@ -87,7 +87,10 @@ class Worker:
                 except _Died as again:
                     raise again.error from None
         if not reply.get("ok"):
-            raise DiagramError.from_dict(reply["error"])
+            error = DiagramError.from_dict(reply["error"])
+            if isinstance(reply.get("files"), dict) and isinstance(reply.get("dists"), dict):
+                error.dependencies = (reply["files"], reply["dists"])
+            raise error
         return reply
 
     def _run(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -253,6 +256,8 @@ def _serve() -> None:
             reply: dict[str, Any] = {"ok": True, **result, "files": files, "dists": dists}
         except DiagramError as exc:
             reply = {"ok": False, "error": exc.to_dict()}
+            if exc.cacheable:  # what it depended on, so the parent can cache the failure
+                reply["files"], reply["dists"] = loader.dependencies(baseline)
         except BaseException as exc:
             reply = {
                 "ok": False,
