@@ -101,6 +101,19 @@ def test_bold_text_gets_an_embedded_bold_face() -> None:
     assert "plain Ωμέγα" in text and "Bold Жирный" in text
 
 
+@pytest.mark.parametrize(("family", "face"), [("serif", "PTSerif"), ("monospace", "IBMPlexMono")])
+@pytest.mark.parametrize("style", ["graph", "lenet"])
+def test_each_font_family_embeds_its_own_face(
+    pipeline: Pipeline, style: str, family: str, face: str
+) -> None:
+    options = parse_options({**UNICODE, "style": style, "font-family": family})
+    data = pipeline.diagram(options, fmt="pdf").data
+    reader = PdfReader(io.BytesIO(data))
+    assert_fonts_embedded(reader)
+    assert {str(f["/BaseFont"]).split("+")[-1].split("-")[0] for f in fonts_of(reader)} == {face}
+    assert "Проекция" in text_of(data)
+
+
 def test_cli_writes_a_pdf_on_any_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's command, here with graphviz-pure named explicitly (what a machine
     without 'dot' gets from engine auto)."""

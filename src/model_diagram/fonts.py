@@ -2,8 +2,8 @@
 
 Only three families: their metrics (``fonts.json``, advance widths per 1000 em)
 are the ones both Graphviz engines know (``graphviz-pure`` has built-in metrics
-for the Helvetica, Times and Courier families only), the standard PDF fonts
-cover them, and every system has a metric-compatible face for the SVG and PNG.
+for the Helvetica, Times and Courier families only), PDF embeds a
+face for each, and every system has a metric-compatible face for the SVG and PNG.
 So the boxes sized from :meth:`FontFamily.text_width` fit the text in every
 output and with either engine.
 """
@@ -21,12 +21,12 @@ __all__ = ["FAMILIES", "FontFamily", "family"]
 
 @dataclass(frozen=True)
 class FontFamily:
-    """One family: its CSS stack, Graphviz and PDF names, TrueType files and metrics."""
+    """One family: its CSS stack, Graphviz name, TrueType files (PNG) and metrics; the
+    PDF embeds a face of the same metrics from PyPI (:data:`model_diagram.pdf.FACES`)."""
 
     name: str
     css: str
     graphviz: str
-    pdf: str
     files: tuple[str, ...]
 
     def text_width(self, text: str, size: float) -> float:
@@ -53,20 +53,17 @@ FAMILIES: dict[str, FontFamily] = {
         "sans-serif",
         "Helvetica, Arial, 'Liberation Sans', sans-serif",
         "Helvetica",
-        "Helvetica",
         ("LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc"),
     ),
     "serif": FontFamily(
         "serif",
         "'Times New Roman', Times, 'Liberation Serif', serif",
         "Times-Roman",
-        "Times-Roman",
         ("LiberationSerif-Regular.ttf", "Times New Roman.ttf", "times.ttf", "Times.ttc"),
     ),
     "monospace": FontFamily(
         "monospace",
         "'Courier New', Courier, 'Liberation Mono', monospace",
-        "Courier",
         "Courier",
         ("LiberationMono-Regular.ttf", "Courier New.ttf", "cour.ttf", "Courier.ttc"),
     ),
