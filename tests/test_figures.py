@@ -575,3 +575,11 @@ def test_neurons_refuses_a_network_too_big_to_read(pipeline: Pipeline) -> None:
 
     with pytest.raises(RenderError, match="use style: layered or style: graph"):
         pipeline.diagram(parse_options({**CNN, "style": "neurons", "max-neurons": 256}))
+
+
+def test_print_width_fits_the_neurons_style(pipeline: Pipeline) -> None:
+    root = draw(pipeline, **DENSE, style="neurons", print_width="3.3in", legend=True)
+    assert root.get("width") == "237.6pt"
+    scale = 237.6 / float((root.get("viewBox") or "").split()[2])
+    sizes = {float(t.get("font-size") or 0) * 0.75 for t in root.iter(f"{SVG}text")}
+    assert min(sizes) * scale >= 7.0 - 0.05

@@ -919,9 +919,10 @@ class DiagramOptions:
     print_width: str | None = opt(
         None,
         "printed length",
-        "(layered, lenet) The width the figure is printed at, e.g. `3.3in` for a "
+        "(layered, lenet, neurons) The width the figure is printed at, e.g. `3.3in` for a "
         "single-column paper or `7in` for a double column. The SVG, PNG and PDF come out "
-        "that wide, and text is enlarged where needed so that it prints at 7 pt or more.",
+        "that wide; text is enlarged where needed so that it prints at 7 pt or more, and a "
+        "chain of layers too long for the column wraps onto more lines.",
         _print_width,
         stage=RENDER,
         example="3.3in",

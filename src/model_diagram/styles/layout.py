@@ -490,15 +490,28 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
     :data:`MIN_PRINT_PT` is set larger and the figure composed again (wider labels make
     it wider, so a few rounds settle it); when labels alone are too wide for the page, a
     plain chain of layers is wrapped onto more lines, like text."""
+    return fit_print_width(
+        options,
+        lambda size, lines: _compose_at(graph, options, style, size, lines),
+        max_lines=8,
+    )
+
+
+def fit_print_width(
+    options: Mapping[str, Any], make: Callable[[float, int], Canvas], *, max_lines: int = 1
+) -> Canvas:
+    """``make(font size, lines)`` at ``font-size``, or fitted to ``print-width``: the
+    smallest font size from ``font-size`` up and the fewest lines (up to ``max_lines``)
+    that print text at :data:`MIN_PRINT_PT` or more; else the best that can be done."""
     font_size = float(options["font-size"])
     if not options.get("print-width"):
-        return _compose_at(graph, options, style, font_size, 1)
+        return make(font_size, 1)
     target = print_inches(options["print-width"]) * 96.0
     best: tuple[float, Canvas] | None = None
-    for lines in range(1, 9):
+    for lines in range(1, max_lines + 1):
         size = font_size
         for _ in range(5):
-            canvas = _compose_at(graph, options, style, size, lines)
+            canvas = make(size, lines)
             printed_pt = size * target / canvas.width * 0.75
             if printed_pt >= MIN_PRINT_PT - 0.01:
                 canvas.print_scale = target / canvas.width

@@ -30,6 +30,7 @@ from .layout import (
     add_legend,
     build_paints,
     extract_layers,
+    fit_print_width,
     pinned_variables,
     slug,
 )
@@ -119,13 +120,17 @@ SPACING = 90.0
 
 
 def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
-    """The neuron-graph figure of a layer graph (see the module docstring)."""
+    """The neuron-graph figure of a layer graph (see the module docstring); fitted to
+    ``print-width`` by setting larger text (columns do not wrap)."""
+    return fit_print_width(options, lambda size, _: _draw_at(graph, options, size))
+
+
+def _draw_at(graph: Mapping[str, Any], options: Mapping[str, Any], size: float) -> Canvas:
     layers = extract_layers(graph, options["type-ignore"])
     columns = _columns(layers)
     types = list(dict.fromkeys(c.layer.type for c in columns))
     paints, paint_of = build_paints(types, options)
     font = family(options["font-family"])
-    size = float(options["font-size"])
     ctx = Context(options, font, size, SizeScale.fit([], options))
     cap = int(options["max-neurons"])
     spacing = float(SPACING if options["spacing"] is None else options["spacing"])
