@@ -21,6 +21,14 @@ PALETTE: dict[str, tuple[str, str]] = {
     "--model-diagram-function-fill": ("#dbe9f7", "#1b3350"),
     "--model-diagram-io-fill": ("#fdf3c4", "#4a3d0c"),
     "--model-diagram-tensor-fill": ("#f3f3f3", "#2d3339"),
+    # architecture diffs: a fill and an outline per status (the label's +/-/~ is the second cue)
+    "--model-diagram-added-fill": ("#caf2d1", "#12442a"),
+    "--model-diagram-added-ink": ("#1a7f37", "#56d364"),
+    "--model-diagram-removed-fill": ("#ffdcd9", "#5b1e22"),
+    "--model-diagram-removed-ink": ("#cf222e", "#ff7b72"),
+    "--model-diagram-changed-fill": ("#fce7a6", "#4b3905"),
+    "--model-diagram-changed-ink": ("#9a6700", "#e3b341"),
+    "--model-diagram-unchanged-fill": ("#fafbfc", "#1e2328"),
 }
 
 #: which text colour sits on which fill (for contrast checks)
@@ -29,6 +37,10 @@ TEXT_ON = {
     "--model-diagram-function-fill": ("--model-diagram-ink",),
     "--model-diagram-io-fill": ("--model-diagram-ink",),
     "--model-diagram-tensor-fill": ("--model-diagram-ink",),
+    "--model-diagram-added-fill": ("--model-diagram-ink",),
+    "--model-diagram-removed-fill": ("--model-diagram-ink",),
+    "--model-diagram-changed-fill": ("--model-diagram-ink",),
+    "--model-diagram-unchanged-fill": ("--model-diagram-muted",),
 }
 
 

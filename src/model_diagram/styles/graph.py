@@ -38,6 +38,13 @@ FILLS = {
 }
 INK = light("--model-diagram-ink")
 MUTED = light("--model-diagram-muted")
+#: architecture diffs: status -> (fill, outline, glyph); unchanged layers are muted
+MARKS = {
+    "added": (light("--model-diagram-added-fill"), light("--model-diagram-added-ink"), "+"),
+    "removed": (light("--model-diagram-removed-fill"), light("--model-diagram-removed-ink"), "-"),
+    "changed": (light("--model-diagram-changed-fill"), light("--model-diagram-changed-ink"), "~"),
+    "same": (light("--model-diagram-unchanged-fill"), MUTED, ""),
+}
 KIND_NAMES = {
     "input": "input tensor",
     "module": "module",
@@ -124,23 +131,28 @@ def _attr(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def node_label(node: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+def node_label(node: Mapping[str, Any], options: Mapping[str, Any], mark: str | None = None) -> str:
+    """The HTML-like label; ``mark`` (a diff status) recolours it and prefixes +, - or ~."""
     kind = node["kind"]
     show_shapes = options.get("show-shapes", True)
     dtypes = options.get("show-dtypes", False)
+    fill, line, glyph = MARKS[mark] if mark else (FILLS[kind], INK, "")
+    border = "2" if glyph else "0"
     table = (
-        f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
-        f'BGCOLOR="{FILLS[kind]}" COLOR="{INK}">'
+        f'<TABLE BORDER="{border}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
+        f'BGCOLOR="{fill}" COLOR="{line}">'
     )
+    prefix = f"<B>{_esc(glyph)}</B> " if glyph else ""
     if kind in {"input", "output", "tensor"}:
         title = node.get("label") or kind
         head = f"<B>{_esc(kind)}</B>" if title == kind else f"<B>{_esc(kind)}</B> {_esc(title)}"
+        head = prefix + head
         cells = [f"<TR><TD>{head}</TD></TR>"]
         if show_shapes:
             text = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
             cells.append(f"<TR><TD>{_esc(text)}</TD></TR>")
         return "<" + table + "".join(cells) + "</TABLE>>"
-    head = f"<B>{_esc(node['name'])}</B>"
+    head = f"{prefix}<B>{_esc(node['name'])}</B>"
     if node.get("repeat"):
         head += f' <FONT COLOR="{INK}">x{node["repeat"]}</FONT>'
     qualname = node.get("qualname")
@@ -220,8 +232,17 @@ def inks(options: Mapping[str, Any]) -> tuple[str, str]:
     return pick("text-color", "--model-diagram-ink"), pick("line-color", "--model-diagram-ink")
 
 
-def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
-    """DOT text for a layer graph; the same graph and options give the same text."""
+def to_dot(
+    graph: dict[str, Any],
+    options: Mapping[str, Any],
+    marks: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
+    """DOT text for a layer graph; the same graph and options give the same text.
+
+    ``marks`` (node id -> diff status and a note for the tooltip) draws an
+    architecture diff: see :mod:`model_diagram.diffdraw`.
+    """
+    marks = marks or {}
     graph = prepare(graph, options)
     clusters = _apply_repeats(graph)
     font = family(options.get("font-family", "sans-serif")).graphviz
@@ -244,16 +265,22 @@ def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
 
     def emit(cluster_id: str | None, indent: str) -> None:
         for node in members.get(cluster_id, []):
+            status, note = marks.get(node["id"], ("", ""))
+            css = f"md-{node['kind']} md-diff-{status}" if status else f"md-{node['kind']}"
+            tip = tooltip(node) + (f"\n{status}{': ' + note if note else ''}" if status else "")
             attrs = [
                 f"id={_attr('n' + node['id'])}",
-                f"class={_attr('md-' + node['kind'])}",
-                f"tooltip={_attr(tooltip(node))}",
+                f"class={_attr(css)}",
+                f"tooltip={_attr(tip)}",
             ]
+            if status == "same":
+                attrs.append(f'fontcolor="{MUTED}"')
             if node.get("cls"):
                 # percent-encoded: Graphviz's dot writes URLs into the SVG unescaped
                 attrs.append(f"href={_attr(CLASS_LINK + quote(node['cls'], safe=''))}")
             lines.append(
-                f"{indent}n{node['id']} [{' '.join(attrs)} label={node_label(node, options)}]"
+                f"{indent}n{node['id']} [{' '.join(attrs)} "
+                f"label={node_label(node, options, status or None)}]"
             )
         for cluster in children.get(cluster_id, []):
             css = "md-cluster md-repeat" if cluster.get("repeat") else "md-cluster"
@@ -268,9 +295,15 @@ def to_dot(graph: dict[str, Any], options: Mapping[str, Any]) -> str:
     emit(None, "  ")
     for edge in graph["edges"]:
         label = f' label=" x{edge["count"]}"' if edge["count"] > 1 else ""
-        lines.append(f'  n{edge["tail"]} -> n{edge["head"]} [class="md-edge"{label}]')
+        ends = {marks.get(edge["tail"], ("",))[0], marks.get(edge["head"], ("",))[0]}
+        status = next((s for s in ("removed", "added") if s in ends), "")
+        if status:
+            dash = " style=dashed" if status == "removed" else ""
+            label += f' color="{MARKS[status][1]}" penwidth=1.6{dash}'
+        css = f"md-edge md-diff-{status}" if status else "md-edge"
+        lines.append(f'  n{edge["tail"]} -> n{edge["head"]} [class="{css}"{label}]')
     if options.get("legend"):
-        lines.extend(_legend(graph, text, muted))
+        lines.extend(_diff_legend(marks, text, muted) if marks else _legend(graph, text, muted))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -370,3 +403,24 @@ def to_scene(graph: dict[str, Any], options: Mapping[str, Any], layout: Mapping[
             points.append(tip)
         scene.links.append(Link(gvid[edge["tail"]], gvid[edge["head"]], tuple(points)))
     return scene
+
+
+def _diff_legend(marks: Mapping[str, tuple[str, str]], text: str, muted: str) -> list[str]:
+    statuses = [s for s in MARKS if any(m[0] == s for m in marks.values())]
+    lines = [
+        "  subgraph cluster_legend {",
+        f'    graph [label="Legend" class="md-legend" style="rounded" color="{muted}" '
+        f'fontcolor="{text}" labeljust=l]',
+    ]
+    for status in statuses:
+        fill, line, glyph = MARKS[status]
+        caption = _esc(f"{glyph} {status}".strip() if glyph else "unchanged")
+        lines.append(
+            f'    legend_{status} [class="md-legend-item md-diff-{status}" label=<<TABLE '
+            f'BORDER="{2 if glyph else 0}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" '
+            f'BGCOLOR="{fill}" COLOR="{line}"><TR><TD>{caption}</TD></TR></TABLE>>]'
+        )
+    if len(statuses) > 1:
+        lines.append(f"    {' -> '.join(f'legend_{s}' for s in statuses)} [style=invis]")
+    lines.append("  }")
+    return lines
