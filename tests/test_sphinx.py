@@ -240,6 +240,7 @@ SELF_EXPLAINED = {
     "input-size",
     "input-factory",
     "input-provider",
+    "compare-to",  # needs a matching snapshot: see test_diff.py
 }  # need a matching model: see options.rst
 
 

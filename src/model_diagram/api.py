@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import snapshot
 from .cache import key_of
 from .errors import OptionError
 from .options import TRACE, DiagramOptions, format_of, parse_options
@@ -37,10 +38,14 @@ class Diagram:
     _pipeline: Pipeline = field(repr=False)
 
     def save(self, path: str | Path, dpi: int | None = None) -> Path:
-        """Write the format the file name says (see ``FILE_FORMATS``); ``dpi`` applies to PNG."""
+        """Write the format the file name says (see ``FILE_FORMATS``), or a ``.json``
+        architecture snapshot; ``dpi`` applies to PNG."""
         target = Path(path)
-        fmt = format_of(target.name)
+        fmt = "json" if target.suffix.lower() == ".json" else format_of(target.name)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "json":
+            target.write_text(self.to_json(), "utf-8")
+            return target
         if fmt == "svg":
             target.write_text(standalone_svg(self.svg), "utf-8")
             return target
@@ -48,6 +53,11 @@ class Diagram:
         data = self._export(options, fmt)
         target.write_bytes(data)
         return target
+
+    def to_json(self) -> str:
+        """The architecture snapshot: byte-stable JSON to commit and compare later
+        (the format: docs, "Architecture snapshot format")."""
+        return snapshot.to_json(self.graph)
 
     def _export(self, options: DiagramOptions, fmt: str) -> bytes:
         data, _, _ = self._pipeline.render_graph(options, self.graph, key_of(self.graph), fmt, [])

@@ -1,10 +1,13 @@
 """``model-diagram``: the command line over the same core as the docs front ends.
 
-    model-diagram render FACTORY [--OPTION VALUE ...] -o OUT
+    model-diagram render FACTORY [--OPTION VALUE ...] -o OUT(.svg|.png|.pdf|.json)
+    model-diagram diff OLD NEW [--OPTION VALUE ...] [-o OUT(.svg|.png|.pdf|.html)]
     model-diagram cache info|clear [--cache-dir DIR]
 
 One flag per schema option; structured values are YAML flow / JSON, e.g.
-``--kwargs '{input_ids: "long[1,16](0,1000)"}'``.
+``--kwargs '{input_ids: "long[1,16](0,1000)"}'``. A ``.json`` output is an
+architecture snapshot; ``diff`` compares two factories or snapshots and exits
+0 when they are the same architecture, 1 when they differ and 2 on an error.
 """
 
 from __future__ import annotations
@@ -14,31 +17,57 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+from . import diffdraw, snapshot
 from .cache import Cache
-from .errors import DiagramError
-from .options import OPTIONS, format_of, parse_options, writable_formats
+from .diff import compare
+from .errors import DiagramError, OptionError
+from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
 from .output import standalone_svg
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
 from .worker import shutdown
+
+#: ``diff``'s own options, not the drawing's
+_DIFF_ONLY = {"compare-to"}
+
+
+def _add_options(parser: argparse.ArgumentParser, skip: set[str]) -> None:
+    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log cache hits and traces")
+    for name, spec in OPTIONS.items():
+        if name == "factory" or name in skip:
+            continue
+        help_text = f"{spec.help} [{spec.type}; default: {spec.default!r}]"
+        if spec.type == "bool":
+            parser.add_argument(f"--{name}", nargs="?", const="true", help=help_text)
+        else:
+            parser.add_argument(f"--{name}", metavar=spec.type.split()[0].upper(), help=help_text)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="model-diagram", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    render = sub.add_parser("render", help="draw one model into a file")
+    render = sub.add_parser("render", help="draw one model into a file, or snapshot it")
     render.add_argument("factory", help=OPTIONS["factory"].help)
-    render.add_argument("-o", "--output", required=True, help=f"output file: {writable_formats()}")
-    render.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
-    render.add_argument("-v", "--verbose", action="store_true", help="log cache hits and traces")
-    for name, spec in OPTIONS.items():
-        if name == "factory":
-            continue
-        help_text = f"{spec.help} [{spec.type}; default: {spec.default!r}]"
-        if spec.type == "bool":
-            render.add_argument(f"--{name}", nargs="?", const="true", help=help_text)
-        else:
-            render.add_argument(f"--{name}", metavar=spec.type.split()[0].upper(), help=help_text)
+    render.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=f"output file: {writable_formats()}; or .json, an architecture snapshot",
+    )
+    _add_options(render, set())
+    diff = sub.add_parser(
+        "diff",
+        help="compare two architectures (exit 0 same, 1 different, 2 error)",
+        description="Compare two architectures, each a factory (traced with the options "
+        "given) or a snapshot file (.json). Prints a summary; exit status 0 when they "
+        "are the same, 1 when they differ, 2 on an error.",
+    )
+    diff.add_argument("old", help="the earlier version: a factory or a snapshot .json")
+    diff.add_argument("new", help="the later version: a factory or a snapshot .json")
+    diff.add_argument("-o", "--output", help="also draw the diff (.svg, .png, .pdf, .html)")
+    _add_options(diff, _DIFF_ONLY)
     cache = sub.add_parser("cache", help="inspect or empty the cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
@@ -60,30 +89,82 @@ def main(argv: list[str] | None = None) -> int:
     given = {
         name: value
         for name in OPTIONS
-        if name != "factory" and (value := getattr(args, name.replace("-", "_"))) is not None
+        if name != "factory" and (value := getattr(args, name.replace("-", "_"), None)) is not None
     }
+    if args.command == "diff":
+        return _diff(args, given)
     out = Path(args.output)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
-        fmt = options.format if "format" in given else format_of(out.name)
+        if out.suffix.lower() == ".json":
+            fmt = "json"
+        else:
+            fmt = options.format if "format" in given else format_of(out.name)
         pipeline = Pipeline(args.cache_dir)
-        result = pipeline.diagram(options, fmt=fmt)
-        for warning in result.warnings:
-            print(f"model-diagram: warning: {warning.message}", file=sys.stderr)
-        for note in result.notes:
-            print(f"model-diagram: {note}", file=sys.stderr)
+        result = _traced(pipeline, options, "svg" if fmt == "json" else fmt)
     except DiagramError as exc:
         print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
         return 1
     finally:
         shutdown()
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "svg":
+    if fmt == "json":
+        out.write_text(snapshot.to_json(result.graph), "utf-8")
+    elif fmt == "svg":
         out.write_text(standalone_svg(result.svg), "utf-8")
     else:
         out.write_bytes(result.data)
     print(f"wrote {out} ({'traced' if pipeline.traced else 'from cache'})")
     return 0
+
+
+def _traced(pipeline: Pipeline, options: DiagramOptions, fmt: str) -> Result:
+    result = pipeline.diagram(options, fmt=fmt)
+    for warning in result.warnings:
+        print(f"model-diagram: warning: {warning.message}", file=sys.stderr)
+    for note in result.notes:
+        print(f"model-diagram: {note}", file=sys.stderr)
+    return result
+
+
+def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
+    """Exit 0 when the architectures are the same, 1 when they differ, 2 on an error."""
+    out = Path(args.output) if args.output else None
+    fmt = out.suffix.lower().lstrip(".") if out else ""
+    try:
+        if out is not None and fmt not in diffdraw.FORMATS:
+            raise OptionError(
+                f"cannot write {out.name!r}: use a .svg, .png, .pdf or .html file name"
+            )
+        options = parse_options(given, strings=True, require_factory=False)
+        pipeline = Pipeline(args.cache_dir)
+        old, new = (_side(pipeline, options, side) for side in (args.old, args.new))
+        diff = compare(old, new)
+        data = diffdraw.draw(diff, options, fmt) if out is not None else b""
+    except DiagramError as exc:
+        print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        if not all(_is_file(side) for side in (args.old, args.new)):
+            shutdown()  # two snapshots never start the worker
+    print(diff.summary())
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(standalone_svg(data.decode()).encode() if fmt == "svg" else data)
+        print(f"wrote {out}")
+    return 0 if diff.same else 1
+
+
+def _side(pipeline: Pipeline, options: DiagramOptions, source: str) -> dict[str, Any]:
+    """One side of a diff: a snapshot file (``.json``, or any existing file), else a factory."""
+    if _is_file(source):
+        return snapshot.load(Path(source))
+    traced = options.with_values(factory=OPTIONS["factory"].from_value(source))
+    return _traced(pipeline, traced, "svg").graph
+
+
+def _is_file(source: str) -> bool:
+    return source.lower().endswith(".json") or Path(source).is_file()
 
 
 if __name__ == "__main__":

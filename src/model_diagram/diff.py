@@ -171,7 +171,10 @@ def _changes(old: Layer, new: Layer, rewired: bool) -> tuple[str, ...]:
         found.append(f"renamed from {_title(old)}")
     if _what(old) != _what(new):
         found.append(f"type {_what(old)} -> {_what(new)}")
-    for key, label in (("inputs", "input"), ("outputs", "output")):
+    tensor = new["kind"] in {"input", "output", "tensor"}  # one shape: what it carries
+    for key, label in (
+        (("outputs", "shape"),) if tensor else (("inputs", "input"), ("outputs", "output"))
+    ):
         if old[key] != new[key]:
             found.append(f"{label} {_shape_text(old[key])} -> {_shape_text(new[key])}")
     for key, label in (("in_dtypes", "input dtype"), ("out_dtypes", "output dtype")):

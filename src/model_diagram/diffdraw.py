@@ -80,12 +80,11 @@ def draw(diff: ArchitectureDiff, options: DiagramOptions, fmt: str = "svg") -> b
 def html_page(diff: ArchitectureDiff, svg: str, title: str) -> str:
     """A self-contained page: the drawing and the text summary (no scripts, no network)."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{stylesheet()}"
         "body{font-family:system-ui,sans-serif;margin:2rem}"
         "@media (prefers-color-scheme: dark){body{background:#0d1117;color:#e6edf3}}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         f'<figure class="model-diagram">{standalone_svg(svg).split(chr(10), 1)[1]}</figure>'
-        f"<pre class=\"model-diagram-diff\">{html.escape(diff.summary())}</pre></body></html>\n"
+        f'<pre class="model-diagram-diff">{html.escape(diff.summary())}</pre></body></html>\n'
     )
-

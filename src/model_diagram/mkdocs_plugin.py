@@ -58,6 +58,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from .cache import atomic_write, key_of
+from .compare import against, is_snapshot, snapshot_path
 from .embed import (
     CSS_NAME,
     JS_NAME,
@@ -281,6 +282,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         #: SVGs waiting for on_post_page, by marker number
         self._svgs: dict[int, str] = {}
         self._inserted = 0
+        self._docs_dir = Path()
 
     # -- events
 
@@ -299,6 +301,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             self.pipeline = Pipeline(cache_dir)
         self.pipeline.traced = 0
         self._site_dir = Path(config.site_dir)
+        self._docs_dir = Path(config.docs_dir)
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._svgs = {}
@@ -447,6 +450,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             assert self.pipeline is not None
             before = self.pipeline.traced
             result = self.pipeline.diagram(options)
+            if options.compare_to:
+                result = self._against(options, result, state)
         except DiagramError as exc:
             return self._failed(exc, where, factory)
         except Exception as exc:  # a bug of ours: still one placeholder, not a lost page
@@ -464,6 +469,16 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.watched.update(result.files)
         self.traced += self.pipeline.traced > before
         return self._figure(result, options, where, state)
+
+    def _against(self, options: DiagramOptions, result: Result, state: _PageState) -> Result:
+        """``compare-to``: a snapshot path is relative to the page (``/`` to ``docs_dir``)."""
+        assert options.compare_to is not None and self.pipeline is not None
+        path = None
+        if is_snapshot(options.compare_to):
+            root = self._docs_dir
+            page_dir = (root / state.src_uri).parent
+            path = snapshot_path(options.compare_to, page_dir, root)
+        return against(self.pipeline, options, result, path)[0]
 
     def _figure(
         self, result: Result, options: DiagramOptions, where: str, state: _PageState

@@ -270,6 +270,21 @@ def _name(value: Any) -> str | None:
     return text
 
 
+def _compare_to(value: Any) -> str | None:
+    """An earlier version to draw against: a snapshot ``.json`` path or a factory path."""
+    if value is None:
+        return None
+    text = _text(value).strip()
+    if _FACTORY.match(text):
+        return text
+    if text.lower().endswith(".json") and "\x00" not in text and "\\" not in text:
+        return text
+    raise ValueError(
+        "must be a snapshot file ending in .json (relative to the page, or /path from the "
+        "docs source directory) or a factory 'package.module:attr'"
+    )
+
+
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
@@ -693,6 +708,18 @@ class DiagramOptions:
         _bool,
         stage=PAGE,
         example="true",
+    )
+    compare_to: str | None = opt(
+        None,
+        "snapshot .json | import path",
+        "Draw the model as a diff against an earlier version: a snapshot file written by "
+        "`model-diagram render ... -o arch.json` (relative to the page; `/` starts from the "
+        "docs source directory) or another factory traced with the same options. Added, "
+        "removed and changed layers are marked.",
+        _compare_to,
+        stage=PAGE,
+        example="/_snapshots/v1.json",
+        structured=False,
     )
     style: str = opt(
         "graph",

@@ -20,6 +20,9 @@ from .errors import OptionError
 #: the snapshot format's name and version, written into every file
 SCHEMA = "model-diagram.architecture/1"
 
+#: larger files are refused: matching is quadratic in the worst case
+MAX_LAYERS = 100_000
+
 #: layer fields a snapshot keeps (render-only fields such as repeat badges are dropped)
 LAYER_FIELDS = (
     "id",
@@ -52,8 +55,10 @@ def stable_ids(graph: Mapping[str, Any]) -> dict[str, str]:
             path = f"{scope}.{node['name']}" if scope else node["name"]
         elif kind == "input":
             path = node.get("label") or ""
-        else:
+        elif kind == "tensor":
             path = node.get("scope") or ""
+        else:  # outputs, in the order forward returns them
+            path = ""
         base = f"{kind}:{path}" if path else kind
         seen[base] = seen.get(base, 0) + 1
         ids[node["id"]] = base if seen[base] == 1 else f"{base}#{seen[base]}"
@@ -63,9 +68,13 @@ def stable_ids(graph: Mapping[str, Any]) -> dict[str, str]:
 def total_params(graph: Mapping[str, Any]) -> int:
     """Parameters of the drawn modules, each module counted once (reuse and nesting too)."""
     owners = sorted(
-        {(n.get("qualname") or "", n.get("params") or 0) for n in graph["nodes"] if n["kind"] == "module"}
+        {
+            (n.get("qualname") or "", n.get("params") or 0)
+            for n in graph["nodes"]
+            if n["kind"] == "module"
+        }
     )
-    total, counted = 0, []
+    total, counted = 0, list[str]()
     for qualname, params in owners:
         if any(qualname == c or qualname.startswith(c + ".") or not c for c in counted):
             continue
@@ -87,7 +96,10 @@ def snapshot(graph: Mapping[str, Any]) -> dict[str, Any]:
         layers.append(layer)
     order = {ids[n["id"]]: i for i, n in enumerate(graph["nodes"])}
     edges = sorted(
-        ({"tail": ids[e["tail"]], "head": ids[e["head"]], "count": e["count"]} for e in graph["edges"]),
+        (
+            {"tail": ids[e["tail"]], "head": ids[e["head"]], "count": e["count"]}
+            for e in graph["edges"]
+        ),
         key=lambda e: (order[e["tail"]], order[e["head"]]),
     )
     clusters = [
@@ -131,8 +143,8 @@ def from_json(text: str, source: str = "snapshot") -> dict[str, Any]:
     """Read a snapshot back into a layer graph any style or the diff can use."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise OptionError(f"{source} is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise OptionError(f"{source} is not JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise OptionError(
@@ -170,6 +182,8 @@ def _shapes(value: Any) -> list[list[int]]:
 def _checked(data: dict[str, Any]) -> dict[str, Any]:
     """Validate field types (a snapshot is input from a file; it may be hand-edited)."""
     kinds = {"input", "output", "tensor", "module", "function"}
+    if len(data["nodes"]) > MAX_LAYERS or len(data["edges"]) > 4 * MAX_LAYERS:
+        raise ValueError(f"more than {MAX_LAYERS:,} layers")
     nodes = []
     for raw in data["nodes"]:
         node = {k: raw[k] for k in LAYER_FIELDS if k in raw}
@@ -183,6 +197,11 @@ def _checked(data: dict[str, Any]) -> dict[str, Any]:
         for key in ("name", "label", "qualname", "cls", "scope"):
             if key in node and not isinstance(node[key], str):
                 raise TypeError(f"layer {node['id']!r}: {key} must be text")
+        for key in ("in_dtypes", "out_dtypes"):
+            if key in node and not (
+                isinstance(node[key], list) and all(isinstance(d, str) for d in node[key])
+            ):
+                raise TypeError(f"layer {node['id']!r}: {key} must be a list of text")
         for key in ("depth", "params"):
             if key in node and (not isinstance(node[key], int) or isinstance(node[key], bool)):
                 raise TypeError(f"layer {node['id']!r}: {key} must be an integer")
@@ -199,4 +218,14 @@ def _checked(data: dict[str, Any]) -> dict[str, Any]:
         {"id": str(c["id"]), "label": str(c["label"]), "parent": c.get("parent")}
         for c in data.get("clusters", [])
     ]
-    return {"model": str(data.get("model", "Model")), "nodes": nodes, "edges": edges, "clusters": clusters}
+    groups = {c["id"] for c in clusters}
+    for item in [*clusters, *nodes]:
+        parent = item.get("parent", item.get("cluster"))
+        if parent is not None and parent not in groups:
+            raise ValueError(f"{item['id']!r} is in an unknown cluster {parent!r}")
+    return {
+        "model": str(data.get("model", "Model")),
+        "nodes": nodes,
+        "edges": edges,
+        "clusters": clusters,
+    }

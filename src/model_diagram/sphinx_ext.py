@@ -34,8 +34,10 @@ from sphinx.errors import ConfigError, ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from . import __version__
+from . import __version__, diffdraw
 from .cache import atomic_write, key_of
+from .compare import against, is_snapshot, snapshot_path
+from .diff import ArchitectureDiff
 from .embed import (
     CSS_NAME,
     JS_NAME,
@@ -59,7 +61,7 @@ from .options import (
     validate_defaults,
 )
 from .output import standalone_svg
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
 from .styles.graph import describe as describe_layers
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ PREFIX = "model_diagram_"
 EMBED_MODES = ("inline", "img")
 ON_ERROR_MODES = ("warn", "raise")
 #: bump when the node's stored data changes shape, so Sphinx re-reads old doctrees
-ENV_VERSION = 1
+ENV_VERSION = 2
 
 
 # -- the node
@@ -191,6 +193,8 @@ class ModelDiagram(SphinxDirective):
         try:
             try:
                 result = pipeline.diagram(options)
+                if options.compare_to:
+                    result, node["diff"] = self._against(pipeline, options, result)
                 if options.format != "svg":
                     # fail here, at the directive's line, if the engine cannot write the format
                     pipeline.render_graph(
@@ -232,6 +236,17 @@ class ModelDiagram(SphinxDirective):
                 return [node]
             caption = self._default_caption(node["fallback"])
         return [self._figure(node, options, caption, legend)]
+
+    def _against(
+        self, pipeline: Pipeline, options: DiagramOptions, result: Result
+    ) -> tuple[Result, ArchitectureDiff]:
+        """``compare-to``: a snapshot path is relative to this page (``/`` to the source dir)."""
+        assert options.compare_to is not None
+        path = None
+        if is_snapshot(options.compare_to):
+            page_dir = Path(self.env.doc2path(self.env.docname)).parent
+            path = snapshot_path(options.compare_to, page_dir, Path(self.env.srcdir))
+        return against(pipeline, options, result, path)
 
     def _default_caption(self, text: str = "") -> nodes.caption:
         """Sphinx numbers only captioned figures and prints the number in the caption,
@@ -498,6 +513,8 @@ def _store(folder: Path, data: bytes, ext: str) -> str:
 
 def _render(config: Config, node: model_diagram, fmt: str) -> bytes:
     """Another format of a diagram read earlier, from its stored graph (no worker, no trace)."""
+    if "diff" in node:
+        return diffdraw.draw(node["diff"], node["options"], fmt)
     graph = node["graph"]
     warnings: list[DiagramError] = []
     data, _, _ = pipeline_for(config).render_graph(
