@@ -53,6 +53,8 @@ def _ident(layer: Layer) -> Any:
 
 #: the alignment passes, strictest first
 PASSES: tuple[Key, ...] = (_exact, _signature, _ident, _loose)
+#: larger gaps are paired in order by key instead of aligned (old x new layers)
+ALIGN_LIMIT = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -219,9 +221,28 @@ def _match(old: Sequence[Layer], new: Sequence[Layer]) -> list[tuple[str, str]]:
         if not xs or not ys or level == len(PASSES):
             return
         key = PASSES[level]
-        matcher = difflib.SequenceMatcher(
-            None, [key(old[i]) for i in xs], [key(new[j]) for j in ys], autojunk=False
-        )
+        ka, kb = [key(old[i]) for i in xs], [key(new[j]) for j in ys]
+        # equal ends pair at once: most edits touch a few layers of a long model
+        head = 0
+        while head < min(len(ka), len(kb)) and ka[head] == kb[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(ka), len(kb)) - head and ka[-1 - tail] == kb[-1 - tail]:
+            tail += 1
+        pairs.extend(zip(xs[:head], ys[:head], strict=True))
+        pairs.extend(zip(xs[len(xs) - tail :], ys[len(ys) - tail :], strict=True))
+        xs, ys = xs[head : len(xs) - tail], ys[head : len(ys) - tail]
+        ka, kb = ka[head : len(ka) - tail], kb[head : len(kb) - tail]
+        if not xs or not ys:
+            return
+        if len(xs) * len(ys) > ALIGN_LIMIT:  # SequenceMatcher is quadratic on repeats
+            found = _pair_in_order(xs, ys, ka, kb)
+            pairs.extend(found)
+            used_x, used_y = {i for i, _ in found}, {j for _, j in found}
+            rest_x, rest_y = [i for i in xs if i not in used_x], [j for j in ys if j not in used_y]
+            align(rest_x, rest_y, level + 1)
+            return
+        matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
                 pairs.extend(zip(xs[i1:i2], ys[j1:j2], strict=True))
@@ -237,3 +258,17 @@ def _match(old: Sequence[Layer], new: Sequence[Layer]) -> list[tuple[str, str]]:
         if i not in matched_old and layer["id"] in free_new:
             pairs.append((i, free_new.pop(layer["id"])))
     return [(old[i]["id"], new[j]["id"]) for i, j in sorted(pairs)]
+
+
+def _pair_in_order(
+    xs: list[int], ys: list[int], ka: list[Any], kb: list[Any]
+) -> list[tuple[int, int]]:
+    """The k-th old layer with a key pairs with the k-th new one: linear, for huge gaps."""
+    waiting: dict[Any, list[int]] = {}
+    for j, k in zip(reversed(ys), reversed(kb), strict=True):
+        waiting.setdefault(k, []).append(j)
+    found = []
+    for i, k in zip(xs, ka, strict=True):
+        if waiting.get(k):
+            found.append((i, waiting[k].pop()))
+    return found

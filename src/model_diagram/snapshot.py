@@ -20,8 +20,8 @@ from .errors import OptionError
 #: the snapshot format's name and version, written into every file
 SCHEMA = "model-diagram.architecture/1"
 
-#: larger files are refused: matching is quadratic in the worst case
-MAX_LAYERS = 100_000
+#: larger files are refused (a hostile file must not make a build crawl)
+MAX_LAYERS = 50_000
 
 #: layer fields a snapshot keeps (render-only fields such as repeat badges are dropped)
 LAYER_FIELDS = (
@@ -67,20 +67,19 @@ def stable_ids(graph: Mapping[str, Any]) -> dict[str, str]:
 
 def total_params(graph: Mapping[str, Any]) -> int:
     """Parameters of the drawn modules, each module counted once (reuse and nesting too)."""
-    owners = sorted(
-        {
-            (n.get("qualname") or "", n.get("params") or 0)
-            for n in graph["nodes"]
-            if n["kind"] == "module"
-        }
-    )
-    total, counted = 0, list[str]()
-    for qualname, params in owners:
-        if any(qualname == c or qualname.startswith(c + ".") or not c for c in counted):
-            continue
-        counted.append(qualname)
-        total += params
-    return total
+    params = {
+        n.get("qualname") or "": n.get("params") or 0
+        for n in graph["nodes"]
+        if n["kind"] == "module"
+    }
+    if "" in params:  # the model itself is drawn: it holds everything
+        return int(params[""])
+
+    def nested(qualname: str) -> bool:
+        parts = qualname.split(".")
+        return any(".".join(parts[:i]) in params for i in range(1, len(parts)))
+
+    return sum(count for qualname, count in params.items() if not nested(qualname))
 
 
 def snapshot(graph: Mapping[str, Any]) -> dict[str, Any]:
