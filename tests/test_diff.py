@@ -82,7 +82,7 @@ def test_snapshot_schema_and_round_trip(snap: Snap) -> None:
     data = json.loads(text)
     assert data["schema"] == snapshot.SCHEMA
     assert data["model"] == "Net" and data["params"] == 144 + 272 + 68
-    layers = {layer["id"]: layer for layer in data["nodes"]}
+    layers = {layer["id"]: layer for layer in data["layers"]}
     assert list(layers) == [
         "input:x",
         "module:encoder",
@@ -128,14 +128,14 @@ def test_damaged_or_foreign_snapshots_are_refused(tmp_path: Path) -> None:
         "deep.json": ("[" * 100_000, "is not JSON"),
         "foreign.json": ('{"schema": "other/3"}', "is not a model-diagram snapshot"),
         "damaged.json": (
-            json.dumps({"schema": snapshot.SCHEMA, "nodes": [{"id": "a", "kind": "x"}]}),
+            json.dumps({"schema": snapshot.SCHEMA, "layers": [{"id": "a", "kind": "x"}]}),
             "damaged snapshot",
         ),
         "dangling.json": (
             json.dumps(
                 {
                     "schema": snapshot.SCHEMA,
-                    "nodes": [{"id": "a", "kind": "module", "inputs": [], "outputs": []}],
+                    "layers": [{"id": "a", "kind": "module", "inputs": [], "outputs": []}],
                     "edges": [{"tail": "a", "head": "b", "count": 1}],
                 }
             ),
@@ -145,7 +145,7 @@ def test_damaged_or_foreign_snapshots_are_refused(tmp_path: Path) -> None:
             json.dumps(
                 {
                     "schema": snapshot.SCHEMA,
-                    "nodes": [{"id": "a", "kind": "input", "in_dtypes": [3]}],
+                    "layers": [{"id": "a", "kind": "input", "in_dtypes": [3]}],
                     "edges": [],
                 }
             ),

@@ -100,7 +100,7 @@ class ArchitectureDiff:
         lines = [
             f"{names}: {head}",
             f"  parameters: {old_p:,} -> {new_p:,} ({new_p - old_p:+,})",
-            f"  layers: {len(self.old['nodes'])} -> {len(self.new['nodes'])} "
+            f"  layers: {len(self.old['layers'])} -> {len(self.new['layers'])} "
             f"({self.count(ADDED)} added, {self.count(REMOVED)} removed, "
             f"{self.count(CHANGED)} changed)",
         ]
@@ -137,13 +137,13 @@ def _shape_text(shapes: Sequence[Sequence[int]]) -> str:
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> ArchitectureDiff:
     """Diff two layer graphs (traced, or read back from snapshot files)."""
     a, b = snapshot(old), snapshot(new)
-    pairs = _match(a["nodes"], b["nodes"])
+    pairs = _match(a["layers"], b["layers"])
     old_to_new = dict(pairs)
     preds_a, preds_b = _predecessors(a), _predecessors(b)
-    ids_a = [n["id"] for n in a["nodes"]]
-    ids_b = [n["id"] for n in b["nodes"]]
-    by_a = {n["id"]: n for n in a["nodes"]}
-    by_b = {n["id"]: n for n in b["nodes"]}
+    ids_a = [n["id"] for n in a["layers"]]
+    ids_b = [n["id"] for n in b["layers"]]
+    by_a = {n["id"]: n for n in a["layers"]}
+    by_b = {n["id"]: n for n in b["layers"]}
     new_to_old = {v: k for k, v in pairs}
     # a removed layer is listed after the kept layer that preceded it in the old order
     after: dict[str | None, list[LayerChange]] = {}

@@ -113,9 +113,9 @@ def snapshot(graph: Mapping[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "model": graph.get("model", "Model"),
         "params": total_params(graph),
-        "nodes": layers,
+        "layers": layers,
         "edges": edges,
-        "clusters": clusters,
+        "groups": clusters,
     }
 
 
@@ -181,10 +181,10 @@ def _shapes(value: Any) -> list[list[int]]:
 def _checked(data: dict[str, Any]) -> dict[str, Any]:
     """Validate field types (a snapshot is input from a file; it may be hand-edited)."""
     kinds = {"input", "output", "tensor", "module", "function"}
-    if len(data["nodes"]) > MAX_LAYERS or len(data["edges"]) > 4 * MAX_LAYERS:
+    if len(data["layers"]) > MAX_LAYERS or len(data["edges"]) > 4 * MAX_LAYERS:
         raise ValueError(f"more than {MAX_LAYERS:,} layers")
     nodes = []
-    for raw in data["nodes"]:
+    for raw in data["layers"]:
         node = {k: raw[k] for k in LAYER_FIELDS if k in raw}
         if not isinstance(node["id"], str) or node["kind"] not in kinds:
             raise ValueError(f"bad layer {raw.get('id')!r}")
@@ -215,7 +215,7 @@ def _checked(data: dict[str, Any]) -> dict[str, Any]:
         edges.append({"tail": edge["tail"], "head": edge["head"], "count": int(edge["count"])})
     clusters = [
         {"id": str(c["id"]), "label": str(c["label"]), "parent": c.get("parent")}
-        for c in data.get("clusters", [])
+        for c in data.get("groups", [])
     ]
     groups = {c["id"] for c in clusters}
     for item in [*clusters, *nodes]:
