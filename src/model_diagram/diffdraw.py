@@ -18,6 +18,7 @@ from .diff import ADDED, CHANGED, REMOVED, ArchitectureDiff
 from .embed import stylesheet
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine, standalone_svg
+from .pdf import svg_to_pdf
 from .styles import graph as graph_style
 from .theme import svg_style
 
@@ -67,9 +68,11 @@ def draw(diff: ArchitectureDiff, options: DiagramOptions, fmt: str = "svg") -> b
     drawn = options.stage_dict(RENDER, TRACE) | {"collapse-repeats": False}
     dot = graph_style.to_dot(graph, drawn, marks)
     engine = find_engine(options.engine)
-    data = run_engine(engine, dot, "svg" if fmt == "html" else fmt, options.dpi)
-    if fmt not in {"svg", "html"}:
+    data = run_engine(engine, dot, "png" if fmt == "png" else "svg", options.dpi)
+    if fmt == "png":
         return data
+    if fmt == "pdf":  # as for every diagram: the engine's SVG, converted with pip packages
+        return svg_to_pdf(data)
     title = options.alt or options.caption or f"{diff.new['model']}: architecture changes"
     svg = clean_svg(data, f"mdd{key_of(graph)[:10]}", title, svg_style(), describe(diff))
     if fmt == "html":
