@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -416,6 +417,16 @@ def test_sphinx_compare_to_snapshot_and_factory(
     # editing the snapshot re-reads the page
     deps = app.env.dependencies["guide/migrate"]  # type: ignore[attr-defined]
     assert any(str(d).endswith("v1.json") for d in deps)
+    # LaTeX gets the diff too, as a PDF whose text carries the +/~ marks
+    latex = make_app("latex", srcdir=src)
+    latex.build()  # type: ignore[attr-defined]
+    tex = next(Path(latex.outdir).glob("*.tex")).read_text("utf-8")  # type: ignore[attr-defined]
+    names = re.findall(r"\\sphinxincludegraphics(?:\[[^]]*\])?\{([^}]+\.pdf)\}", tex)
+    assert len(names) == 3
+    import pypdf
+
+    text = pypdf.PdfReader(Path(latex.outdir) / names[2]).pages[0].extract_text()  # type: ignore[attr-defined]
+    assert "~" in text and "encoder" in text
 
 
 def test_mkdocs_compare_to_snapshot(
