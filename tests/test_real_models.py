@@ -30,11 +30,11 @@ def graph_of(pipeline: Pipeline, factory: str, **values: Any) -> dict[str, Any]:
     options = parse_options({"factory": factory, **values})
     result = pipeline.diagram(options)
     assert result.data.startswith(b"<svg") or b"<svg" in result.data[:400]
-    return result.graph
+    return result.graph.to_dict()
 
 
 def kinds(graph: dict[str, Any]) -> Counter[str]:
-    return Counter(node["kind"] for node in graph["nodes"])
+    return Counter(node["kind"] for node in graph["layers"])
 
 
 @pytest.mark.slow
@@ -131,7 +131,7 @@ def local_trace(model: nn.Module, depth: int = 2) -> dict[str, Any]:
 
 
 def edges_by_name(graph: dict[str, Any]) -> set[tuple[str, str]]:
-    names = {n["id"]: n.get("qualname") or n["name"] for n in graph["nodes"]}
+    names = {n["id"]: n.get("qualname") or n["name"] for n in graph["layers"]}
     return {(names[e["tail"]], names[e["head"]]) for e in graph["edges"]}
 
 
@@ -141,7 +141,7 @@ def test_in_place_writes_keep_their_edges() -> None:
     edges = edges_by_name(graph)
     assert ("__setitem__", "head") in edges
     assert ("head", "output-tensor") in edges
-    assert sum(1 for n in graph["nodes"] if n["name"] == "__setitem__") == 2
+    assert sum(1 for n in graph["layers"] if n["name"] == "__setitem__") == 2
 
 
 def test_tensors_read_by_many_layers() -> None:
@@ -151,7 +151,7 @@ def test_tensors_read_by_many_layers() -> None:
 
 def test_mixed_outputs_draw_their_tensors_only() -> None:
     graph = local_trace(ReturnsMixed())
-    outputs = [n for n in graph["nodes"] if n["kind"] == "output"]
+    outputs = [n for n in graph["layers"] if n["kind"] == "output"]
     assert sorted(n["outputs"][0] for n in outputs) == [[], [2, 3]]  # logits and pair[0]
 
 
@@ -162,8 +162,8 @@ def test_dien_state_reaches_its_mlp(pipeline: Pipeline, depth: int) -> None:
     graph = graph_of(
         pipeline, "models_zoo:rechub_model", factory_kwargs={"name": "DIEN"}, depth=depth
     )
-    names = {n["id"]: n for n in graph["nodes"]}
-    writes = {n["id"] for n in graph["nodes"] if n["name"] == "__setitem__"}
+    names = {n["id"]: n for n in graph["layers"]}
+    writes = {n["id"] for n in graph["layers"] if n["name"] == "__setitem__"}
     assert writes
     assert any(e["tail"] in writes for e in graph["edges"] if e["head"] in names)
     assert kinds(graph)["output"] >= 1
@@ -173,7 +173,7 @@ def test_dien_state_reaches_its_mlp(pipeline: Pipeline, depth: int) -> None:
 
 
 def input_shapes(graph: dict[str, Any]) -> dict[str, list[int]]:
-    return {n["label"]: n["outputs"][0] for n in graph["nodes"] if n["kind"] == "input"}
+    return {n["label"]: n["outputs"][0] for n in graph["layers"] if n["kind"] == "input"}
 
 
 @pytest.mark.slow
@@ -213,7 +213,7 @@ def test_extra_kwargs_join_guessed_inputs(pipeline: Pipeline) -> None:
     )
     assert input_shapes(masked) == {"input_ids": [2, 10], "attention_mask": [2, 10]}
     # without a cache, its bookkeeping (a cat per layer for keys and values) is gone
-    cats = [sum(1 for n in g["nodes"] if n["name"] == "cat") for g in (plain, masked)]
+    cats = [sum(1 for n in g["layers"] if n["name"] == "cat") for g in (plain, masked)]
     assert cats[0] > cats[1]
 
 

@@ -715,11 +715,11 @@ def test_every_reply_answers_its_own_job(tmp_path: Path, monkeypatch: pytest.Mon
         {"factory": "models:make_two_inputs", "inputs": ["float[2,8]", "float[2,6]"]}
     )
     try:
-        assert pipeline.diagram(mlp).graph["model"] == "Sequential"
+        assert pipeline.diagram(mlp).graph.model == "Sequential"
         # a reply to no job of ours is waiting in the pipe: it is skipped
         forged = {"ok": True, "id": -1, "graph": {"model": "Forged"}, "notes": [], "files": {}}
         worker._lines.put(json.dumps(forged))
-        assert pipeline.diagram(branchy).graph["model"] == "Branchy"
+        assert pipeline.diagram(branchy).graph.model == "Branchy"
         # the caller gives up on a job while the child works on it: the child is stopped
         real = worker._receive
 
@@ -735,12 +735,12 @@ def test_every_reply_answers_its_own_job(tmp_path: Path, monkeypatch: pytest.Mon
             )
         monkeypatch.undo()
         assert worker._proc is None
-        assert pipeline.diagram(two).graph["model"] == "TwoInputs"
+        assert pipeline.diagram(two).graph.model == "TwoInputs"
         # a timeout larger than the platform's wait is a long wait, not an OverflowError
         huge = parse_options(
             {"factory": "models:make_mlp", "input": "float[3,8]", "timeout": 1e308}
         )
-        assert pipeline.diagram(huge).graph["model"] == "Sequential"
+        assert pipeline.diagram(huge).graph.model == "Sequential"
     finally:
         worker.stop()
 

@@ -35,7 +35,6 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from model_diagram.cache import key_of
 from model_diagram.embed import error_html
 from model_diagram.errors import DiagramError
 from model_diagram.options import OPTIONS, canonical_name, parse_options
@@ -227,7 +226,8 @@ class ErrorExample(SphinxDirective):
         error = self.failure(factory)
         if error is None:
             logger.warning(
-                "error-example: %s drew a diagram, but this example must fail", factory,
+                "error-example: %s drew a diagram, but this example must fail",
+                factory,
                 location=self.get_location(),
             )
             return []
@@ -253,9 +253,7 @@ class ErrorExample(SphinxDirective):
             pipeline = Pipeline(self.config.model_diagram_cache_dir)
             result = pipeline.diagram(options)
             if options.format != "svg":
-                pipeline.render_graph(
-                    options, result.graph, key_of(result.graph), options.format, []
-                )
+                pipeline.render_graph(options, result.graph, options.format, [])
         except DiagramError as exc:
             return exc
         return None

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from . import snapshot
-from .cache import key_of
 from .errors import OptionError
+from .layergraph import LayerGraph
 from .options import TRACE, DiagramOptions, format_of, parse_options
 from .output import standalone_svg
 from .pipeline import Pipeline
@@ -33,7 +33,7 @@ class Diagram:
     """A rendered diagram: ``.svg`` text, ``.save(path)``, and inline display in Jupyter."""
 
     svg: str
-    graph: dict[str, Any]
+    graph: LayerGraph
     options: DiagramOptions
     _pipeline: Pipeline = field(repr=False)
 
@@ -60,7 +60,7 @@ class Diagram:
         return snapshot.to_json(self.graph)
 
     def _export(self, options: DiagramOptions, fmt: str) -> bytes:
-        data, _, _ = self._pipeline.render_graph(options, self.graph, key_of(self.graph), fmt, [])
+        data, _, _ = self._pipeline.render_graph(options, self.graph, fmt, [])
         return data
 
     def _repr_svg_(self) -> str:
@@ -95,14 +95,14 @@ def render(
     else:
         parsed = parse_options(options, require_factory=False)
         graph = _trace_live(model_or_factory, input_data, parsed)
-        data, _, _ = pipeline.render_graph(parsed, graph, key_of(graph), "svg", [])
+        data, _, _ = pipeline.render_graph(parsed, graph, "svg", [])
         diagram = Diagram(data.decode("utf-8"), graph, parsed, pipeline)
     if save_path is not None:
         diagram.save(save_path)
     return diagram
 
 
-def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[str, Any]:
+def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> LayerGraph:
     """Trace a model object in this process, on the device it already lives on."""
     import torch
 
@@ -128,4 +128,4 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> dict[st
     else:
         kind = type(input_data).__name__
         raise OptionError(f"input_data must be a tensor, dict, list or tuple, not {kind}")
-    return trace.trace_module(model, args, kwargs, stage, device)
+    return LayerGraph.from_dict(trace.trace_module(model, args, kwargs, stage, device))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheError
+from .layergraph import LayerGraph, LayerGraphError
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,7 @@ class TraceEntry:
     """A cached trace: the layer graph and what it depended on; or, with ``error``, a
     deterministic failure (``DiagramError.to_dict()``) and what it depended on."""
 
-    graph: dict[str, Any]
-    graph_digest: str
+    graph: LayerGraph | None
     files: tuple[Path, ...]
     notes: tuple[str, ...]
     error: dict[str, str] | None = None
@@ -139,26 +139,25 @@ class Cache:
             except importlib.metadata.PackageNotFoundError:
                 return None
         if manifest.get("error") is not None:
-            return TraceEntry({}, "", tuple(files), (), error=dict(manifest["error"]))
+            return TraceEntry(None, tuple(files), (), error=dict(manifest["error"]))
         raw = self._read_blob(manifest["graph"], "json")
         if raw is None:
             return None
         try:
-            graph = json.loads(raw)
-        except ValueError:
-            return None
-        return TraceEntry(graph, manifest["graph"], tuple(files), tuple(manifest.get("notes", ())))
+            graph = LayerGraph.from_json(raw)
+        except LayerGraphError:
+            return None  # damaged, forged or from another schema: trace again
+        return TraceEntry(graph, tuple(files), tuple(manifest.get("notes", ())))
 
     def store_trace(
         self,
         trace_key: str,
-        graph: dict[str, Any],
+        graph: LayerGraph,
         files: dict[str, str],
         dists: dict[str, str],
         notes: list[str],
-    ) -> str:
-        raw = json.dumps(graph, sort_keys=True, separators=(",", ":")).encode()
-        graph_digest = self._write_blob(raw, "json")
+    ) -> None:
+        graph_digest = self._write_blob(graph.to_json().encode(), "json")
         manifest = {
             "schema": SCHEMA,
             "files": {self._rel(Path(p)): h for p, h in sorted(files.items())},
@@ -169,7 +168,6 @@ class Cache:
         self._write(
             self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode()
         )
-        return graph_digest
 
     def store_failure(
         self,

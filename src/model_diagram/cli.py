@@ -17,7 +17,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from . import diffdraw, snapshot
 from .cache import Cache
@@ -155,7 +154,7 @@ def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
     return 0 if diff.same else 1
 
 
-def _side(pipeline: Pipeline, options: DiagramOptions, source: str) -> dict[str, Any]:
+def _side(pipeline: Pipeline, options: DiagramOptions, source: str) -> snapshot.Graph:
     """One side of a diff: a snapshot file (``.json``, or any existing file), else a factory."""
     if _is_file(source):
         return snapshot.load(Path(source))

@@ -45,6 +45,7 @@ def against(
     source = options.compare_to
     assert source is not None
     files = list(new.files)
+    old: snapshot.Graph
     if path is not None:
         old = snapshot.load(path)
         files.append(path)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .snapshot import snapshot
+from .snapshot import Graph, snapshot
 
 Layer = Mapping[str, Any]
 Key = Callable[[Layer], Any]
@@ -134,7 +134,7 @@ def _shape_text(shapes: Sequence[Sequence[int]]) -> str:
     return ", ".join("(" + ", ".join(str(d) for d in s) + ")" for s in shapes) or "()"
 
 
-def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> ArchitectureDiff:
+def compare(old: Graph, new: Graph) -> ArchitectureDiff:
     """Diff two layer graphs (traced, or read back from snapshot files)."""
     a, b = snapshot(old), snapshot(new)
     pairs = _match(a["layers"], b["layers"])

@@ -11,12 +11,11 @@ removed connections); unchanged layers are muted.
 from __future__ import annotations
 
 import html
-from typing import Any
 
-from .cache import key_of
 from .diff import ADDED, CHANGED, REMOVED, ArchitectureDiff
 from .embed import stylesheet
-from .options import RENDER, TRACE, DiagramOptions
+from .layergraph import SCHEMA, LayerGraph
+from .options import DiagramOptions
 from .output import clean_svg, find_engine, run_engine, standalone_svg
 from .pdf import svg_to_pdf
 from .styles import graph as graph_style
@@ -25,7 +24,7 @@ from .theme import svg_style
 FORMATS = ("svg", "png", "pdf", "html")
 
 
-def merged_graph(diff: ArchitectureDiff) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+def merged_graph(diff: ArchitectureDiff) -> tuple[LayerGraph, dict[str, tuple[str, str]]]:
     """The layer graph to draw (ids ``0..n``) and each node's (status, note)."""
     ids: dict[tuple[str, str], str] = {}  # (side, snapshot id) -> drawn id
     nodes, marks = [], {}
@@ -44,12 +43,14 @@ def merged_graph(diff: ArchitectureDiff) -> tuple[dict[str, Any], dict[str, tupl
         tail, head = ids["old", edge["tail"]], ids["old", edge["head"]]
         if REMOVED in {marks[tail][0], marks[head][0]}:
             edges.setdefault((tail, head), edge["count"])
-    graph = {
-        "model": diff.new["model"],
-        "nodes": nodes,
-        "edges": [{"tail": t, "head": h, "count": c} for (t, h), c in edges.items()],
-        "clusters": [],
-    }
+    graph = LayerGraph.from_dict(
+        {
+            "schema": SCHEMA,
+            "model": diff.new["model"],
+            "layers": nodes,
+            "edges": [{"tail": t, "head": h, "count": c} for (t, h), c in edges.items()],
+        }
+    )
     return graph, marks
 
 
@@ -65,8 +66,7 @@ def describe(diff: ArchitectureDiff) -> str:
 def draw(diff: ArchitectureDiff, options: DiagramOptions, fmt: str = "svg") -> bytes:
     """The diff in ``fmt`` (``svg`` is cleaned for inlining; ``html`` is a whole page)."""
     graph, marks = merged_graph(diff)
-    drawn = options.stage_dict(RENDER, TRACE) | {"collapse-repeats": False}
-    dot = graph_style.to_dot(graph, drawn, marks)
+    dot = graph_style.to_dot(graph, options.with_values(collapse_repeats=False), marks)
     engine = find_engine(options.engine)
     data = run_engine(engine, dot, "png" if fmt == "png" else "svg", options.dpi)
     if fmt == "png":
@@ -74,7 +74,7 @@ def draw(diff: ArchitectureDiff, options: DiagramOptions, fmt: str = "svg") -> b
     if fmt == "pdf":  # as for every diagram: the engine's SVG, converted with pip packages
         return svg_to_pdf(data)
     title = options.alt or options.caption or f"{diff.new['model']}: architecture changes"
-    svg = clean_svg(data, f"mdd{key_of(graph)[:10]}", title, svg_style(), describe(diff))
+    svg = clean_svg(data, f"mdd{graph.digest[:10]}", title, svg_style(), describe(diff))
     if fmt == "html":
         return html_page(diff, svg, title).encode()
     return svg.encode()

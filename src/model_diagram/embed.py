@@ -10,17 +10,16 @@ import html
 import re
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
 from urllib.parse import unquote
 
 from .errors import DiagramError
-from .styles.graph import shape_text
+from .layergraph import CLASS_LINK, LayerGraph, shape_text
 from .theme import page_css
 
 CSS_NAME = "model-diagram.css"
 JS_NAME = "model-diagram.js"
 
-_CLASS_LINK = re.compile(r'\s(xlink:href|href)="#md-class:([^"]*)"')
+_CLASS_LINK = re.compile(rf'\s(xlink:href|href)="{re.escape(CLASS_LINK)}([^"]*)"')
 _ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
 
 
@@ -107,19 +106,19 @@ def error_html(error: DiagramError, factory: str = "") -> str:
     )
 
 
-def layer_table_html(graph: dict[str, Any]) -> str:
+def layer_table_html(graph: LayerGraph) -> str:
     """A collapsible table of the layers in order, for readers who cannot see the drawing."""
     rows = []
-    for node in graph["nodes"]:
-        if node["kind"] == "tensor":
+    for layer in graph.layers:
+        if layer.kind == "tensor":
             continue
-        name = node.get("qualname") or node.get("label") or node["name"]
-        kind = node["name"] if node["kind"] in {"module", "function"} else node["kind"]
-        repeat = f" (x{node['repeat']})" if node.get("repeat") else ""
-        params = f"{node['params']:,}" if node.get("params") else ""
+        name = layer.qualname or layer.label or layer.name
+        kind = layer.name if layer.kind in {"module", "function"} else layer.kind
+        repeat = f" (x{layer.repeat})" if layer.repeat else ""
+        params = f"{layer.params:,}" if layer.params else ""
         rows.append(
             f"<tr><td>{html.escape(name)}{repeat}</td><td>{html.escape(kind)}</td>"
-            f"<td>{html.escape(shape_text(node['outputs']))}</td><td>{params}</td></tr>"
+            f"<td>{html.escape(shape_text(layer.outputs))}</td><td>{params}</td></tr>"
         )
     return (
         '<details class="model-diagram-table"><summary>Layers as a table</summary>'

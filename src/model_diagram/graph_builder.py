@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .describe import describe_node
+from .layergraph import SCHEMA
 
 
 @contextlib.contextmanager
@@ -182,12 +183,13 @@ def builder_class() -> type:
                     entry["in_dtypes"], entry["out_dtypes"] = dtypes[node.compute_unit_id]
                 nodes.append(entry)
             return {
+                "schema": SCHEMA,
                 "model": type(model).__name__,
-                "nodes": nodes,
+                "layers": nodes,
                 "edges": [
                     {"tail": t, "head": h, "count": c} for (t, h), c in self.md_edges.items()
                 ],
-                "clusters": list(self.md_clusters.values()),
+                "groups": list(self.md_clusters.values()),
             }
 
     return LayerGraphBuilder

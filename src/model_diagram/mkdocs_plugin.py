@@ -57,7 +57,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from .cache import atomic_write, key_of
+from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path
 from .embed import (
     CSS_NAME,
@@ -72,6 +72,7 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError, RenderError
+from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -82,7 +83,6 @@ from .options import (
 )
 from .output import find_engine
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
-from .styles.graph import CLASS_LINK
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
 
@@ -518,9 +518,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
     def _editable(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
         """Write the editable drawing (``format``) beside the site; a link to it."""
         assert self.pipeline is not None
-        data, _, _ = self.pipeline.render_graph(
-            options, result.graph, key_of(result.graph), options.format, []
-        )
+        data, _, _ = self.pipeline.render_graph(options, result.graph, options.format, [])
         name = f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIXES[options.format]}"
         uri = f"assets/model-diagram/{name}"
         atomic_write(self._site_dir / uri, data)

@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from . import __version__, exports
 from .cache import Cache, key_of
-from .errors import CacheError, DiagramError
+from .errors import CacheError, DiagramError, TraceError
+from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
 from .pdf import svg_to_pdf
@@ -52,7 +52,7 @@ class Result:
     key: str
     files: tuple[Path, ...]
     cached: bool
-    graph: dict[str, Any]
+    graph: LayerGraph
     notes: list[str] = field(default_factory=list)
     #: problems that did not stop the diagram (an unwritable cache)
     warnings: list[DiagramError] = field(default_factory=list)
@@ -125,13 +125,8 @@ class Pipeline:
         cached = entry is not None
         if entry is not None and entry.error is not None:
             raise DiagramError.from_dict(entry.error)  # failed before, for the same inputs
-        if entry is not None:
-            graph, graph_digest, files, notes = (
-                entry.graph,
-                entry.graph_digest,
-                entry.files,
-                list(entry.notes),
-            )
+        if entry is not None and entry.graph is not None:
+            graph, files, notes = entry.graph, entry.files, list(entry.notes)
         else:
             try:
                 reply = self.worker.run(
@@ -142,16 +137,17 @@ class Pipeline:
                 self._remember_failure(key, exc)
                 raise
             self.traced += 1
-            graph, notes = reply["graph"], list(reply["notes"])
+            try:
+                graph = LayerGraph.from_dict(reply["graph"])
+            except LayerGraphError as exc:
+                raise TraceError(f"the worker sent a malformed layer graph ({exc})") from None
+            notes = list(reply["notes"])
             files = tuple(Path(p) for p in reply["files"])
             try:
-                graph_digest = self.cache.store_trace(
-                    key, graph, reply["files"], reply["dists"], notes
-                )
+                self.cache.store_trace(key, graph, reply["files"], reply["dists"], notes)
             except CacheError as exc:
                 warnings.append(exc)
-                graph_digest = key_of(graph)
-        data, rkey, hit = self.render_graph(options, graph, graph_digest, fmt, warnings)
+        data, rkey, hit = self.render_graph(options, graph, fmt, warnings)
         return Result(data, fmt, rkey, files, cached and hit, graph, notes, warnings)
 
     def _remember_failure(self, key: str, error: DiagramError) -> None:
@@ -165,8 +161,7 @@ class Pipeline:
     def render_graph(
         self,
         options: DiagramOptions,
-        graph: dict[str, Any],
-        graph_digest: str,
+        graph: LayerGraph,
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
@@ -178,7 +173,7 @@ class Pipeline:
             render_options.pop("dpi")
         rkey = key_of(
             {
-                "graph": graph_digest,
+                "graph": graph.digest,
                 "render": render_options,
                 "format": fmt,
                 "engine": [engine.name, engine.version] if engine else options.style,
@@ -188,11 +183,10 @@ class Pipeline:
         data = self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
-        drawn = options.stage_dict(RENDER, TRACE)
         # PDF is the SVG converted with pip packages, for every style and engine
         drawn_fmt = "svg" if fmt == "pdf" else fmt
         if figure:
-            canvas = figure(graph, drawn)
+            canvas = figure(graph, options)
             if fmt in exports.WRITERS:
                 assert canvas.scene is not None
                 data = exports.write(canvas.scene, fmt)
@@ -200,20 +194,18 @@ class Pipeline:
                 data = figure_canvas.export(canvas, drawn_fmt, options.dpi, f"md{rkey[:10]}")
         else:
             assert engine is not None
-            dot = graph_style.to_dot(graph, drawn)
+            dot = graph_style.to_dot(graph, options)
             if fmt in exports.WRITERS:
                 layout = json.loads(run_engine(engine, dot, "json"))
-                data = exports.write(graph_style.to_scene(graph, drawn, layout), fmt)
+                data = exports.write(graph_style.to_scene(graph, options, layout), fmt)
             else:
                 data = run_engine(engine, dot, drawn_fmt, options.dpi)
         if fmt == "pdf":
             data = svg_to_pdf(data)
         if fmt == "svg":
-            title = options.alt or options.caption or f"{graph.get('model', 'Model')} architecture"
+            title = options.alt or options.caption or f"{graph.model} architecture"
             description = (
-                canvas.description
-                if figure
-                else graph_style.describe(graph_style.prepare(graph, drawn))
+                canvas.description if figure else describe(graph_style.prepare(graph, options))
             )
             data = clean_svg(data, f"md{rkey[:10]}", title, svg_style(), description).encode()
         try:

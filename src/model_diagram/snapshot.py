@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OptionError
+from .layergraph import LayerGraph
+
+#: a traced graph, or one read back from a snapshot file (structural ids, dict form)
+Graph = LayerGraph | Mapping[str, Any]
 
 #: the snapshot format's name and version, written into every file
 SCHEMA = "model-diagram.architecture/1"
@@ -42,8 +46,43 @@ LAYER_FIELDS = (
 )
 
 
-def stable_ids(graph: Mapping[str, Any]) -> dict[str, str]:
+def trace_form(graph: Graph) -> Mapping[str, Any]:
+    """The dict form this module reads (``nodes``, ``clusters``; absent fields ``None``),
+    from a :class:`LayerGraph`; a graph read back from a snapshot is already in it."""
+    if not isinstance(graph, LayerGraph):
+        return graph
+    nodes = []
+    for layer in graph.layers:
+        module = layer.kind == "module" and layer.cls is not None
+        nodes.append(
+            {
+                "id": layer.id,
+                "kind": layer.kind,
+                "name": layer.name,
+                "depth": layer.depth,
+                "label": layer.label,
+                "qualname": layer.qualname,
+                "cls": layer.cls,
+                "params": layer.params if module else None,
+                "inputs": [list(shape) for shape in layer.inputs],
+                "outputs": [list(shape) for shape in layer.outputs],
+                "in_dtypes": list(layer.in_dtypes) or None,
+                "out_dtypes": list(layer.out_dtypes) or None,
+                "cluster": layer.cluster,
+                "scope": layer.scope,
+            }
+        )
+    return {
+        "model": graph.model,
+        "nodes": nodes,
+        "edges": [{"tail": e.tail, "head": e.head, "count": e.count} for e in graph.edges],
+        "clusters": [{"id": g.id, "label": g.label, "parent": g.parent} for g in graph.groups],
+    }
+
+
+def stable_ids(graph: Graph) -> dict[str, str]:
     """Trace id -> structural id: the same architecture always gets the same ids."""
+    graph = trace_form(graph)
     seen: dict[str, int] = {}
     ids: dict[str, str] = {}
     for node in graph["nodes"]:
@@ -65,8 +104,9 @@ def stable_ids(graph: Mapping[str, Any]) -> dict[str, str]:
     return ids
 
 
-def total_params(graph: Mapping[str, Any]) -> int:
+def total_params(graph: Graph) -> int:
     """Parameters of the drawn modules, each module counted once (reuse and nesting too)."""
+    graph = trace_form(graph)
     params = {
         n.get("qualname") or "": n.get("params") or 0
         for n in graph["nodes"]
@@ -82,8 +122,9 @@ def total_params(graph: Mapping[str, Any]) -> int:
     return sum(count for qualname, count in params.items() if not nested(qualname))
 
 
-def snapshot(graph: Mapping[str, Any]) -> dict[str, Any]:
+def snapshot(graph: Graph) -> dict[str, Any]:
     """The snapshot of a layer graph: structural ids, stable order, ``schema`` field."""
+    graph = trace_form(graph)
     ids = stable_ids(graph)
     groups = {c["id"]: f"group:{i}" for i, c in enumerate(graph.get("clusters", []))}
     layers = []
@@ -119,7 +160,7 @@ def snapshot(graph: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_json(graph: Mapping[str, Any]) -> str:
+def to_json(graph: Graph) -> str:
     """Byte-stable text: sorted keys, one layer or edge per line (so a review's diff
     of the file reads layer by layer), one trailing newline."""
     data = snapshot(graph)

@@ -35,7 +35,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__, diffdraw
-from .cache import atomic_write, key_of
+from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path
 from .diff import ArchitectureDiff
 from .embed import (
@@ -51,6 +51,7 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError
+from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -62,7 +63,6 @@ from .options import (
 )
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
-from .styles.graph import describe as describe_layers
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -197,9 +197,7 @@ class ModelDiagram(SphinxDirective):
                     result, node["diff"] = self._against(pipeline, options, result)
                 if options.format != "svg":
                     # fail here, at the directive's line, if the engine cannot write the format
-                    pipeline.render_graph(
-                        options, result.graph, key_of(result.graph), options.format, []
-                    )
+                    pipeline.render_graph(options, result.graph, options.format, [])
             except DiagramError:
                 raise
             except Exception as exc:  # a bug of ours: one placeholder, not a lost site
@@ -220,7 +218,7 @@ class ModelDiagram(SphinxDirective):
             logger.info("model-diagram: %s", note, location=node)
         for problem in {p.message: p for p in result.warnings}.values():  # once per directive
             warn(problem, node)
-        model = str(result.graph.get("model") or "Model")
+        model = result.graph.model or "Model"
         node["options"] = options
         node["svg"] = result.svg
         node["graph"] = result.graph
@@ -517,9 +515,7 @@ def _render(config: Config, node: model_diagram, fmt: str) -> bytes:
         return diffdraw.draw(node["diff"], node["options"], fmt)
     graph = node["graph"]
     warnings: list[DiagramError] = []
-    data, _, _ = pipeline_for(config).render_graph(
-        node["options"], graph, key_of(graph), fmt, warnings
-    )
+    data, _, _ = pipeline_for(config).render_graph(node["options"], graph, fmt, warnings)
     for problem in warnings:  # the cache warning was given when the page was read
         logger.debug("model-diagram: %s", problem.message)
     return data

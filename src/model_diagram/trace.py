@@ -1,7 +1,8 @@
 """Model + inputs -> a neutral layer graph: loading, the device policy, the traced pass.
 
-Runs in the worker. The layer graph is plain JSON (nodes, edges, clusters),
-so it can be cached, rendered by any style and never needs torch again.
+Runs in the worker. The layer graph leaves in its JSON form (see
+:mod:`model_diagram.layergraph`), so it can be cached, rendered by any style
+and never needs torch again.
 torchview's own Graphviz output is not used: we keep its traversal (depth,
 rolling, hidden tensors) and record the nodes it would draw.
 """

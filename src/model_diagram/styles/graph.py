@@ -11,22 +11,23 @@ cluster and edge labels, and the edges and cluster frames; node boxes keep the
 theme's fills and ink. Module nodes carry a tooltip (qualified name, class,
 parameters, shapes and dtypes) and a ``#md-class:`` placeholder link that
 the front ends resolve against the site's API pages (``link-classes``) or
-drop (:func:`model_diagram.embed.resolve_class_links`).
+drop (:func:`model_diagram.output.resolve_class_links`).
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from ..fonts import family
+from ..layergraph import CLASS_LINK, Layer, LayerGraph, count_text, shape_text
+from ..options import DiagramOptions
 from ..scene import Link, Node, Scene
 from ..theme import light, on_background
 from .repeats import collapse_repeats
-
-CLASS_LINK = "#md-class:"
 
 #: literal light colours; theme.svg_style() turns them into CSS variables
 FILLS = {
@@ -54,72 +55,35 @@ KIND_NAMES = {
 }
 
 
-def shape_text(shapes: list[list[int]], dtypes: list[str] | None = None) -> str:
-    """``(2, 3, 32, 32)``; repeats compacted as ``3 x (2, 16)``; dtypes appended if given."""
-    parts: list[str] = []
-    counts: dict[str, int] = {}
-    for i, shape in enumerate(shapes):
-        text = "(" + ", ".join(str(d) for d in shape) + ")"
-        if dtypes and i < len(dtypes):
-            text += f" {dtypes[i]}"
-        if text not in counts:
-            parts.append(text)
-        counts[text] = counts.get(text, 0) + 1
-    return ", ".join(f"{counts[p]} x {p}" if counts[p] > 1 else p for p in parts)
+def should_collapse(options: DiagramOptions) -> bool:
+    """``collapse-repeats``, or by default: on when more than one level is drawn."""
+    if options.collapse_repeats is None:
+        return options.depth < 0 or options.depth > 1
+    return options.collapse_repeats
 
 
-def count_text(n: int) -> str:
-    """``1.2M`` style parameter counts."""
-    for unit, size in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}".replace(".0", "")
-    return str(n)
-
-
-def should_collapse(options: Mapping[str, Any]) -> bool:
-    flag = options.get("collapse-repeats")
-    if flag is None:
-        depth = options.get("depth", 3)
-        return bool(depth < 0 or depth > 1)
-    return bool(flag)
-
-
-def prepare(graph: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+def prepare(graph: LayerGraph, options: DiagramOptions) -> LayerGraph:
     """The graph as drawn: repeats collapsed when asked."""
     return collapse_repeats(graph) if should_collapse(options) else graph
 
 
-def tooltip(node: Mapping[str, Any]) -> str:
-    """Plain-text summary of one node (the SVG ``<title>`` a browser shows on hover)."""
+def tooltip(layer: Layer) -> str:
+    """Plain-text summary of one layer (the SVG ``<title>`` a browser shows on hover)."""
     lines = []
-    if node["kind"] == "module":
-        lines.append(f"{node.get('qualname') or node['name']} ({node.get('cls', node['name'])})")
-        lines.append(f"parameters: {node.get('params', 0):,}")
-    elif node["kind"] == "function":
-        where = f" in {node['scope']}" if node.get("scope") else ""
-        lines.append(f"{node['name']} (function{where})")
+    if layer.kind == "module":
+        lines.append(f"{layer.qualname or layer.name} ({layer.cls or layer.name})")
+        lines.append(f"parameters: {layer.params:,}")
+    elif layer.kind == "function":
+        where = f" in {layer.scope}" if layer.scope else ""
+        lines.append(f"{layer.name} (function{where})")
     else:
-        lines.append(f"{KIND_NAMES[node['kind']]} {node.get('label') or ''}".strip())
-    if node.get("repeat"):
-        lines.append(f"repeated x{node['repeat']} ({node.get('repeat_group')})")
-    if node["kind"] in {"module", "function"}:
-        lines.append(f"input: {shape_text(node['inputs'], node.get('in_dtypes'))}")
-    lines.append(f"output: {shape_text(node['outputs'], node.get('out_dtypes'))}")
+        lines.append(f"{KIND_NAMES[layer.kind]} {layer.label or ''}".strip())
+    if layer.repeat:
+        lines.append(f"repeated x{layer.repeat} ({layer.repeat_group})")
+    if layer.kind in {"module", "function"}:
+        lines.append(f"input: {shape_text(layer.inputs, layer.in_dtypes)}")
+    lines.append(f"output: {shape_text(layer.outputs, layer.out_dtypes)}")
     return "\n".join(lines)
-
-
-def describe(graph: Mapping[str, Any]) -> str:
-    """The layers in order with their output shapes, for ``<desc>`` and text builders."""
-    steps = []
-    for node in graph["nodes"]:
-        if node["kind"] == "tensor":
-            continue
-        name = node.get("label") if node["kind"] == "input" else node["name"]
-        if node["kind"] == "module" and node.get("qualname"):
-            name = f"{node['name']} {node['qualname']}"
-        badge = f" x{node['repeat']}" if node.get("repeat") else ""
-        steps.append(f"{node['kind']} {name}{badge} {shape_text(node['outputs'])}")
-    return f"{graph.get('model', 'Model')}: " + "; ".join(steps)
 
 
 def _esc(text: str) -> str:
@@ -131,11 +95,11 @@ def _attr(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def node_label(node: Mapping[str, Any], options: Mapping[str, Any], mark: str | None = None) -> str:
+def node_label(layer: Layer, options: DiagramOptions, mark: str | None = None) -> str:
     """The HTML-like label; ``mark`` (a diff status) recolours it and prefixes +, - or ~."""
-    kind = node["kind"]
-    show_shapes = options.get("show-shapes", True)
-    dtypes = options.get("show-dtypes", False)
+    kind = layer.kind
+    show_shapes = options.show_shapes
+    dtypes = options.show_dtypes
     fill, line, glyph = MARKS[mark] if mark else (FILLS[kind], INK, "")
     border = "2" if glyph else "0"
     table = (
@@ -144,30 +108,29 @@ def node_label(node: Mapping[str, Any], options: Mapping[str, Any], mark: str | 
     )
     prefix = f"<B>{_esc(glyph)}</B> " if glyph else ""
     if kind in {"input", "output", "tensor"}:
-        title = node.get("label") or kind
+        title = layer.label or kind
         head = f"<B>{_esc(kind)}</B>" if title == kind else f"<B>{_esc(kind)}</B> {_esc(title)}"
         head = prefix + head
         cells = [f"<TR><TD>{head}</TD></TR>"]
         if show_shapes:
-            text = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
+            text = shape_text(layer.outputs, layer.out_dtypes if dtypes else None)
             cells.append(f"<TR><TD>{_esc(text)}</TD></TR>")
         return "<" + table + "".join(cells) + "</TABLE>>"
-    head = f"{prefix}<B>{_esc(node['name'])}</B>"
-    if node.get("repeat"):
-        head += f' <FONT COLOR="{INK}">x{node["repeat"]}</FONT>'
-    qualname = node.get("qualname")
-    if qualname:
-        shown = str(node.get("repeat_group") if node.get("repeat") else qualname)
+    head = f"{prefix}<B>{_esc(layer.name)}</B>"
+    if layer.repeat:
+        head += f' <FONT COLOR="{INK}">x{layer.repeat}</FONT>'
+    if layer.qualname:
+        shown = str(layer.repeat_group if layer.repeat else layer.qualname)
         head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(shown)}</FONT>'
-    if options.get("show-params") and node.get("params"):
+    if options.show_params and layer.params:
         head += (
             f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">'
-            f"{_esc(count_text(node['params']))} params</FONT>"
+            f"{_esc(count_text(layer.params))} params</FONT>"
         )
     if not show_shapes:
         return "<" + table + f"<TR><TD>{head}</TD></TR></TABLE>>"
-    ins = shape_text(node["inputs"], node.get("in_dtypes") if dtypes else None)
-    outs = shape_text(node["outputs"], node.get("out_dtypes") if dtypes else None)
+    ins = shape_text(layer.inputs, layer.in_dtypes if dtypes else None)
+    outs = shape_text(layer.outputs, layer.out_dtypes if dtypes else None)
     rows = (
         f'<TR><TD ROWSPAN="2">{head}</TD><TD ALIGN="LEFT">input</TD><TD>{_esc(ins)}</TD></TR>'
         f'<TR><TD ALIGN="LEFT">output</TD><TD>{_esc(outs)}</TD></TR>'
@@ -175,141 +138,150 @@ def node_label(node: Mapping[str, Any], options: Mapping[str, Any], mark: str | 
     return "<" + table + rows + "</TABLE>>"
 
 
-def _apply_repeats(graph: dict[str, Any]) -> list[dict[str, Any]]:
-    """Clusters for collapsed blocks: badge the block's own cluster, or wrap the block."""
-    clusters = {c["id"]: dict(c) for c in graph.get("clusters", [])}
+@dataclass
+class _Cluster:
+    """A Graphviz cluster: a group of the graph, or a box around a collapsed block."""
+
+    id: str
+    label: str
+    parent: str | None
+    repeat: bool = False
+
+
+def _apply_repeats(graph: LayerGraph) -> tuple[list[_Cluster], dict[str, str | None]]:
+    """Clusters for collapsed blocks: badge the block's own cluster, or wrap the block.
+
+    Returns the clusters and the cluster each layer is drawn in.
+    """
+    clusters = {g.id: _Cluster(g.id, g.label, g.parent) for g in graph.groups}
+    cluster_of = {layer.id: layer.cluster for layer in graph.layers}
 
     def chain(cluster_id: str | None) -> list[str]:
         found: list[str] = []
         while cluster_id is not None:
             found.insert(0, cluster_id)
-            cluster_id = clusters[cluster_id]["parent"]
+            cluster_id = clusters[cluster_id].parent
         return found
 
     def subtree_nodes(cluster_id: str) -> set[str]:
-        return {n["id"] for n in graph["nodes"] if cluster_id in chain(n.get("cluster"))}
+        return {i for i, c in cluster_of.items() if cluster_id in chain(c)}
 
-    by_id = {n["id"]: n for n in graph["nodes"]}
-    for group in graph.get("repeats", []):
-        keep = set(group["nodes"])
-        chains = [chain(by_id[i].get("cluster")) for i in group["nodes"]]
+    for group in graph.repeats:
+        keep = set(group.layers)
+        chains = [chain(cluster_of[i]) for i in group.layers]
         common = [c for c, *rest in zip(*chains, strict=False) if all(r == c for r in rest)]
         home = common[-1] if common else None
         if home is not None and subtree_nodes(home) == keep:
-            clusters[home]["label"] = f"{clusters[home]['label']} x{group['count']}"
-            clusters[home]["repeat"] = True
+            clusters[home].label = f"{clusters[home].label} x{group.count}"
+            clusters[home].repeat = True
             continue
-        cid = f"cluster_{group['id']}"
-        inner = [
-            c for c in clusters.values() if c["parent"] == home and subtree_nodes(c["id"]) <= keep
-        ]
-        clusters[cid] = {
-            "id": cid,
-            "label": f"{group['label']} x{group['count']}",
-            "parent": home,
-            "repeat": True,
-        }
+        cid = f"cluster_{group.id}"
+        inner = [c for c in clusters.values() if c.parent == home and subtree_nodes(c.id) <= keep]
+        clusters[cid] = _Cluster(cid, f"{group.label} x{group.count}", home, repeat=True)
         for cluster in inner:
-            cluster["parent"] = cid
-        for node_id in keep:
-            if by_id[node_id].get("cluster") == home:
-                by_id[node_id]["cluster"] = cid
-    return list(clusters.values())
+            cluster.parent = cid
+        for layer_id in keep:
+            if cluster_of[layer_id] == home:
+                cluster_of[layer_id] = cid
+    return list(clusters.values()), cluster_of
 
 
-def inks(options: Mapping[str, Any]) -> tuple[str, str]:
+def inks(options: DiagramOptions) -> tuple[str, str]:
     """(text, line) colours outside the nodes: as given, else the theme's literals (which
     follow the page's theme), else on a painted background the theme ink reading better."""
-    background = options.get("background", "transparent")
+    background = options.background
 
-    def pick(key: str, default: str) -> str:
-        if options.get(key):
-            return str(options[key])
+    def pick(given: str | None, default: str) -> str:
+        if given:
+            return given
         if background == "transparent":
             return light(default)
         return on_background(background, default)
 
-    return pick("text-color", "--model-diagram-ink"), pick("line-color", "--model-diagram-ink")
+    return (
+        pick(options.text_color, "--model-diagram-ink"),
+        pick(options.line_color, "--model-diagram-ink"),
+    )
 
 
 def to_dot(
-    graph: dict[str, Any],
-    options: Mapping[str, Any],
+    graph: LayerGraph,
+    options: DiagramOptions,
     marks: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
     """DOT text for a layer graph; the same graph and options give the same text.
 
-    ``marks`` (node id -> diff status and a note for the tooltip) draws an
+    ``marks`` (layer id -> diff status and a note for the tooltip) draws an
     architecture diff: see :mod:`model_diagram.diffdraw`.
     """
     marks = marks or {}
     graph = prepare(graph, options)
-    clusters = _apply_repeats(graph)
-    font = family(options.get("font-family", "sans-serif")).graphviz
+    clusters, cluster_of = _apply_repeats(graph)
+    font = family(options.font_family).graphviz
     text, line = inks(options)
     muted = MUTED if line == INK else line
-    background = options.get("background", "transparent")
+    background = options.background
     lines = [
         "digraph model {",
-        f'  graph [rankdir={options["direction"]} ordering=in bgcolor="{background}" '
+        f'  graph [rankdir={options.direction} ordering=in bgcolor="{background}" '
         f'fontname="{font}" fontsize=11 fontcolor="{text}" nodesep=0.25 ranksep=0.35 pad=0.1]',
         f'  node [shape=plaintext fontname="{font}" fontsize=10 margin=0 fontcolor="{INK}"]',
         f'  edge [fontname="{font}" fontsize=9 arrowsize=0.7 color="{line}" fontcolor="{text}"]',
     ]
-    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    children: dict[str | None, list[_Cluster]] = {}
     for cluster in clusters:
-        children.setdefault(cluster["parent"], []).append(cluster)
-    members: dict[str | None, list[Mapping[str, Any]]] = {}
-    for node in graph["nodes"]:
-        members.setdefault(node.get("cluster"), []).append(node)
+        children.setdefault(cluster.parent, []).append(cluster)
+    members: dict[str | None, list[Layer]] = {}
+    for layer in graph.layers:
+        members.setdefault(cluster_of[layer.id], []).append(layer)
 
     def emit(cluster_id: str | None, indent: str) -> None:
-        for node in members.get(cluster_id, []):
-            status, note = marks.get(node["id"], ("", ""))
-            css = f"md-{node['kind']} md-diff-{status}" if status else f"md-{node['kind']}"
-            tip = tooltip(node) + (f"\n{status}{': ' + note if note else ''}" if status else "")
+        for layer in members.get(cluster_id, []):
+            status, note = marks.get(layer.id, ("", ""))
+            css = f"md-{layer.kind} md-diff-{status}" if status else f"md-{layer.kind}"
+            tip = tooltip(layer) + (f"\n{status}{': ' + note if note else ''}" if status else "")
             attrs = [
-                f"id={_attr('n' + node['id'])}",
+                f"id={_attr('n' + layer.id)}",
                 f"class={_attr(css)}",
                 f"tooltip={_attr(tip)}",
             ]
             if status == "same":
                 attrs.append(f'fontcolor="{MUTED}"')
-            if node.get("cls"):
+            if layer.cls:
                 # percent-encoded: Graphviz's dot writes URLs into the SVG unescaped
-                attrs.append(f"href={_attr(CLASS_LINK + quote(node['cls'], safe=''))}")
+                attrs.append(f"href={_attr(CLASS_LINK + quote(layer.cls, safe=''))}")
             lines.append(
-                f"{indent}n{node['id']} [{' '.join(attrs)} "
-                f"label={node_label(node, options, status or None)}]"
+                f"{indent}n{layer.id} [{' '.join(attrs)} "
+                f"label={node_label(layer, options, status or None)}]"
             )
         for cluster in children.get(cluster_id, []):
-            css = "md-cluster md-repeat" if cluster.get("repeat") else "md-cluster"
-            lines.append(f"{indent}subgraph {cluster['id']} {{")
+            css = "md-cluster md-repeat" if cluster.repeat else "md-cluster"
+            lines.append(f"{indent}subgraph {cluster.id} {{")
             lines.append(
-                f'{indent}  graph [label={_attr(cluster["label"])} class="{css}" '
+                f'{indent}  graph [label={_attr(cluster.label)} class="{css}" '
                 f'style="dashed,rounded" color="{muted}" fontcolor="{text}" labeljust=l]'
             )
-            emit(cluster["id"], indent + "  ")
+            emit(cluster.id, indent + "  ")
             lines.append(f"{indent}}}")
 
     emit(None, "  ")
-    for edge in graph["edges"]:
-        label = f' label=" x{edge["count"]}"' if edge["count"] > 1 else ""
-        ends = {marks.get(edge["tail"], ("",))[0], marks.get(edge["head"], ("",))[0]}
+    for edge in graph.edges:
+        label = f' label=" x{edge.count}"' if edge.count > 1 else ""
+        ends = {marks.get(edge.tail, ("",))[0], marks.get(edge.head, ("",))[0]}
         status = next((s for s in ("removed", "added") if s in ends), "")
         if status:
             dash = " style=dashed" if status == "removed" else ""
             label += f' color="{MARKS[status][1]}" penwidth=1.6{dash}'
         css = f"md-edge md-diff-{status}" if status else "md-edge"
-        lines.append(f'  n{edge["tail"]} -> n{edge["head"]} [class="{css}"{label}]')
-    if options.get("legend"):
+        lines.append(f'  n{edge.tail} -> n{edge.head} [class="{css}"{label}]')
+    if options.legend:
         lines.extend(_diff_legend(marks, text, muted) if marks else _legend(graph, text, muted))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _legend(graph: Mapping[str, Any], text: str, muted: str) -> list[str]:
-    kinds = [k for k in KIND_NAMES if any(n["kind"] == k for n in graph["nodes"])]
+def _legend(graph: LayerGraph, text: str, muted: str) -> list[str]:
+    kinds = [k for k in KIND_NAMES if any(layer.kind == k for layer in graph.layers)]
     lines = [
         "  subgraph cluster_legend {",
         f'    graph [label="Legend" class="md-legend" style="rounded" color="{muted}" '
@@ -328,26 +300,26 @@ def _legend(graph: Mapping[str, Any], text: str, muted: str) -> list[str]:
     return lines
 
 
-def _label_lines(node: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str, ...]:
-    """A node's label as plain lines (what its HTML-like table shows)."""
-    show_shapes = options.get("show-shapes", True)
-    if node["kind"] in {"input", "output", "tensor"}:
-        lines = [f"{node['kind']} {node.get('label') or ''}".strip()]
-        return (*lines, shape_text(node["outputs"])) if show_shapes else tuple(lines)
-    lines = [node["name"] + (f" x{node['repeat']}" if node.get("repeat") else "")]
-    if node.get("qualname"):
-        lines.append(str(node.get("repeat_group") if node.get("repeat") else node["qualname"]))
+def _label_lines(layer: Layer, options: DiagramOptions) -> tuple[str, ...]:
+    """A layer's label as plain lines (what its HTML-like table shows)."""
+    show_shapes = options.show_shapes
+    if layer.kind in {"input", "output", "tensor"}:
+        lines = [f"{layer.kind} {layer.label or ''}".strip()]
+        return (*lines, shape_text(layer.outputs)) if show_shapes else tuple(lines)
+    lines = [layer.name + (f" x{layer.repeat}" if layer.repeat else "")]
+    if layer.qualname:
+        lines.append(str(layer.repeat_group if layer.repeat else layer.qualname))
     if show_shapes:
-        lines.append(f"input: {shape_text(node['inputs'])}")
-        lines.append(f"output: {shape_text(node['outputs'])}")
+        lines.append(f"input: {shape_text(layer.inputs)}")
+        lines.append(f"output: {shape_text(layer.outputs)}")
     return tuple(lines)
 
 
-def to_scene(graph: dict[str, Any], options: Mapping[str, Any], layout: Mapping[str, Any]) -> Scene:
+def to_scene(graph: LayerGraph, options: DiagramOptions, layout: Mapping[str, Any]) -> Scene:
     """The graph style as an editable scene, placed where the engine put it: ``layout`` is
     the engine's ``-Tjson`` output for :func:`to_dot` (points, y up; turned to px, y down)."""
     drawn = prepare(graph, options)
-    by_name = {f"n{node['id']}": node for node in drawn["nodes"]}
+    by_name = {f"n{layer.id}": layer for layer in drawn.layers}
     _, _, width_pt, height_pt = (float(v) for v in layout["bb"].split(","))
     px = 4 / 3
 
@@ -355,35 +327,35 @@ def to_scene(graph: dict[str, Any], options: Mapping[str, Any], layout: Mapping[
         return round(x * px, 2), round((height_pt - y) * px, 2)
 
     line = inks(options)[1]
-    background = options.get("background", "transparent")
+    background = options.background
     scene = Scene(
         round(width_pt * px, 2),
         round(height_pt * px, 2),
         background=None if background == "transparent" else background,
         text=INK,
         line=line,
-        font=family(options.get("font-family", "sans-serif")),
+        font=family(options.font_family),
         font_size=10 * px,
-        title=str(graph.get("model") or "Model"),
+        title=graph.model or "Model",
     )
     gvid: dict[int, str] = {}
     for obj in layout.get("objects", []):
-        node = by_name.get(obj.get("name", ""))
-        if node is None or "pos" not in obj:
+        layer = by_name.get(obj.get("name", ""))
+        if layer is None or "pos" not in obj:
             continue  # clusters and the legend
-        gvid[obj["_gvid"]] = node["id"]
+        gvid[obj["_gvid"]] = layer.id
         cx, cy = point(*(float(v) for v in obj["pos"].split(",")))
         w, h = float(obj["width"]) * 96, float(obj["height"]) * 96
         box = (round(cx - w / 2, 2), round(cy - h / 2, 2), round(w, 2), round(h, 2))
         scene.nodes.append(
             Node(
-                node["id"],
-                _label_lines(node, options),
-                node["kind"],
-                str(node.get("cls") or node["name"]),
+                layer.id,
+                _label_lines(layer, options),
+                layer.kind,
+                layer.cls or layer.name,
                 *box,
                 front=box,
-                fill=FILLS[node["kind"]],
+                fill=FILLS[layer.kind],
                 stroke=INK,
                 label_at="inside",
             )

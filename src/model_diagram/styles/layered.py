@@ -17,9 +17,9 @@ the third multiply into the channels. Colours and theming: see
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
+from ..layergraph import LayerGraph
+from ..options import DiagramOptions
 from .canvas import Canvas, Poly
 from .layout import Context, Glyph, Layer, StyleSpec, compose
 
@@ -33,11 +33,9 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def z_size(n: int, options: Mapping[str, Any]) -> float:
+def z_size(n: int, options: DiagramOptions) -> float:
     """Pixels for ``n`` channels (logarithmic scaling, clamped)."""
-    return _clamp(
-        8.0 * math.log2(max(n, 1)) * options["scale-z"], options["min-z"], options["max-z"]
-    )
+    return _clamp(8.0 * math.log2(max(n, 1)) * options.scale_z, options.min_z, options.max_z)
 
 
 def box_size(shape: tuple[int, ...], ctx: Context) -> tuple[float, float, float]:
@@ -46,7 +44,7 @@ def box_size(shape: tuple[int, ...], ctx: Context) -> tuple[float, float, float]
     dims = shape or (1,)
     if len(dims) == 1:
         n = dims[0]
-        axis = options["low-dim-orientation"]
+        axis = options.low_dim_orientation
         return (
             z_size(n if axis == "z" else 1, options),
             xy(n if axis == "y" else 1),
@@ -76,7 +74,7 @@ def _box(x: float, y: float, w: float, h: float, *, de: float, paint: str) -> li
 
 def glyph(layer: Layer, paint: str, ctx: Context) -> Glyph:
     w, h, d = box_size(layer.shape, ctx)
-    de = round(d * DEPTH, 2) if ctx.options["draw-volume"] else 0.0
+    de = round(d * DEPTH, 2) if ctx.options.draw_volume else 0.0
     top = -h / 2
     funnel_out = [(w, top), (w, -top)]
     funnel_in = [(0.0, top), (0.0, -top)]
@@ -99,13 +97,13 @@ def glyph(layer: Layer, paint: str, ctx: Context) -> Glyph:
 
 
 def swatch(paint: str, size: float, ctx: Context) -> list[Poly]:
-    de = round(size / 4, 2) if ctx.options["draw-volume"] else 0.0
+    de = round(size / 4, 2) if ctx.options.draw_volume else 0.0
     return _box(0.0, de, size - de, size - de, de=de, paint=paint)
 
 
 spec = StyleSpec("layered", glyph, swatch, labels="rotated", overlap=True, spacing=12.0)
 
 
-def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
+def draw(graph: LayerGraph, options: DiagramOptions) -> Canvas:
     """The layered figure of a layer graph (see the module docstring)."""
     return compose(graph, options, spec)

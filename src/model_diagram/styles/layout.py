@@ -30,10 +30,12 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import RenderError
 from ..fonts import FontFamily, family
+from ..layergraph import Layer as GraphLayer
+from ..layergraph import LayerGraph
+from ..options import DiagramOptions
 from ..scene import Link, Node, Scene
 from ..theme import PALETTES, on_background
 from ..units import print_inches
@@ -75,8 +77,8 @@ class Layer:
         return "\u00d7".join(str(d) for d in self.shape) if self.shape else "1"
 
 
-def layer_type(node: Mapping[str, Any]) -> str:
-    return INPUT_TYPE if node["kind"] == "input" else str(node["name"])
+def layer_type(node: GraphLayer) -> str:
+    return INPUT_TYPE if node.kind == "input" else node.name
 
 
 _KEY = re.compile(r"""\[['"]?([^'"\]]+)['"]?\]$""")
@@ -92,38 +94,37 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "layer"
 
 
-def extract_layers(graph: Mapping[str, Any], type_ignore: Sequence[str]) -> list[Layer]:
+def extract_layers(graph: LayerGraph, type_ignore: Sequence[str]) -> list[Layer]:
     """The layers of a layer graph in topological order, ignored types bridged over."""
     ignore = {name.lower() for name in type_ignore}
-    nodes = {n["id"]: n for n in graph["nodes"]}
+    nodes = {n.id: n for n in graph.layers}
     order = {nid: i for i, nid in enumerate(nodes)}
     succ: dict[str, list[str]] = {nid: [] for nid in nodes}
-    for edge in graph["edges"]:
-        if edge["tail"] in succ and edge["head"] in nodes:
-            succ[edge["tail"]].append(edge["head"])
+    for edge in graph.edges:
+        if edge.tail in succ and edge.head in nodes:
+            succ[edge.tail].append(edge.head)
     keep = [
         nid
         for nid, n in nodes.items()
-        if n["kind"] in {"input", "module", "function"} and layer_type(n).lower() not in ignore
+        if n.kind in {"input", "module", "function"} and layer_type(n).lower() not in ignore
     ]
     kept = set(keep)
-    inputs = [nid for nid in keep if nodes[nid]["kind"] == "input"]
+    inputs = [nid for nid in keep if nodes[nid].kind == "input"]
     layers: dict[str, Layer] = {}
     for nid in keep:
         node = nodes[nid]
-        shapes = node.get("outputs") or node.get("inputs") or [[]]
-        shape = shapes[0] if shapes else []
-        title = node.get("qualname") or node.get("label") or ""
-        label = str(node.get("label") or "")
+        shapes = node.outputs or node.inputs or ((),)
+        shape = shapes[0] if shapes else ()
+        title = node.qualname or node.label or ""
+        label = node.label or ""
         # named when there is a choice to tell apart: dict keys, several arguments
         name = (
             input_name(label)
-            if node["kind"] == "input" and (len(inputs) > 1 or _KEY.search(label))
+            if node.kind == "input" and (len(inputs) > 1 or _KEY.search(label))
             else ""
         )
-        params = int(node.get("params") or 0)
         layers[nid] = Layer(
-            nid, node["kind"], layer_type(node), str(title), tuple(shape[1:]), name, params
+            nid, node.kind, layer_type(node), title, tuple(shape[1:]), name, node.params
         )
     for nid in keep:
         seen: set[str] = set()
@@ -282,11 +283,9 @@ class SizeScale:
         return target_lo + (min(max(raw, lo), hi) - lo) * (target_hi - target_lo) / (hi - lo)
 
     @classmethod
-    def fit(cls, extents: Iterable[int], options: Mapping[str, Any]) -> SizeScale:
-        low = float(options["min-xy"])
-        scale = cls(
-            options["size-scale"], float(options["scale-xy"]), low, max(low, options["max-xy"])
-        )
+    def fit(cls, extents: Iterable[int], options: DiagramOptions) -> SizeScale:
+        low = float(options.min_xy)
+        scale = cls(options.size_scale, float(options.scale_xy), low, max(low, options.max_xy))
         raws = [scale.raw(n) for n in extents] or [scale.raw(1)]
         return cls(scale.kind, scale.factor, scale.low, scale.high, min(raws), max(raws))
 
@@ -295,7 +294,7 @@ class SizeScale:
 class Context:
     """What a style's glyph and swatch functions draw with."""
 
-    options: Mapping[str, Any]
+    options: DiagramOptions
     font: FontFamily
     font_size: float
     #: px for a spatial extent (heights and depths), fitted to the figure
@@ -359,39 +358,39 @@ def _darken(hex_color: str, amount: float = 0.45) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - amount)) for c in (r, g, b)))
 
 
-def ink_colors(options: Mapping[str, Any]) -> tuple[Color, Color]:
+def ink_colors(options: DiagramOptions) -> tuple[Color, Color]:
     """(text, line) colours: as given; else the theme's (a transparent figure follows the
     page); else, on a painted background, the theme ink that contrasts more with it
     (pinned by :func:`pinned_variables`, so a dark page cannot turn it light)."""
-    background = options["background"]
+    background = options.background
     chosen = []
-    for key, var in (("text-color", INK_VAR), ("line-color", LINE_VAR)):
-        if options.get(key):
-            chosen.append(Color(options[key]))
+    for given, var in ((options.text_color, INK_VAR), (options.line_color, LINE_VAR)):
+        if given:
+            chosen.append(Color(given))
         else:
             base = "#ffffff" if background == "transparent" else background
             chosen.append(Color(on_background(base, var), var))
     return chosen[0], chosen[1]
 
 
-def pinned_variables(options: Mapping[str, Any], paints: Mapping[str, Paint]) -> dict[str, str]:
+def pinned_variables(options: DiagramOptions, paints: Mapping[str, Paint]) -> dict[str, str]:
     """Theme variables a figure with its own background fixes for itself."""
-    if options["background"] == "transparent":
+    if options.background == "transparent":
         return {}
     colors = [paints["md-ink"].fill, paints["md-line"].stroke]
     return {c.var: c.default for c in colors if c is not None and c.var}
 
 
 def build_paints(
-    types: Sequence[str], options: Mapping[str, Any]
+    types: Sequence[str], options: DiagramOptions
 ) -> tuple[dict[str, Paint], dict[str, str]]:
     """A fill/outline paint per layer type (palette order of first appearance, then
     ``color-map``), plus the fixed paints; returns (paints, paint name by type)."""
-    palette = options["palette"]
+    palette = options.palette
     colors = PALETTES[palette] if isinstance(palette, str) else tuple(palette)
-    color_map: Mapping[str, Any] = options["color-map"]
+    color_map = options.color_map
     lowered = {key.lower(): value for key, value in color_map.items()}
-    opacity = options["opacity"]
+    opacity = options.opacity
     ink, line = ink_colors(options)
     paints = {
         "md-ink": Paint(fill=ink),
@@ -483,7 +482,7 @@ class _Rows:
     height: float
 
 
-def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSpec) -> Canvas:
+def compose(graph: LayerGraph, options: DiagramOptions, style: StyleSpec) -> Canvas:
     """Lay out and draw a layer graph in ``style``; deterministic for equal inputs.
 
     With ``print-width`` the figure is scaled to that width. Text that would print under
@@ -498,15 +497,15 @@ def compose(graph: Mapping[str, Any], options: Mapping[str, Any], style: StyleSp
 
 
 def fit_print_width(
-    options: Mapping[str, Any], make: Callable[[float, int], Canvas], *, max_lines: int = 1
+    options: DiagramOptions, make: Callable[[float, int], Canvas], *, max_lines: int = 1
 ) -> Canvas:
     """``make(font size, lines)`` at ``font-size``, or fitted to ``print-width``: the
     smallest font size from ``font-size`` up and the fewest lines (up to ``max_lines``)
     that print text at :data:`MIN_PRINT_PT` or more; else the best that can be done."""
-    font_size = float(options["font-size"])
-    if not options.get("print-width"):
+    font_size = float(options.font_size)
+    if not options.print_width:
         return make(font_size, 1)
-    target = print_inches(options["print-width"]) * 96.0
+    target = print_inches(options.print_width) * 96.0
     best: tuple[float, Canvas] | None = None
     for lines in range(1, max_lines + 1):
         size = font_size
@@ -528,13 +527,13 @@ def fit_print_width(
 
 
 def _compose_at(
-    graph: Mapping[str, Any],
-    options: Mapping[str, Any],
+    graph: LayerGraph,
+    options: DiagramOptions,
     style: StyleSpec,
     font_size: float,
     lines: int,
 ) -> Canvas:
-    layers = extract_layers(graph, options["type-ignore"])
+    layers = extract_layers(graph, options.type_ignore)
     arrangement = arrange(layers)
     if 1 < lines <= len(arrangement.rows[0]):
         arrangement = wrap(layers, arrangement, lines) or arrangement
@@ -542,7 +541,7 @@ def _compose_at(
     paints, paint_of = build_paints(types, options)
     extents = {n for layer in layers for n in spatial_extents(layer.shape)}
     xy = SizeScale.fit(extents, options)
-    ctx = Context(options, family(options["font-family"]), font_size, xy)
+    ctx = Context(options, family(options.font_family), font_size, xy)
     plan = _Plan(
         layers,
         arrangement,
@@ -552,7 +551,7 @@ def _compose_at(
         {layer.id: _label_lines(layer, style, options) for layer in layers},
         _routes(layers, arrangement),
     )
-    spacing = float(style.spacing if options["spacing"] is None else options["spacing"])
+    spacing = float(style.spacing if options.spacing is None else options.spacing)
     columns = _columns(plan, spacing)
     rows = _rows(plan)
 
@@ -579,7 +578,7 @@ def _compose_at(
         rows.cy,
         rows.top,
     )
-    funnels = bool(options["draw-funnel"])
+    funnels = bool(options.draw_funnel)
     links = [
         Link(route.tail, route.head, _draw_route(route, wires, frame, draw_funnel=funnels))
         for route in plan.routes
@@ -590,11 +589,11 @@ def _compose_at(
     root.add(label_group)
     width = max(right, columns.x[-1] + columns.width[-1]) + PADDING
     height = rows.height
-    if options["legend"]:
+    if options.legend:
         width, height = add_legend(
             root, types, paint_of, style.swatch, ctx, figure_size=(width, height)
         )
-    background = options["background"]
+    background = options.background
     scene = Scene(
         round(width, 2),
         round(height + PADDING, 2),
@@ -605,7 +604,7 @@ def _compose_at(
         _default(paints["md-line"].stroke),
         ctx.font,
         font_size,
-        str(graph.get("model") or "Model"),
+        graph.model or "Model",
     )
     return Canvas(
         width=round(width, 2),
@@ -778,7 +777,7 @@ def _draw_layers(
 
 
 def describe(
-    graph: Mapping[str, Any], layers: Sequence[Layer], arrangement: Arrangement, style: StyleSpec
+    graph: LayerGraph, layers: Sequence[Layer], arrangement: Arrangement, style: StyleSpec
 ) -> str:
     """A text alternative: each row's layers with their output shapes, in order."""
     by_id = {layer.id: layer for layer in layers}
@@ -790,20 +789,20 @@ def describe(
         " -> ".join(f"{name(by_id[n])} {by_id[n].dims}" for n in chain)
         for chain in arrangement.rows
     ]
-    head = f"{graph.get('model', 'Model')} drawn in the {style.name} style"
+    head = f"{graph.model} drawn in the {style.name} style"
     if len(rows) == 1:
         return f"{head}: {rows[0]}."
     parts = "; ".join(f"branch {i}: {row}" for i, row in enumerate(rows[1:], start=1))
     return f"{head}. Main path: {rows[0]}; {parts}."
 
 
-def _label_lines(layer: Layer, style: StyleSpec, options: Mapping[str, Any]) -> list[str]:
+def _label_lines(layer: Layer, style: StyleSpec, options: DiagramOptions) -> list[str]:
     if style.labels == "rotated":
-        if not options["show-dimension"]:
+        if not options.show_dimension:
             return [layer.name] if layer.name else []
         return [f"{layer.name}: {layer.dims}" if layer.name else layer.dims]
     lines = [layer.name or layer.type]
-    if options["show-dimension"]:
+    if options.show_dimension:
         lines.append(layer.dims)
     return lines
 
@@ -987,7 +986,7 @@ def add_legend(
             )
         )
         entries.append((entry, size + gap + ctx.font.text_width(name, font)))
-    position = ctx.options["legend-position"]
+    position = ctx.options.legend_position
     legend = Group(f"md-legend md-legend-{position}")
     step = size + font * 0.7
     if position in {"top", "bottom"}:

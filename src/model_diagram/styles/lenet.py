@@ -13,9 +13,9 @@ theming: see :mod:`model_diagram.styles.layout`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
+from ..layergraph import LayerGraph
+from ..options import DiagramOptions
 from .canvas import Canvas, Poly
 from .layout import Context, Glyph, Layer, StyleSpec, compose
 
@@ -31,11 +31,11 @@ def stack_size(shape: tuple[int, ...], ctx: Context) -> tuple[float, float, int,
     if len(dims) == 1:
         return COLUMN_WIDTH, xy(dims[0]), 1, 0.0
     channels = dims[0] * math.prod(dims[3:])
-    planes = max(1, min(channels, options["max-channels"]))
+    planes = max(1, min(channels, options.max_channels))
     width = xy(dims[2] if len(dims) > 2 else 1)
-    offset = 4.0 * options["scale-z"]
+    offset = 4.0 * options.scale_z
     if planes > 1:
-        offset = min(offset, options["max-z"] / (planes - 1))
+        offset = min(offset, options.max_z / (planes - 1))
     return width, xy(dims[1]), planes, round(offset, 2)
 
 
@@ -79,6 +79,6 @@ def swatch(paint: str, size: float, ctx: Context) -> list[Poly]:
 spec = StyleSpec("lenet", glyph, swatch, labels="lines", overlap=False, spacing=32.0)
 
 
-def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
+def draw(graph: LayerGraph, options: DiagramOptions) -> Canvas:
     """The LeNet-style figure of a layer graph (see the module docstring)."""
     return compose(graph, options, spec)

@@ -14,12 +14,13 @@ Colours, legend and theming as in :mod:`model_diagram.styles.layout`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import RenderError
 from ..fonts import family
+from ..layergraph import LayerGraph
+from ..options import DiagramOptions
 from ..scene import Link, Node, Scene
 from .canvas import Canvas, Color, Group, Poly, Text
 from .layout import (
@@ -119,21 +120,21 @@ def _swatch(paint: str, size: float, ctx: Context) -> list[Poly]:
 SPACING = 90.0
 
 
-def draw(graph: Mapping[str, Any], options: Mapping[str, Any]) -> Canvas:
+def draw(graph: LayerGraph, options: DiagramOptions) -> Canvas:
     """The neuron-graph figure of a layer graph (see the module docstring); fitted to
     ``print-width`` by setting larger text (columns do not wrap)."""
     return fit_print_width(options, lambda size, _: _draw_at(graph, options, size))
 
 
-def _draw_at(graph: Mapping[str, Any], options: Mapping[str, Any], size: float) -> Canvas:
-    layers = extract_layers(graph, options["type-ignore"])
+def _draw_at(graph: LayerGraph, options: DiagramOptions, size: float) -> Canvas:
+    layers = extract_layers(graph, options.type_ignore)
     columns = _columns(layers)
     types = list(dict.fromkeys(c.layer.type for c in columns))
     paints, paint_of = build_paints(types, options)
-    font = family(options["font-family"])
+    font = family(options.font_family)
     ctx = Context(options, font, size, SizeScale.fit([], options))
-    cap = int(options["max-neurons"])
-    spacing = float(SPACING if options["spacing"] is None else options["spacing"])
+    cap = int(options.max_neurons)
+    spacing = float(SPACING if options.spacing is None else options.spacing)
     pitch = RADIUS * PITCH
     shown = [_shown(c.units, cap) for c in columns]
     drawn = [len([u for u in s if u is not None]) for s in shown]
@@ -149,7 +150,7 @@ def _draw_at(graph: Mapping[str, Any], options: Mapping[str, Any], size: float) 
     ranks: dict[int, list[int]] = {}
     for i, column in enumerate(columns):
         ranks.setdefault(column.rank, []).append(i)
-    band = size * 2.6 if options["show-dimension"] else size * 1.4
+    band = size * 2.6 if options.show_dimension else size * 1.4
     rank_height = {
         r: sum(height_of[i] for i in ids) + (len(ids) - 1) * (band + pitch)
         for r, ids in ranks.items()
@@ -248,11 +249,11 @@ def _draw_at(graph: Mapping[str, Any], options: Mapping[str, Any], size: float) 
     for item in (wires, body, texts):
         root.add(item)
     height = PADDING + tallest + band
-    if options["legend"]:
+    if options.legend:
         width, height = add_legend(root, types, paint_of, _swatch, ctx, figure_size=(width, height))
-    background = options["background"]
+    background = options.background
     units = sum(drawn)
-    description = f"{graph.get('model', 'Model')} drawn as {units} neurons in " + ", ".join(
+    description = f"{graph.model} drawn as {units} neurons in " + ", ".join(
         f"{c.layer.name or c.layer.type} ({c.units})" for c in columns
     )
     ink, wire = paints["md-ink"].fill, paints["md-line"].stroke
@@ -277,13 +278,13 @@ def _draw_at(graph: Mapping[str, Any], options: Mapping[str, Any], size: float) 
             wire.default if wire else "#000000",
             font,
             size,
-            str(graph.get("model") or "Model"),
+            graph.model or "Model",
         ),
     )
 
 
-def _label(column: _Column, options: Mapping[str, Any]) -> tuple[str, ...]:
+def _label(column: _Column, options: DiagramOptions) -> tuple[str, ...]:
     lines = [column.layer.name or column.layer.type]
-    if options["show-dimension"]:
+    if options.show_dimension:
         lines.append(f"{column.units}")
     return tuple(lines)

@@ -12,11 +12,15 @@ last block leave the first.
 
 from __future__ import annotations
 
-import copy
 import re
-from typing import Any
+from dataclasses import replace
+
+from ..layergraph import Edge, Layer, LayerGraph, Repeat
 
 _NUMBERED = re.compile(r"^\d+$")
+
+#: one block: its index under the container and its layer ids in trace order
+_Block = tuple[int, list[str]]
 
 
 def _block_of(path: str | None) -> tuple[str, int] | None:
@@ -30,73 +34,82 @@ def _block_of(path: str | None) -> tuple[str, int] | None:
     return None
 
 
-def _path(node: dict[str, Any]) -> str | None:
-    return node.get("qualname") if node["kind"] == "module" else node.get("scope")
+def _path(layer: Layer) -> str | None:
+    return layer.qualname if layer.kind == "module" else layer.scope
 
 
-def _signature(nodes: list[dict[str, Any]], prefix: str) -> tuple[Any, ...]:
+def _signature(layers: list[Layer], prefix: str) -> tuple[tuple[str, ...], ...]:
     def rel(path: str | None) -> str:
         return (path or "")[len(prefix) :]
 
-    return tuple(
-        (n["kind"], n["name"], rel(_path(n)), str(n.get("inputs")), str(n.get("outputs")))
-        for n in nodes
+    return tuple((n.kind, n.name, rel(_path(n)), str(n.inputs), str(n.outputs)) for n in layers)
+
+
+class _Collapsing:
+    """The graph being collapsed: layers by id (trace order), edges, repeats found."""
+
+    def __init__(self, graph: LayerGraph) -> None:
+        self.layers = {layer.id: layer for layer in graph.layers}
+        self.edges = list(graph.edges)
+        self.repeats = list(graph.repeats)
+
+
+def collapse_repeats(graph: LayerGraph) -> LayerGraph:
+    """``graph`` with runs of identical chained blocks drawn once."""
+    if not any(_block_of(_path(layer)) for layer in graph.layers):
+        return graph
+    state = _Collapsing(graph)
+    blocks: dict[str, dict[int, list[str]]] = {}
+    for layer in graph.layers:
+        found = _block_of(_path(layer))
+        if found:
+            blocks.setdefault(found[0], {}).setdefault(found[1], []).append(layer.id)
+    for container, members in blocks.items():
+        for run in _runs(state, container, members):
+            _collapse(state, container, run)
+    return LayerGraph(
+        graph.model,
+        tuple(state.layers.values()),
+        tuple(state.edges),
+        graph.groups,
+        tuple(state.repeats),
     )
 
 
-def collapse_repeats(graph: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``graph`` with runs of identical chained blocks drawn once."""
-    if not any(_block_of(_path(node)) for node in graph["nodes"]):
-        return graph
-    graph = copy.deepcopy(graph)
-    blocks: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for node in graph["nodes"]:
-        found = _block_of(_path(node))
-        if found:
-            blocks.setdefault(found[0], {}).setdefault(found[1], []).append(node)
-    by_id = {n["id"]: n for n in graph["nodes"]}
-    for container, members in blocks.items():
-        for run in _runs(container, members, graph["edges"]):
-            _collapse(graph, by_id, container, run)
-    return graph
-
-
-def _runs(
-    container: str, members: dict[int, list[dict[str, Any]]], edges: list[dict[str, Any]]
-) -> list[list[tuple[int, list[dict[str, Any]]]]]:
+def _runs(state: _Collapsing, container: str, members: dict[int, list[str]]) -> list[list[_Block]]:
     """Maximal runs of consecutive, identical, chained blocks (length >= 2)."""
-    runs: list[list[tuple[int, list[dict[str, Any]]]]] = []
-    current: list[tuple[int, list[dict[str, Any]]]] = []
+
+    def signature(block: _Block) -> tuple[tuple[str, ...], ...]:
+        return _signature([state.layers[i] for i in block[1]], f"{container}.{block[0]}")
+
+    runs: list[list[_Block]] = []
+    current: list[_Block] = []
     for index in sorted(members):
-        block = members[index]
+        block = (index, members[index])
         if current:
-            prev_index, prev = current[-1]
-            same = _signature(prev, f"{container}.{prev_index}") == _signature(
-                block, f"{container}.{index}"
-            )
-            if index == prev_index + 1 and same and _chained(prev, block, edges):
-                current.append((index, block))
+            prev = current[-1]
+            same = signature(prev) == signature(block)
+            if index == prev[0] + 1 and same and _chained(prev[1], block[1], state.edges):
+                current.append(block)
                 continue
             if len(current) > 1:
                 runs.append(current)
-        current = [(index, block)]
+        current = [block]
     if len(current) > 1:
         runs.append(current)
     return runs
 
 
-def _chained(
-    first: list[dict[str, Any]], second: list[dict[str, Any]], edges: list[dict[str, Any]]
-) -> bool:
+def _chained(first: list[str], second: list[str], edges: list[Edge]) -> bool:
     """``first`` feeds ``second`` and nothing else; ``second`` reads from ``first`` and from
     nothing that does not feed ``first`` as well. Inputs every block reads (a Llama layer's
     rotary embeddings and mask) are shared, and the folded block keeps them."""
-    a = {n["id"] for n in first}
-    b = {n["id"] for n in second}
-    feeds_first = {e["tail"] for e in edges if e["head"] in a and e["tail"] not in a}
+    a = set(first)
+    b = set(second)
+    feeds_first = {e.tail for e in edges if e.head in a and e.tail not in a}
     linked = False
     for edge in edges:
-        tail, head = edge["tail"], edge["head"]
+        tail, head = edge.tail, edge.head
         if tail in a and head not in a and head not in b:
             return False  # the first block also feeds something else
         if head in b and tail not in b:
@@ -107,49 +120,38 @@ def _chained(
     return linked
 
 
-def _collapse(
-    graph: dict[str, Any],
-    by_id: dict[str, dict[str, Any]],
-    container: str,
-    run: list[tuple[int, list[dict[str, Any]]]],
-) -> None:
+def _collapse(state: _Collapsing, container: str, run: list[_Block]) -> None:
     first_index, first = run[0]
     last_index, last = run[-1]
-    keep = {n["id"] for n in first}
-    drop = {n["id"] for _, block in run[1:] for n in block}
-    last_to_first = {b["id"]: a["id"] for a, b in zip(first, last, strict=True)}
+    drop = {i for _, block in run[1:] for i in block}
+    last_to_first = dict(zip(last, first, strict=True))
     edges = []
-    for edge in graph["edges"]:
-        tail, head = edge["tail"], edge["head"]
-        if tail in last_to_first and head not in drop:
-            edges.append({**edge, "tail": last_to_first[tail]})
-        elif tail not in drop and head not in drop:
+    for edge in state.edges:
+        if edge.tail in last_to_first and edge.head not in drop:
+            edges.append(replace(edge, tail=last_to_first[edge.tail]))
+        elif edge.tail not in drop and edge.head not in drop:
             edges.append(edge)
-    graph["edges"] = _merge_duplicates(edges)
-    graph["nodes"] = [n for n in graph["nodes"] if n["id"] not in drop]
+    state.edges = _merge_duplicates(edges)
+    for layer_id in drop:
+        del state.layers[layer_id]
     count = len(run)
     label = f"{container}.{first_index}-{last_index}"
-    for node in first:
-        by_id[node["id"]]["repeat_group"] = label
+    for layer_id in first:
+        state.layers[layer_id] = replace(state.layers[layer_id], repeat_group=label)
     if len(first) == 1:
-        first[0]["repeat"] = count
+        state.layers[first[0]] = replace(state.layers[first[0]], repeat=count)
         return
-    graph.setdefault("repeats", []).append(
-        {
-            "id": f"repeat_{len(graph.get('repeats', []))}",
-            "label": label,
-            "count": count,
-            "nodes": sorted(keep, key=int),
-        }
-    )
+    # ids are the tracer's numbers: sort them as numbers
+    keep = tuple(sorted(first, key=lambda i: (len(i), i)))
+    state.repeats.append(Repeat(f"repeat_{len(state.repeats)}", label, count, keep))
 
 
-def _merge_duplicates(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
+def _merge_duplicates(edges: list[Edge]) -> list[Edge]:
+    merged: dict[tuple[str, str], Edge] = {}
     for edge in edges:
-        key = (edge["tail"], edge["head"])
+        key = (edge.tail, edge.head)
         if key in merged:
-            merged[key]["count"] = max(merged[key]["count"], edge["count"])
+            merged[key] = replace(merged[key], count=max(merged[key].count, edge.count))
         else:
-            merged[key] = dict(edge)
+            merged[key] = edge
     return list(merged.values())
