@@ -10,6 +10,7 @@ import pytest
 
 import model_diagram
 from model_diagram.cli import main
+from model_diagram.options import OPTIONS
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -135,3 +136,32 @@ def test_cli_errors_exit_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert "bad forward: shape mismatch" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_cli_bare_flag_for_every_boolean_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bare flag is true for every boolean option, whatever its type text says."""
+    flags = {name for name, spec in OPTIONS.items() if spec.flag}
+    assert {name for name, spec in OPTIONS.items() if isinstance(spec.default, bool)} < flags
+    assert "collapse-repeats" in flags  # typed bool | None, shown as "bool (default: ...)"
+    common = ["--cache-dir", str(tmp_path / "cache")]
+    base = [
+        "render",
+        "example_project.models:make_transformer",
+        "--kwargs",
+        '{input_ids: "long[1,16](0,1000)"}',
+        "--depth",
+        "2",
+    ]
+    bare = tmp_path / "bare.svg"
+    off = tmp_path / "off.svg"
+    assert main([*base, "--collapse-repeats", "-o", str(bare), *common]) == 0
+    assert main([*base, "--collapse-repeats", "false", "-o", str(off), *common]) == 0
+    capsys.readouterr()
+    def text(path: Path) -> str:
+        return labels(path.read_text().split("\n", 1)[1])
+
+    assert "x4" in text(bare) and "x4" not in text(off)
+    assert main([*base, "--legend", "--show-params", "-o", str(bare), *common]) == 0
+    assert "Legend" in text(bare)

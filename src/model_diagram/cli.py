@@ -38,7 +38,7 @@ def _add_options(parser: argparse.ArgumentParser, skip: set[str]) -> None:
         if name == "factory" or name in skip:
             continue
         help_text = f"{spec.help} [{spec.type}; default: {spec.default!r}]"
-        if spec.type == "bool":
+        if spec.flag:
             parser.add_argument(f"--{name}", nargs="?", const="true", help=help_text)
         else:
             parser.add_argument(f"--{name}", metavar=spec.type.split()[0].upper(), help=help_text)

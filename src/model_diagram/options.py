@@ -15,7 +15,7 @@ import re
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, cast
+from typing import Any, cast, get_type_hints
 
 import yaml
 
@@ -46,6 +46,8 @@ class OptionSpec:
     stage: str
     example: str
     structured: bool
+    #: a boolean (the field's type, not the display text): a bare rST option or CLI flag is true
+    flag: bool
     #: values may hold ``#hex`` colours, which YAML would read as comments
     colors: bool = False
 
@@ -68,7 +70,7 @@ class OptionSpec:
     def from_string(self, text: str | None) -> Any:
         """Parse an rST option / CLI flag; a bare flag (no text) means true for booleans."""
         if text is None or not text.strip():
-            if self.type.split()[0] == "bool":  # also "bool (default: ...)"
+            if self.flag:
                 return True
             raise OptionError(f"option '{self.name}' needs a value ({self.type})")
         if not self.structured:
@@ -1052,6 +1054,7 @@ class DiagramOptions:
 
 def _build_specs() -> dict[str, OptionSpec]:
     specs: dict[str, OptionSpec] = {}
+    hints = get_type_hints(DiagramOptions)
     for f in fields(DiagramOptions):
         meta = f.metadata
         make_default = cast(Callable[[], Any], f.default_factory)
@@ -1068,6 +1071,7 @@ def _build_specs() -> dict[str, OptionSpec]:
             example=meta["example"],
             structured=meta["structured"],
             colors=meta["colors"],
+            flag=hints[f.name] in (bool, bool | None),
         )
     return specs
 
