@@ -30,9 +30,10 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort
 
-from model_diagram.mkdocs_plugin import ModelDiagramPlugin, iter_fences
+from model_diagram.mkdocs_plugin import ModelDiagramPlugin
 from model_diagram.output import find_engine
 from model_diagram.pipeline import _code_digest
+from model_diagram.scan import markdown_fences
 
 REPO = Path(__file__).resolve().parent.parent
 LOGGER = "mkdocs.plugins.model_diagram"
@@ -206,7 +207,7 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- fence scanning
 
 
-def test_iter_fences_skips_fences_shown_inside_other_fences() -> None:
+def test_markdown_fences_skips_fences_shown_inside_other_fences() -> None:
     text = textwrap.dedent("""\
         ~~~~model-diagram
         a: 1
@@ -222,7 +223,7 @@ def test_iter_fences_skips_fences_shown_inside_other_fences() -> None:
         ```model-diagram
         unclosed
         """)
-    found = [(f.start, f.lang, f.prefix, f.body) for f in iter_fences(text.splitlines())]
+    found = [(f.start, f.lang, f.prefix, f.body) for f in markdown_fences(text.splitlines())]
     assert found == [
         (0, "model-diagram", "", ["a: 1"]),
         (3, "markdown", "", ["```model-diagram", "b: 2", "```"]),

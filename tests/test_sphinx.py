@@ -28,7 +28,8 @@ from sphinx.testing.util import SphinxTestApp
 
 from model_diagram.embed import CSS_NAME, stylesheet
 from model_diagram.options import OPTIONS
-from model_diagram.sphinx_ext import first_miss_likely, model_diagram, scan_directives
+from model_diagram.scan import scan
+from model_diagram.sphinx_ext import first_miss_likely, model_diagram
 from model_diagram.worker import shared_worker
 
 Build = Callable[..., SphinxTestApp]
@@ -426,6 +427,20 @@ def test_parallel_build_matches_serial(build: Build, tmp_path: Path) -> None:
     assert "7 diagram(s) on 3 page(s): 7 traced" in parallel.status.getvalue()
 
 
+def test_parallel_prescan_finds_nested_directives(build: Build, tmp_path: Path) -> None:
+    """D17: with ``-j 2`` directives in containers or with options over several lines
+    are traced once, before the readers fork: no reader starts a worker of its own."""
+    app = build("parallel-nested", srcdir=tmp_path / "nested", parallel=2)
+    assert warnings(app) == ""
+    records = app.env.model_diagram_records
+    assert sorted(records) == [f"p{i}" for i in range(1, 7)]
+    assert all(len(r) == 1 for r in records.values())
+    assert not any(r["traced"] for rs in records.values() for r in rs), records
+    assert app.env.model_diagram_pretraced == 6
+    for name in records:
+        assert len(body(app, name).select("svg.model-diagram-svg")) == 1, name
+
+
 def test_warm_build_never_imports_torch(build: Build, tmp_path: Path) -> None:
     """A fresh process builds every page of a site whose diagrams are all cached."""
     src = tmp_path / "warm"
@@ -472,7 +487,13 @@ print(json.dumps({{"torch": "torch" in sys.modules, "workers": len(worker._WORKE
     assert report["workers"] == 0
 
 
-def test_scan_reads_only_directives_it_is_sure_of() -> None:
+def scan_directives(text: str, *, markdown: bool) -> list[dict[str, Any]]:
+    return [dict(block.values) for block in scan(text, "myst" if markdown else "rst")]
+
+
+def test_scan_reads_what_the_parser_reads() -> None:
+    """Directives in code are examples; multi-line options and MyST's ``---`` options
+    are read as the parsers read them (see test_scan.py for the full corpus)."""
     rst = """
 .. model-diagram:: models:make_mlp
    :input: float[2,8]
@@ -490,7 +511,8 @@ def test_scan_reads_only_directives_it_is_sure_of() -> None:
       b: 2}
 """
     assert scan_directives(rst, markdown=False) == [
-        {"factory": "models:make_mlp", "input": "float[2,8]", "depth": "2"}
+        {"factory": "models:make_mlp", "input": "float[2,8]", "depth": "2"},
+        {"factory": "models:make_cnn", "input": "{a: 1,\nb: 2}"},
     ]
     myst = """
 ```{model-diagram} models:make_mlp
@@ -517,6 +539,7 @@ inputs: [float[2,8], float[2,6]]
 """
     assert scan_directives(myst, markdown=True) == [
         {"factory": "models:make_mlp", "input": "float[2,8]"},
+        {"factory": "models:make_two_inputs", "inputs": "[float[2,8], float[2,6]]"},
         {"factory": "models:make_branchy", "input": "float[2,8]"},
     ]
 

@@ -39,12 +39,10 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from markdown import Extension, Markdown
 from markdown.preprocessors import Preprocessor
 from mkdocs.config import base
@@ -83,12 +81,11 @@ from .options import (
 )
 from .output import find_engine
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
+from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
 
 FENCE_NAME = "model-diagram"
-#: safe loading only; libyaml's loader when PyYAML has it (a warm build parses every block twice)
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CSS_URI = f"assets/model-diagram/{CSS_NAME}"
 JS_URI = f"assets/model-diagram/{JS_NAME}"
 SUPERFENCES = "pymdownx.superfences"
@@ -158,53 +155,6 @@ class ModelDiagramConfig(base.Config):  # type: ignore[no-untyped-call]
     paths = c.ListOfItems(c.Dir(exists=True), default=["."])
 
 
-# -- finding blocks in Markdown source
-
-_OPEN = re.compile(
-    r"^(?P<prefix>(?:[ \t]*>)*[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$"
-)
-_LANG = re.compile(r"\{?[ \t]*\.?(?P<lang>[\w+#.-]+)")
-
-
-@dataclass(frozen=True)
-class Fence:
-    """One closed fenced block: 0-based line span, its prefix (indent/quotes) and body."""
-
-    start: int
-    end: int
-    prefix: str
-    lang: str
-    body: list[str]
-
-
-def iter_fences(lines: list[str]) -> Iterator[Fence]:
-    """Fences in document order; fences shown inside other fences are body, not blocks."""
-    open_at: int | None = None
-    opener = prefix = lang = ""
-    for number, line in enumerate(lines):
-        if open_at is None:
-            match = _OPEN.match(line)
-            if match and not (match["fence"][0] == "`" and "`" in match["info"]):
-                open_at, opener, prefix = number, match["fence"], match["prefix"]
-                found = _LANG.match(match["info"])
-                lang = found["lang"] if found else ""
-            continue
-        stripped = re.sub(r"^(?:[ \t]*>)*[ \t]*", "", line).rstrip()
-        if stripped and set(stripped) == {opener[0]} and len(stripped) >= len(opener):
-            yield Fence(open_at, number, prefix, lang, lines[open_at + 1 : number])
-            open_at = None
-
-
-def body_key(lines: list[str]) -> tuple[str, ...]:
-    """Compare block bodies regardless of the indentation or quoting they are nested in."""
-    out = []
-    for line in lines:
-        text = re.sub(r"^(?:[ \t]*>)*", "", line).strip()
-        if text:
-            out.append(text)
-    return tuple(out)
-
-
 # -- per-page state
 
 
@@ -238,7 +188,7 @@ class _FencePreprocessor(Preprocessor):  # type: ignore[misc]  # Markdown has no
         self.plugin = plugin
 
     def run(self, lines: list[str]) -> list[str]:
-        fences = [f for f in iter_fences(lines) if f.lang == FENCE_NAME and f.prefix == ""]
+        fences = [f for f in markdown_fences(lines, nested=False) if f.lang == FENCE_NAME]
         for fence in reversed(fences):
             slot = self.plugin.slot("\n".join(fence.body))
             lines[fence.start : fence.end + 1] = ["", self.md.htmlStash.store(slot), ""]
@@ -283,6 +233,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._svgs: dict[int, str] = {}
         self._inserted = 0
         self._docs_dir = Path()
+        #: how the pages' blocks are found: top-level fences only, or SuperFences' nesting
+        self._syntax: Syntax = "markdown"
 
     # -- events
 
@@ -317,8 +269,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             ]
             fences.append({"name": FENCE_NAME, "class": FENCE_NAME, "format": self._superfence})
             superfences["custom_fences"] = fences
+            self._syntax = "superfences"
         else:
             config.markdown_extensions.append(_FenceExtension(self))
+            self._syntax = "markdown"
         if CSS_URI not in config.extra_css:
             config.extra_css.append(CSS_URI)
         if JS_URI not in [str(script) for script in config.extra_javascript]:
@@ -344,11 +298,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 source = page.file.content_string
             except (OSError, ValueError):
                 source = markdown
-            state.lines = [
-                (body_key(f.body), f.start + 1)
-                for f in iter_fences(source.splitlines())
-                if f.lang == FENCE_NAME
-            ]
+            fences = markdown_fences(source.splitlines(), nested=self._syntax == "superfences")
+            state.lines = [(body_key(f.body), f.start + 1) for f in fences if f.lang == FENCE_NAME]
         self._page = state
         return markdown
 
@@ -444,7 +395,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         started = time.perf_counter()
         factory = ""
         try:
-            values = _load_yaml(source, line)
+            values = read_block(source, line)
             factory = str(values.get("factory") or "")
             options = parse_options(values, defaults=self.defaults)
             assert self.pipeline is not None
@@ -560,14 +511,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 continue
             if FENCE_NAME not in text:
                 continue
-            for fence in iter_fences(text.splitlines()):
-                if fence.lang != FENCE_NAME:
-                    continue
-                try:
-                    values = _load_yaml("\n".join(fence.body), None)
-                    options = parse_options(values, defaults=self.defaults)
-                except DiagramError:
-                    continue
+            for options in diagrams(text, self._syntax, self.defaults):
                 if not self.pipeline.cache.has_trace(trace_key(options)):
                     return True
         return False
@@ -600,31 +544,9 @@ def _extension_name(extension: Any) -> str:
     return type(extension).__module__  # an Extension instance: pymdownx.superfences
 
 
-def _load_yaml(source: str, line: int | None) -> dict[str, Any]:
-    """The block body as an option mapping; YAML problems name the file line."""
-    try:
-        values = yaml.load(source, Loader=_SAFE_LOADER)  # safe: SafeLoader or CSafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        at = ""
-        if mark is not None:
-            at = f" at line {line + 1 + mark.line}" if line else f" at body line {mark.line + 1}"
-        raise OptionError(f"the block is not valid YAML{at}: {problem}") from None
-    except RecursionError:
-        raise OptionError("the block is not valid YAML: it is nested too deeply") from None
-    if values is None:
-        raise OptionError("the block is empty: give at least 'factory: package.module:attr'")
-    if not isinstance(values, Mapping):
-        raise OptionError(
-            f"the block must be a YAML mapping of options, not a {type(values).__name__}"
-        )
-    return dict(values)
-
-
 def _message(error: DiagramError, where: str) -> str:
     """``page.md:12: what went wrong [model_diagram.kind]``, like a Sphinx typed warning."""
     return f"model-diagram: {where}: {error.message} [model_diagram.{error.kind}]"
 
 
-__all__ = ["Fence", "ModelDiagramConfig", "ModelDiagramPlugin", "iter_fences"]
+__all__ = ["ModelDiagramConfig", "ModelDiagramPlugin"]

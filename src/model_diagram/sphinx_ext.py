@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from collections.abc import Callable, Iterator
 from html import escape
 from pathlib import Path
@@ -63,6 +62,7 @@ from .options import (
 )
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
+from .scan import Syntax, diagrams
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -420,51 +420,6 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
 # -- the worker starts early when a page about to be read has an untraced diagram
 
 
-_RST_HEAD = re.compile(r"^\.\. model-diagram::[ \t]*(\S+)[ \t]*$")
-_RST_OPTION = re.compile(r"^[ \t]+:([\w-]+):(.*)$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,}|:{3,})(.*)$")
-_MYST_HEAD = re.compile(r"^\{model-diagram\}[ \t]*(\S+)[ \t]*$")
-_MYST_OPTION = re.compile(r"^:([\w-]+):(.*)$")
-
-
-def scan_directives(text: str, *, markdown: bool) -> list[dict[str, str]]:
-    """The factory and options of each directive a cheap line scan can read for sure.
-
-    Only top-level reST directives (an indented one may be an example in a code
-    block) and MyST fences outside other fences, with one-line options followed by
-    a blank line; anything else is left to the directive itself.
-    """
-    lines = text.splitlines()
-    found: list[dict[str, str]] = []
-    fence: tuple[str, int] | None = None  # the Markdown fence we are inside
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if markdown:
-            mark = _FENCE.match(line)
-            if fence is not None:
-                if mark and mark[1][0] == fence[0] and len(mark[1]) >= fence[1]:
-                    fence = None if not mark[2].strip() else fence
-                continue
-            if mark is None:
-                continue
-            fence = (mark[1][0], len(mark[1]))
-            head, option = _MYST_HEAD.match(mark[2].strip()), _MYST_OPTION
-        else:
-            head, option = _RST_HEAD.match(line), _RST_OPTION
-        if head is None:
-            continue
-        values = {"factory": head[1]}
-        while i < len(lines) and (match := option.match(lines[i])):
-            values[match[1]] = match[2].strip()
-            i += 1
-        after = lines[i].strip() if i < len(lines) else ""
-        if not after or (markdown and _FENCE.match(lines[i])):
-            found.append(values)
-    return found
-
-
 def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
     """True when a page about to be read has a diagram that was never traced.
 
@@ -487,12 +442,11 @@ def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[Diagr
             continue
         if "model-diagram" not in text:
             continue
-        markdown = env.config.source_suffix.get(path.suffix) == "markdown"
-        for values in scan_directives(text, markdown=markdown):
-            try:
-                options = parse_options(values, strings=True, defaults=defaults)
-            except DiagramError:
-                continue
+        syntax: Syntax = (
+            "myst" if env.config.source_suffix.get(path.suffix) == "markdown" else "rst"
+        )
+        colon_fence = "colon_fence" in getattr(env.config, "myst_enable_extensions", ())
+        for options in diagrams(text, syntax, defaults, colon_fence=colon_fence):
             if not cache.has_trace(trace_key(options)):
                 yield options
 
