@@ -10,7 +10,9 @@ import pytest
 
 import model_diagram
 from model_diagram.cli import main
+from model_diagram.errors import DiagramError
 from model_diagram.options import OPTIONS
+from model_diagram.styles import graph as graph_style
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -159,9 +161,29 @@ def test_cli_bare_flag_for_every_boolean_option(
     assert main([*base, "--collapse-repeats", "-o", str(bare), *common]) == 0
     assert main([*base, "--collapse-repeats", "false", "-o", str(off), *common]) == 0
     capsys.readouterr()
+
     def text(path: Path) -> str:
         return labels(path.read_text().split("\n", 1)[1])
 
     assert "x4" in text(bare) and "x4" not in text(off)
     assert main([*base, "--legend", "--show-params", "-o", str(bare), *common]) == 0
     assert "Legend" in text(bare)
+
+
+def test_a_bug_of_ours_is_one_reported_error_in_cli_and_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline turns an unexpected exception into one "please report" DiagramError."""
+
+    def broken(*args: object) -> str:
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(graph_style, "to_dot", broken)
+    common = ["--input", "float[2,8]", "--cache-dir", str(tmp_path / "c")]
+    out = tmp_path / "x.svg"
+    assert main(["render", "models:make_mlp", *common, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected ZeroDivisionError: injected (please report this model-diagram bug)" in err
+    assert "Traceback" not in err and not out.exists()
+    with pytest.raises(DiagramError, match="please report this model-diagram bug"):
+        model_diagram.render("models:make_mlp", input="float[2,8]", cache_dir=tmp_path / "c")

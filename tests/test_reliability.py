@@ -41,9 +41,9 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from sphinx.testing.util import SphinxTestApp
 
-from model_diagram.embed import resolve_class_links
 from model_diagram.errors import KINDS
 from model_diagram.options import parse_options
+from model_diagram.output import resolve_class_links
 from model_diagram.pipeline import Pipeline
 
 TESTS = Path(__file__).resolve().parent

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 from importlib import resources
-from urllib.parse import unquote
 
 from .errors import DiagramError
-from .layergraph import CLASS_LINK, LayerGraph, shape_text
+from .layergraph import LayerGraph, shape_text
 from .theme import page_css
 
 CSS_NAME = "model-diagram.css"
 JS_NAME = "model-diagram.js"
 
-_CLASS_LINK = re.compile(rf'\s(xlink:href|href)="{re.escape(CLASS_LINK)}([^"]*)"')
 _ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
 
 
@@ -33,20 +30,6 @@ def stylesheet() -> str:
     return (
         asset_text(CSS_NAME) + "\n/* theme (generated from model_diagram.theme) */\n" + page_css()
     )
-
-
-def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = None) -> str:
-    """Point class placeholders (``#md-class:pkg.Cls``) at API pages, or drop them.
-
-    ``resolve`` maps a class path to a URL (the site's autodoc/mkdocstrings
-    page) or ``None``; without it every placeholder is dropped.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        url = resolve(unquote(html.unescape(match[2]))) if resolve else None
-        return f' {match[1]}="{html.escape(url)}"' if url else ""
-
-    return _CLASS_LINK.sub(replace, svg)
 
 
 def unique_ids(svg: str, occurrence: int) -> str:

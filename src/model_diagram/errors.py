@@ -7,6 +7,12 @@ Each error carries a ``kind`` that front ends turn into a typed warning
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
 KINDS = ("option", "import", "input", "trace", "render", "cache")
 
 
@@ -79,3 +85,21 @@ _BY_KIND: dict[str, type[DiagramError]] = {
     cls.kind: cls
     for cls in (OptionError, FactoryError, InputError, TraceError, RenderError, CacheError)
 }
+
+
+@contextlib.contextmanager
+def reported_as_bug() -> Iterator[None]:
+    """Turn an unexpected exception (a bug of ours) into one :class:`DiagramError`.
+
+    The front ends then show one placeholder and a located warning, not a lost
+    build; the traceback goes to the debug log.
+    """
+    try:
+        yield
+    except DiagramError:
+        raise
+    except Exception as exc:
+        log.debug("model-diagram: unexpected error", exc_info=True)
+        raise DiagramError(
+            f"unexpected {type(exc).__name__}: {exc} (please report this model-diagram bug)"
+        ) from None

@@ -9,18 +9,21 @@ no scripts, event attributes or external references, and carries
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 
-from .embed import resolve_class_links
 from .errors import RenderError
+from .layergraph import CLASS_LINK
 from .theme import dark_media_rule
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -183,6 +186,23 @@ def clean_svg(
         element.text = style
         root.insert(0, element)
     return ET.tostring(root, encoding="unicode")
+
+
+_CLASS_LINK = re.compile(rf'\s(xlink:href|href)="{re.escape(CLASS_LINK)}([^"]*)"')
+
+
+def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = None) -> str:
+    """Point class placeholders (``#md-class:pkg.Cls``) at API pages, or drop them.
+
+    ``resolve`` maps a class path to a URL (the site's autodoc/mkdocstrings
+    page) or ``None``; without it every placeholder is dropped.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        url = resolve(unquote(html.unescape(match[2]))) if resolve else None
+        return f' {match[1]}="{html.escape(url)}"' if url else ""
+
+    return _CLASS_LINK.sub(replace, svg)
 
 
 def standalone_svg(svg: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__, exports
 from .cache import Cache, key_of
-from .errors import CacheError, DiagramError, TraceError
+from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
@@ -118,7 +118,23 @@ class Pipeline:
         self.worker.start()
 
     def diagram(self, options: DiagramOptions, fmt: str = "svg") -> Result:
-        """Produce one diagram in ``fmt``; raises a :class:`DiagramError` subclass."""
+        """Produce one diagram in ``fmt``; raises a :class:`DiagramError` subclass only
+        (a bug of ours too: "please report"), so every caller shows one placeholder."""
+        with reported_as_bug():
+            return self._diagram(options, fmt)
+
+    def render_graph(
+        self,
+        options: DiagramOptions,
+        graph: LayerGraph,
+        fmt: str,
+        warnings: list[DiagramError],
+    ) -> tuple[bytes, str, bool]:
+        """(data, render key, cache hit) for a traced graph; raises :class:`DiagramError`."""
+        with reported_as_bug():
+            return self._render_graph(options, graph, fmt, warnings)
+
+    def _diagram(self, options: DiagramOptions, fmt: str) -> Result:
         warnings: list[DiagramError] = []
         key = trace_key(options)
         entry = self.cache.lookup_trace(key)
@@ -147,7 +163,7 @@ class Pipeline:
                 self.cache.store_trace(key, graph, reply["files"], reply["dists"], notes)
             except CacheError as exc:
                 warnings.append(exc)
-        data, rkey, hit = self.render_graph(options, graph, fmt, warnings)
+        data, rkey, hit = self._render_graph(options, graph, fmt, warnings)
         return Result(data, fmt, rkey, files, cached and hit, graph, notes, warnings)
 
     def _remember_failure(self, key: str, error: DiagramError) -> None:
@@ -158,7 +174,7 @@ class Pipeline:
         with contextlib.suppress(CacheError):
             self.cache.store_failure(key, error.to_dict(), *error.dependencies)
 
-    def render_graph(
+    def _render_graph(
         self,
         options: DiagramOptions,
         graph: LayerGraph,

@@ -45,11 +45,10 @@ from .embed import (
     error_html,
     figure_html,
     layer_table_html,
-    resolve_class_links,
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError
+from .errors import DiagramError, OptionError, reported_as_bug
 from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
@@ -60,7 +59,7 @@ from .options import (
     parse_options,
     validate_defaults,
 )
-from .output import standalone_svg
+from .output import resolve_class_links, standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
 from .scan import Syntax, diagrams
 
@@ -184,27 +183,21 @@ class ModelDiagram(SphinxDirective):
         node = model_diagram("", factory=factory)
         self.set_source_info(node)
         try:
-            caption, legend = self._caption()
-            options = self._options(factory, caption)
+            with reported_as_bug():
+                caption, legend = self._caption()
+                options = self._options(factory, caption)
         except DiagramError as exc:
             return [self._failed(node, exc, retry=False)]
         pipeline = pipeline_for(self.config)
         traced = pipeline.traced
         try:
-            try:
+            with reported_as_bug():  # a bug of ours: one placeholder, not a lost site
                 result = pipeline.diagram(options)
                 if options.compare_to:
                     result, node["diff"] = self._against(pipeline, options, result)
                 if options.format != "svg":
                     # fail here, at the directive's line, if the engine cannot write the format
                     pipeline.render_graph(options, result.graph, options.format, [])
-            except DiagramError:
-                raise
-            except Exception as exc:  # a bug of ours: one placeholder, not a lost site
-                logger.debug("model-diagram: unexpected error", exc_info=True)
-                raise DiagramError(
-                    f"unexpected {type(exc).__name__}: {exc} (please report this model-diagram bug)"
-                ) from None
         except DiagramError as exc:
             failed = self._failed(node, exc, retry=True)
             if caption is None and options.name is None:
