@@ -36,10 +36,10 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from model_diagram.embed import error_html
-from model_diagram.errors import DiagramError
+from model_diagram.errors import DiagramError, error_text
 from model_diagram.options import OPTIONS, canonical_name, parse_options
 from model_diagram.pipeline import Pipeline
-from model_diagram.sphinx_ext import describe, page_defaults
+from model_diagram.sphinx_ext import page_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class ErrorExample(SphinxDirective):
         error.message = shorten_paths(error.message)
         if show == "message":
             where = "models.rst:12: WARNING:"
-            text = f"{where} {describe(error, factory)} [model_diagram.{error.kind}]"
+            text = f"{where} {error_text(error, factory=factory)}"
             code = nodes.literal_block(text, text, language="none", classes=["error-message"])
             self.set_source_info(code)
             return [code]

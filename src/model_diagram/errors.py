@@ -87,6 +87,17 @@ _BY_KIND: dict[str, type[DiagramError]] = {
 }
 
 
+def error_text(
+    error: DiagramError, *, where: str = "", factory: str = "", typed: bool = True
+) -> str:
+    """The one wording of a problem in a log: ``model-diagram: WHERE: FACTORY: message
+    [model_diagram.KIND]`` (the factory only when the message does not name it; Sphinx
+    adds the location and type itself, so it asks for neither)."""
+    text = error.message if factory in error.message else f"{factory}: {error.message}"
+    head = f"model-diagram: {where}: " if where else "model-diagram: "
+    return head + text + (f" [model_diagram.{error.kind}]" if typed else "")
+
+
 @contextlib.contextmanager
 def reported_as_bug() -> Iterator[None]:
     """Turn an unexpected exception (a bug of ours) into one :class:`DiagramError`.

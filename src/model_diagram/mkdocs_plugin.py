@@ -68,7 +68,7 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, RenderError, reported_as_bug
+from .errors import DiagramError, OptionError, RenderError, error_text, reported_as_bug
 from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
@@ -408,7 +408,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         finally:
             self._seconds += time.perf_counter() - started
         for problem in result.warnings:
-            log.warning(_message(problem, where))
+            log.warning(error_text(problem, where=where))
         for note in result.notes:
             log.info("model-diagram: %s: %s", where, note)
         self.watched.update(result.files)
@@ -431,12 +431,12 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if options.name:
             if options.name in state.names:
                 log.warning(
-                    _message(
+                    error_text(
                         OptionError(
                             f"name {options.name!r} is used by another diagram on this page; "
                             "figure ids must be unique"
                         ),
-                        where,
+                        where=where,
                     )
                 )
             state.names.add(options.name)
@@ -471,7 +471,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
 
     def _failed(self, error: DiagramError, where: str, factory: str) -> str:
         self.failures += 1
-        message = _message(error, where)
+        message = error_text(error, where=where)
         if self.config.on_error == "raise":
             raise PluginError(message)
         log.warning(message)
@@ -536,11 +536,6 @@ def _extension_name(extension: Any) -> str:
     if isinstance(extension, str):
         return extension
     return type(extension).__module__  # an Extension instance: pymdownx.superfences
-
-
-def _message(error: DiagramError, where: str) -> str:
-    """``page.md:12: what went wrong [model_diagram.kind]``, like a Sphinx typed warning."""
-    return f"model-diagram: {where}: {error.message} [model_diagram.{error.kind}]"
 
 
 __all__ = ["ModelDiagramConfig", "ModelDiagramPlugin"]

@@ -48,7 +48,7 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, reported_as_bug
+from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
@@ -312,8 +312,7 @@ class ModelDiagram(SphinxDirective):
         """
         if self.config.model_diagram_on_error == "raise":
             raise ExtensionError(
-                f"{self.get_location()}: {describe(error, node['factory'])} "
-                f"[{PREFIX.rstrip('_')}.{error.kind}]",
+                f"{self.get_location()}: {error_text(error, factory=node['factory'])}",
                 modname="model_diagram",
             )
         warn(error, node)
@@ -324,15 +323,10 @@ class ModelDiagram(SphinxDirective):
         return node
 
 
-def describe(error: DiagramError, factory: str) -> str:
-    text = error.message if factory in error.message else f"{factory}: {error.message}"
-    return f"model-diagram: {text}"
-
-
 def warn(error: DiagramError, location: nodes.Node) -> None:
     """A typed, located warning: ``suppress_warnings = ["model_diagram.<kind>"]`` silences it."""
     logger.warning(
-        describe(error, location.get("factory", "")),
+        error_text(error, factory=location.get("factory", ""), typed=False),
         type="model_diagram",
         subtype=error.kind,
         location=location,
@@ -545,7 +539,9 @@ def visit_latex(self: LaTeXTranslator, node: model_diagram) -> None:
         data = _render(self.config, node, ext)
     except DiagramError as exc:
         warn(exc, node)
-        self.body.append(f"\n\n{self.encode(describe(exc, node['factory']))}\n\n")
+        self.body.append(
+            f"\n\n{self.encode(error_text(exc, factory=node['factory'], typed=False))}\n\n"
+        )
         raise nodes.SkipNode from None
     name = _store(Path(self.builder.outdir), data, ext)
     length = self.latex_image_length(options.width) if options.width else None
