@@ -27,9 +27,8 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from model_diagram.errors import KINDS
 from model_diagram.options import parse_options
 from model_diagram.output import resolve_class_links
 from model_diagram.pipeline import Pipeline
+from svg_safety import assert_all_safe, our_svgs, svg_problems
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -63,125 +63,6 @@ def subprocess_env() -> dict[str, str]:
         NO_MKDOCS_2_WARNING="1",
         NO_COLOR="1",
     )
-
-
-# -- SVG safety: used on every build here, and on the whole session at its end
-
-_FORBIDDEN_TAGS = {"script", "foreignobject", "iframe", "object", "embed", "handler", "listener"}
-_SCHEME = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:")
-_EXTERNAL_URL = re.compile(r"url\(\s*['\"]?\s*(?!#)", re.IGNORECASE)
-
-
-def svg_problems(svg: Tag, *, page_links: bool) -> list[str]:
-    """What makes an SVG unsafe to inline: scripts, event attributes, external references.
-
-    ``page_links``: in a page, ``<a>`` may point at another page of the site (class
-    links); everywhere else every reference must stay inside the SVG (``#id``).
-    """
-    problems = []
-    for el in [svg, *svg.find_all(True)]:
-        name = el.name.rsplit(":", 1)[-1].lower()
-        if name in _FORBIDDEN_TAGS:
-            problems.append(f"<{el.name}> element")
-        for key, raw in el.attrs.items():
-            local = key.rsplit(":", 1)[-1].lower()
-            value = " ".join(raw) if isinstance(raw, list) else str(raw)
-            if local.startswith("on"):
-                problems.append(f"event attribute {key}= on <{el.name}>")
-            if local in {"href", "src"} and not value.startswith("#"):
-                relative = not _SCHEME.match(value) and not value.startswith("//")
-                if not (page_links and name == "a" and relative):
-                    problems.append(f"external reference {key}={value!r} on <{el.name}>")
-            if _EXTERNAL_URL.search(value):
-                problems.append(f"external url() in {key}= on <{el.name}>")
-        if name == "style":
-            css = el.get_text()
-            if "@import" in css or _EXTERNAL_URL.search(css):
-                problems.append("external reference in <style>")
-    return problems
-
-
-def our_svgs(soup: BeautifulSoup) -> list[Tag]:
-    return soup.select("svg.model-diagram-svg")
-
-
-def sweep(root: Path) -> tuple[int, list[str]]:
-    """Check every model-diagram SVG under ``root``: inline in HTML, files, cache blobs."""
-    checked, problems = 0, []
-    for path in sorted(root.rglob("*")):
-        if path.suffix not in {".html", ".svg"} or not path.is_file():
-            continue
-        try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "model-diagram-svg" not in text:
-            continue  # theme icons and other people's SVGs
-        if path.suffix == ".html":
-            svgs = our_svgs(BeautifulSoup(text, "lxml"))
-            page_links = True
-        else:
-            svgs = [s for s in BeautifulSoup(text, "xml").find_all("svg")[:1] if s]
-            page_links = False
-        for svg in svgs:
-            checked += 1
-            problems += [f"{path}: {p}" for p in svg_problems(svg, page_links=page_links)]
-    return checked, problems
-
-
-@pytest.fixture(scope="session", autouse=True)
-def every_svg_of_the_session_is_safe(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[None]:
-    """At the end of the session, parse every SVG any test wrote under the base temp dir.
-
-    Session-scoped, so its teardown runs after the last test of the whole run
-    (test_sphinx, test_mkdocs, test_styles, ... included), not just this module's.
-    """
-    yield
-    checked, problems = sweep(tmp_path_factory.getbasetemp())
-    print(f"\nmodel-diagram: {checked} SVG(s) of this session checked, {len(problems)} unsafe")
-    assert problems == []
-
-
-def assert_all_safe(root: Path) -> int:
-    checked, problems = sweep(root)
-    assert problems == []
-    return checked
-
-
-def test_the_safety_check_catches_what_it_must() -> None:
-    bad = BeautifulSoup(
-        '<svg class="model-diagram-svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
-        '<script>alert(1)</script><g onclick="x()"><a xlink:href="javascript:alert(1)">'
-        '<image href="https://evil.example/x.png"/></a></g><foreignObject/>'
-        '<rect style="fill: url(https://evil.example/p)"/><a href="//evil.example">x</a>'
-        "<style>@import 'https://evil.example/x.css';</style></svg>",
-        "lxml",
-    )
-    problems = svg_problems(our_svgs(bad)[0], page_links=True)
-    assert len(problems) == 8, problems
-    good = BeautifulSoup(
-        '<svg class="model-diagram-svg"><a href="api.html#pkg.Cls"><rect '
-        'style="fill: url(#md0-grad)"/></a><use href="#md0-n1"/></svg>',
-        "lxml",
-    )
-    assert svg_problems(our_svgs(good)[0], page_links=True) == []
-    assert svg_problems(our_svgs(good)[0], page_links=False) == [
-        "external reference href='api.html#pkg.Cls' on <a>"
-    ]
-    # the sweep finds our SVGs in pages, files and cache blobs, and skips other SVGs
-    # (outside the session's temp dir, which the session-end sweep must find clean)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "blobs").mkdir()
-        (root / "blobs" / "x.svg").write_text(
-            '<svg xmlns="http://www.w3.org/2000/svg" class="model-diagram-svg" onload="x()"/>'
-        )
-        (root / "page.html").write_text(str(bad))
-        (root / "icon.svg").write_text('<svg onload="theirs()"/>')
-        checked, problems = sweep(root)
-    assert checked == 2 and len(problems) == 9, problems
 
 
 # -- the bad-input battery
