@@ -150,7 +150,7 @@ def test_damaged_or_foreign_snapshots_are_refused(tmp_path: Path) -> None:
                     "edges": [],
                 }
             ),
-            "in_dtypes must be a list of text",
+            "'in_dtypes' must be a list of text",
         ),
     }
     for name, (text, message) in cases.items():

@@ -22,6 +22,7 @@ from . import diffdraw, snapshot
 from .cache import Cache
 from .diff import compare
 from .errors import DiagramError, OptionError
+from .layergraph import LayerGraph
 from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
@@ -154,7 +155,7 @@ def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
     return 0 if diff.same else 1
 
 
-def _side(pipeline: Pipeline, options: DiagramOptions, source: str) -> snapshot.Graph:
+def _side(pipeline: Pipeline, options: DiagramOptions, source: str) -> LayerGraph:
     """One side of a diff: a snapshot file (``.json``, or any existing file), else a factory."""
     if _is_file(source):
         return snapshot.load(Path(source))

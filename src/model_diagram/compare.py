@@ -16,6 +16,7 @@ from . import diffdraw, snapshot
 from .cache import key_of
 from .diff import ArchitectureDiff, compare
 from .errors import OptionError
+from .layergraph import LayerGraph
 from .options import DiagramOptions
 from .pipeline import Pipeline, Result
 
@@ -45,7 +46,7 @@ def against(
     source = options.compare_to
     assert source is not None
     files = list(new.files)
-    old: snapshot.Graph
+    old: LayerGraph
     if path is not None:
         old = snapshot.load(path)
         files.append(path)

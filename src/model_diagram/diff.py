@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .snapshot import Graph, snapshot
+from .layergraph import LayerGraph
+from .snapshot import snapshot
 
 Layer = Mapping[str, Any]
 Key = Callable[[Layer], Any]
@@ -134,7 +135,7 @@ def _shape_text(shapes: Sequence[Sequence[int]]) -> str:
     return ", ".join("(" + ", ".join(str(d) for d in s) + ")" for s in shapes) or "()"
 
 
-def compare(old: Graph, new: Graph) -> ArchitectureDiff:
+def compare(old: LayerGraph, new: LayerGraph) -> ArchitectureDiff:
     """Diff two layer graphs (traced, or read back from snapshot files)."""
     a, b = snapshot(old), snapshot(new)
     pairs = _match(a["layers"], b["layers"])
