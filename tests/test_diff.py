@@ -146,7 +146,7 @@ def test_damaged_or_foreign_snapshots_are_refused(tmp_path: Path) -> None:
             json.dumps(
                 {
                     "schema": snapshot.SCHEMA,
-                    "layers": [{"id": "a", "kind": "input", "in_dtypes": [3]}],
+                    "layers": [{"id": "a", "kind": "input", "name": "x", "in_dtypes": [3]}],
                     "edges": [],
                 }
             ),
