@@ -742,6 +742,62 @@ def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
                 proc.wait(timeout=10)
 
 
+def test_serve_sees_an_edit_made_before_its_watcher_started(tmp_path: Path) -> None:
+    """The model file changes while the first build is still running (its trace is
+    cached, the page not yet written): MkDocs' watcher takes its first look at the file
+    later and never reports the edit; the plugin compares content and rebuilds."""
+    models = tmp_path / "src" / "early_models.py"
+    models.parent.mkdir()
+    models.write_text(
+        "from torch import nn\n\n\ndef make():\n"
+        "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n",
+        "utf-8",
+    )
+    block = "```model-diagram\nfactory: early_models:make\ninput: float[2,8]\n```\n"
+    site = make_site(
+        tmp_path,
+        {"index.md": "# Early\n\n" + block},
+        plugin={"paths": ["src"], "cache_dir": "cache"},
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = tmp_path / "serve.log"
+    manifests = tmp_path / "cache" / "manifests"
+
+    def diagram_text() -> str:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                found = figures(BeautifulSoup(response.read().decode("utf-8"), "lxml"))
+        except OSError:
+            return ""
+        return svg_text(found[0]) if found else ""
+
+    serve = [sys.executable, "-m", "mkdocs", "serve", "-f", str(site.config_file)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*serve, "-a", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while not (manifests.is_dir() and any(manifests.iterdir())):
+                assert time.monotonic() < deadline, log.read_text("utf-8")
+                time.sleep(0.02)
+            models.write_text(models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"))
+            assert "Watching paths" not in log.read_text("utf-8")  # edited before serving
+            wait_for(lambda: "Tanh" in diagram_text(), 60, "the edited diagram", log)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 def test_blocks_naming_only_the_factory_use_the_input_providers(
     tmp_path: Path, shared_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

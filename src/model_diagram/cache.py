@@ -95,6 +95,8 @@ class TraceEntry:
     files: tuple[Path, ...]
     notes: tuple[str, ...]
     error: dict[str, str] | None = None
+    #: the content hash each of ``files`` had when it was traced
+    digests: tuple[str, ...] = ()
 
 
 class Cache:
@@ -147,7 +149,12 @@ class Cache:
             graph = LayerGraph.from_json(raw)
         except LayerGraphError:
             return None  # damaged, forged or from another schema: trace again
-        return TraceEntry(graph, tuple(files), tuple(manifest.get("notes", ())))
+        return TraceEntry(
+            graph,
+            tuple(files),
+            tuple(manifest.get("notes", ())),
+            digests=tuple(manifest["files"].values()),
+        )
 
     def store_trace(
         self,

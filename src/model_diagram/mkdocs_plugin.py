@@ -36,9 +36,13 @@ import hashlib
 import logging
 import re
 import secrets
+import shutil
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -219,6 +223,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.traced = 0
         #: project source files the site's diagrams depend on (watched under ``mkdocs serve``)
         self.watched: set[Path] = set()
+        #: the content each watched file had when this build read it (serve compares it)
+        self._used: dict[Path, str] = {}
+        self._nudger: _Nudger | None = None
+        self._builds = 0
         self._server: Any = None
         self._serving: set[Path] = set()
         self._added_paths: list[str] = []
@@ -241,6 +249,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         """Present so MkDocs keeps this instance (and its warm worker) across serve rebuilds."""
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        self._builds += 1
         settings = self.config
         self.defaults = {
             key: getattr(settings, key)
@@ -366,11 +375,17 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         self._server = server
         self._watch_new_files()
+        if self._nudger is None:
+            self._nudger = _Nudger(self._used, lambda: self._builds)
+            server.watch(str(self._nudger.folder))
+            self._nudger.start()
         return server
 
     def on_shutdown(self) -> None:
         from .worker import shutdown
 
+        if self._nudger is not None:
+            self._nudger.stop()
         shutdown()
 
     # -- rendering
@@ -412,6 +427,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         for note in result.notes:
             log.info("model-diagram: %s: %s", where, note)
         self.watched.update(result.files)
+        self._used.update(zip(result.files, result.digests, strict=False))
         self.traced += self.pipeline.traced > before
         return self._figure(result, options, where, state)
 
@@ -530,6 +546,52 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             if path.is_file():
                 self._server.watch(str(path), recursive=False)
                 self._serving.add(path)
+
+
+def _content(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+class _Nudger(threading.Thread):
+    """Under ``mkdocs serve``: rebuild when a file a diagram was drawn from no longer has
+    the content the build read, however the edit was timed.
+
+    MkDocs' watcher compares file stats between polls, and an edit made before its
+    first poll of a file (while the first build runs, or just after serving starts)
+    is never reported, so the page would keep the old figure. This thread compares
+    content with what the last build read and touches a file of its own in a
+    watched folder (its own watch has the same blind spot, so it touches it again
+    until a build starts); a new content gets one build, so a failing one does not loop.
+    """
+
+    def __init__(self, used: dict[Path, str], builds: Callable[[], int]) -> None:
+        super().__init__(name="model-diagram-serve", daemon=True)
+        self.used = used
+        self.builds = builds
+        self.folder = Path(tempfile.mkdtemp(prefix="model-diagram-serve-"))
+        #: path -> (the content a build was asked for, the build count when asked)
+        self._asked: dict[Path, tuple[str, int]] = {}
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(0.5):
+            for path, seen in list(self.used.items()):
+                now = _content(path)
+                if now == seen:
+                    continue  # the last build read this content
+                asked = self._asked.get(path)
+                if asked is None or asked[0] != now:
+                    self._asked[path] = asked = (now, self.builds())
+                if self.builds() > asked[1]:
+                    continue  # a build started after this content appeared: it reads it
+                (self.folder / "changed").write_text(f"{path}\n{now}\n{time.time_ns()}\n")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _extension_name(extension: Any) -> str:

@@ -56,6 +56,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     #: problems that did not stop the diagram (an unwritable cache)
     warnings: list[DiagramError] = field(default_factory=list)
+    #: the content hash each of ``files`` had when the model was traced
+    digests: tuple[str, ...] = ()
 
     @property
     def svg(self) -> str:
@@ -143,6 +145,7 @@ class Pipeline:
             raise DiagramError.from_dict(entry.error)  # failed before, for the same inputs
         if entry is not None and entry.graph is not None:
             graph, files, notes = entry.graph, entry.files, list(entry.notes)
+            digests = entry.digests
         else:
             try:
                 reply = self.worker.run(
@@ -159,12 +162,15 @@ class Pipeline:
                 raise TraceError(f"the worker sent a malformed layer graph ({exc})") from None
             notes = list(reply["notes"])
             files = tuple(Path(p) for p in reply["files"])
+            digests = tuple(reply["files"].values())
             try:
                 self.cache.store_trace(key, graph, reply["files"], reply["dists"], notes)
             except CacheError as exc:
                 warnings.append(exc)
         data, rkey, hit = self._render_graph(options, graph, fmt, warnings)
-        return Result(data, fmt, rkey, files, cached and hit, graph, notes, warnings)
+        return Result(
+            data, fmt, rkey, files, cached and hit, graph, notes, warnings, digests=digests
+        )
 
     def _remember_failure(self, key: str, error: DiagramError) -> None:
         """Cache a failure the child reported with its dependencies (never a timeout or
