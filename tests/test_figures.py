@@ -583,3 +583,21 @@ def test_print_width_fits_the_neurons_style(pipeline: Pipeline) -> None:
     scale = 237.6 / float((root.get("viewBox") or "").split()[2])
     sizes = {float(t.get("font-size") or 0) * 0.75 for t in root.iter(f"{SVG}text")}
     assert min(sizes) * scale >= 7.0 - 0.05
+
+
+def test_graph_exports_keep_nested_module_frames(pipeline: Pipeline) -> None:
+    values = {
+        "factory": "example_project.models:make_transformer",
+        "kwargs": {"input_ids": "long[2,16](0,1000)"},
+        "depth": 2,
+        "expand-nested": True,
+    }
+    drawing = ET.fromstring(pipeline.diagram(parse_options(values), fmt="drawio").data)
+    cells = drawing.findall("./diagram/mxGraphModel/root/mxCell")
+    frames = [c for c in cells if (c.get("id") or "").startswith("frame-")]
+    layers = [c for c in cells if (c.get("id") or "").startswith("layer-")]
+    assert frames and layers
+    assert cells.index(frames[-1]) < cells.index(layers[0])  # behind the layers
+    assert any("x4" in (c.get("value") or "") for c in frames)  # the collapsed repeat
+    tex = pipeline.diagram(parse_options(values), fmt="tikz").data.decode()
+    assert tex.count("dashed, rounded corners=3pt") == len(frames)

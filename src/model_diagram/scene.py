@@ -47,6 +47,18 @@ class Link:
     points: tuple[tuple[float, float], ...]
 
 
+@dataclass(frozen=True)
+class Frame:
+    """A labelled frame around a group of layers (a nested module, a repeated block)."""
+
+    id: str
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
 @dataclass
 class Scene:
     """A figure's layers and connections, for the editable exports."""
@@ -61,3 +73,5 @@ class Scene:
     font: FontFamily = FAMILIES["sans-serif"]
     font_size: float = 12.0
     title: str = "Model"
+    #: drawn behind the layers
+    frames: list[Frame] = field(default_factory=list)

@@ -70,6 +70,35 @@ def write(scene: Scene) -> bytes:
     root = _el(_el(diagram, "mxGraphModel", settings), "root", {})
     _el(root, "mxCell", {"id": "0"})
     _el(root, "mxCell", {"id": "1", "parent": "0"})
+    frame_style = _style(
+        {
+            "rounded": 1,
+            "dashed": 1,
+            "html": 0,
+            "fillColor": "none",
+            "strokeColor": scene.line,
+            "fontColor": scene.text,
+            "fontFamily": scene.font.graphviz,
+            "verticalAlign": "top",
+            "align": "left",
+            "spacingLeft": 4,
+        }
+    )
+    for frame in scene.frames:  # first, so they sit behind the layers
+        cell = _el(
+            root,
+            "mxCell",
+            {
+                "id": f"frame-{frame.id}",
+                "value": frame.label,
+                "style": frame_style,
+                "vertex": "1",
+                "parent": "1",
+            },
+        )
+        box = {"x": _num(frame.x), "y": _num(frame.y)}
+        box |= {"width": _num(frame.width), "height": _num(frame.height)}
+        _el(cell, "mxGeometry", {**box, "as": "geometry"})
     ids = {}
     for node in scene.nodes:
         ids[node.id] = f"layer-{node.id}"

@@ -113,12 +113,21 @@ def write(scene: Scene) -> bytes:
     if scene.background:
         body.append(f"\\fill[{colors(scene.background)}] {_rect(0, 0, scene.width, scene.height)};")
     line = colors(scene.line)
+    text = colors(scene.text)
+    for frame in scene.frames:
+        body.append(
+            f"\\draw[{line}, dashed, rounded corners=3pt] "
+            f"{_rect(frame.x, frame.y, frame.width, frame.height)};"
+        )
+        body.append(
+            f"\\node[{text}, anchor=north west, inner sep=2pt] at "
+            f"({_n(frame.x)},{_n(frame.y)}) {{{tex(frame.label)}}};"
+        )
     body.append("% connections")
     for link in scene.links:
         path = " -- ".join(f"({_n(x)},{_n(y)})" for x, y in link.points)
         body.append(f"\\draw[{line}, -{{Stealth[length=4pt]}}] {path};")
     body.append("% layers")
-    text = colors(scene.text)
     for node in scene.nodes:
         name = f"layer-{re.sub(r'[^A-Za-z0-9-]', '-', node.id)}"
         body.append(f"% {tex(node.type)} ({node.kind})")

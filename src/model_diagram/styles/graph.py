@@ -25,7 +25,7 @@ from urllib.parse import quote
 from ..fonts import family
 from ..layergraph import CLASS_LINK, Layer, LayerGraph, count_text, shape_text
 from ..options import DiagramOptions
-from ..scene import Link, Node, Scene
+from ..scene import Frame, Link, Node, Scene
 from ..theme import light, on_background
 from .repeats import collapse_repeats
 
@@ -340,9 +340,16 @@ def to_scene(graph: LayerGraph, options: DiagramOptions, layout: Mapping[str, An
     )
     gvid: dict[int, str] = {}
     for obj in layout.get("objects", []):
-        layer = by_name.get(obj.get("name", ""))
+        name = str(obj.get("name", ""))
+        if name.startswith("cluster_") and name != "cluster_legend" and "bb" in obj:
+            x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
+            (left, top), (right, bottom) = point(x0, y1), point(x1, y0)
+            label = str(obj.get("label") or "")
+            scene.frames.append(Frame(name, label, left, top, right - left, bottom - top))
+            continue
+        layer = by_name.get(name)
         if layer is None or "pos" not in obj:
-            continue  # clusters and the legend
+            continue  # the legend
         gvid[obj["_gvid"]] = layer.id
         cx, cy = point(*(float(v) for v in obj["pos"].split(",")))
         w, h = float(obj["width"]) * 96, float(obj["height"]) * 96
