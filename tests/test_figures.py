@@ -601,3 +601,18 @@ def test_graph_exports_keep_nested_module_frames(pipeline: Pipeline) -> None:
     assert any("x4" in (c.get("value") or "") for c in frames)  # the collapsed repeat
     tex = pipeline.diagram(parse_options(values), fmt="tikz").data.decode()
     assert tex.count("dashed, rounded corners=3pt") == len(frames)
+
+
+def test_exports_escape_hostile_names(pipeline: Pipeline) -> None:
+    """The graph style labels modules with their qualified names: a hostile one survives
+    as text in every export and breaks none of them."""
+    values = {"factory": "models:make_hostile_names", "input": "float[2,8]", "depth": 2}
+    hostile = '<script>alert("x")</script>&'
+    drawing = ET.fromstring(pipeline.diagram(parse_options(values), fmt="drawio").data)
+    assert hostile in " ".join(c.get("value") or "" for c in drawing.iter("mxCell"))
+    graphml = pipeline.diagram(parse_options(values), fmt="graphml").data
+    assert b"<script>" not in graphml
+    assert hostile in "".join(d.text or "" for d in ET.fromstring(graphml).iter())
+    body = pipeline.diagram(parse_options(values), fmt="tikz").data.decode()
+    assert '<script>alert("x")</script>\\&' in body  # TeX's specials escaped
+    assert body.replace("\\&", "").count("&") == 0
