@@ -109,15 +109,42 @@ def rechub_models() -> dict[str, tuple[str, type]]:
     return found
 
 
+def _matching_overrides(f: dict[str, Any]) -> dict[str, Any]:
+    """Matching models' towers: pooled user features, ONE concatenated history, one item id
+    and a sequence of negative items (their examples' shapes)."""
+    from torch_rechub.basic.features import SequenceFeature
+
+    negatives = SequenceFeature(
+        "neg_items", vocab_size=200, embed_dim=8, pooling="concat", shared_with="item_id"
+    )
+    return {
+        "user_features": [f["user"]],
+        "history_features": [f["hist"]],
+        "item_features": [f["item"]],
+        "neg_item_feature": [negatives],
+        "user_params": {"dims": [8]},  # the user tower ends at the item embedding's width
+    }
+
+
+#: per-model arguments where the shared choice by name does not fit the model's conventions
+_OVERRIDES: dict[str, Any] = {
+    **dict.fromkeys(
+        ("YoutubeDNN", "GRU4Rec", "MIND", "ComirecDR", "ComirecSA"), _matching_overrides
+    ),
+    "DIN": lambda f: {"features": [f["user"], f["item"]]},  # no dense: its MLP counts ids
+}
+
+
 def rechub_model(name: str) -> nn.Module:
     """Torch-RecHub's ``name`` built from :func:`rechub_features`, arguments filled by name."""
     cls = rechub_models()[name][1]
     f = rechub_features()
+    overrides = _OVERRIDES[name](f) if name in _OVERRIDES else {}
     kwargs: dict[str, Any] = {}
     for param in inspect.signature(cls.__init__).parameters.values():
         if param.name == "self" or param.kind in {param.VAR_POSITIONAL, param.VAR_KEYWORD}:
             continue
-        value = _rechub_argument(param.name, f)
+        value = overrides.get(param.name, _rechub_argument(param.name, f))
         if value is not None:
             kwargs[param.name] = value
         elif param.default is param.empty:

@@ -270,3 +270,22 @@ def test_six_layer_llama_folds_to_one_block_x6(pipeline: Pipeline, depth: int) -
     assert "layers.0" in text and "layers.3" not in text
     full = pipeline.diagram(options.with_values(collapse_repeats=False))
     assert "layers.5" in svg_texts(full.data.decode()) and "x6" not in svg_texts(full.data.decode())
+
+
+# -- a quick subset of benchmarks/zoo.py: Torch-RecHub's families, factory only
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [2, -1])
+@pytest.mark.parametrize(
+    "name",
+    ["DeepFM", "DIN", "MMOE", "YoutubeDNN", "HSTUModel"],
+)
+def test_rechub_models_draw_from_the_factory_alone(
+    pipeline: Pipeline, name: str, depth: int
+) -> None:
+    graph = graph_of(
+        pipeline, "models_zoo:rechub_model", factory_kwargs={"name": name}, depth=depth
+    )
+    assert kinds(graph)["input"] >= 1 and kinds(graph)["output"] >= 1
+    assert kinds(graph)["module"] >= 1
