@@ -429,6 +429,32 @@ def test_sphinx_compare_to_snapshot_and_factory(
     assert "~" in text and "encoder" in text
 
 
+def test_sphinx_prescan_finds_the_earlier_factory(
+    make_app: Callable[..., object], tmp_path: Path
+) -> None:
+    """``-j`` pre-traces what the scan finds: the compare-to factory is one more trace."""
+    from model_diagram.sphinx_ext import scanned_misses
+
+    src = tmp_path / "prescan"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["model_diagram"]\n', "utf-8")
+    (src / "index.rst").write_text(
+        f"Scan\n====\n\n.. model-diagram:: models_diff:widened\n   :input: {X}\n"
+        "   :compare-to: models_diff:base\n\n"
+        f".. model-diagram:: models_diff:deepened\n   :input: {X}\n"
+        "   :compare-to: v1.json\n",
+        "utf-8",
+    )
+    app = make_app("html", srcdir=src)
+    found = list(scanned_misses(app.env, ["index"]))  # type: ignore[attr-defined]
+    assert [o.factory for o in found] == [
+        "models_diff:widened",
+        "models_diff:base",
+        "models_diff:deepened",
+    ]
+    assert found[1].compare_to is None and found[1].input == X
+
+
 def test_mkdocs_compare_to_snapshot(
     tmp_path: Path, snap: Snap, cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -38,6 +38,15 @@ def snapshot_path(source: str, page_dir: Path, root: Path) -> Path:
     return path
 
 
+def traced_versions(options: DiagramOptions) -> list[DiagramOptions]:
+    """The traces a diagram needs: its own and, when ``compare-to`` names a factory, the
+    earlier version's (the front ends' pre-scans start the worker or pre-trace for both)."""
+    source = options.compare_to
+    if source is None or is_snapshot(source):
+        return [options]
+    return [options, options.with_values(factory=source, compare_to=None)]
+
+
 def against(
     pipeline: Pipeline, options: DiagramOptions, new: Result, path: Path | None
 ) -> tuple[Result, ArchitectureDiff]:
@@ -51,7 +60,7 @@ def against(
         old = snapshot.load(path)
         files.append(path)
     else:
-        earlier = pipeline.diagram(options.with_values(factory=source, compare_to=None))
+        earlier = pipeline.diagram(traced_versions(options)[1])
         old = earlier.graph
         files.extend(earlier.files)
     diff = compare(old, new.graph)

@@ -60,7 +60,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from .cache import atomic_write
-from .compare import against, is_snapshot, snapshot_path
+from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .embed import (
     CSS_NAME,
     JS_NAME,
@@ -521,9 +521,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 continue
             if FENCE_NAME not in text:
                 continue
-            for options in diagrams(text, self._syntax, self.defaults):
-                if not self.pipeline.cache.has_trace(trace_key(options)):
-                    return True
+            for found in diagrams(text, self._syntax, self.defaults):
+                for options in traced_versions(found):
+                    if not self.pipeline.cache.has_trace(trace_key(options)):
+                        return True
         return False
 
     def _add_paths(self, paths: list[str]) -> None:

@@ -35,7 +35,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from . import __version__, diffdraw
 from .cache import atomic_write
-from .compare import against, is_snapshot, snapshot_path
+from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .diff import ArchitectureDiff
 from .embed import (
     CSS_NAME,
@@ -433,9 +433,10 @@ def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[Diagr
             "myst" if env.config.source_suffix.get(path.suffix) == "markdown" else "rst"
         )
         colon_fence = "colon_fence" in getattr(env.config, "myst_enable_extensions", ())
-        for options in diagrams(text, syntax, defaults, colon_fence=colon_fence):
-            if not cache.has_trace(trace_key(options)):
-                yield options
+        for found in diagrams(text, syntax, defaults, colon_fence=colon_fence):
+            for options in traced_versions(found):
+                if not cache.has_trace(trace_key(options)):
+                    yield options
 
 
 # -- output
