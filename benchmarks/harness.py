@@ -103,6 +103,17 @@ def _tree() -> tuple[int, list[int]]:
 WORKER_MARK = b"model_diagram.worker"
 
 
+def _is_worker_parent(pid: int) -> bool:
+    """A worker's warm parent; its forked children share its command line, so a process
+    whose own parent is a worker is one of its children, not another worker."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        if WORKER_MARK not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return WORKER_MARK not in Path(f"/proc/{ppid}/cmdline").read_bytes()
+    return False
+
+
 class _Sampler(threading.Thread):
     """Peak summed RSS of the tree, and the model-diagram worker processes seen in it."""
 
@@ -121,9 +132,8 @@ class _Sampler(threading.Thread):
                 if pid in self.workers:
                     continue
                 # read again each time: between fork and exec a child shows its parent's
-                with contextlib.suppress(OSError):
-                    if WORKER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        self.workers.add(pid)
+                if _is_worker_parent(pid):
+                    self.workers.add(pid)
             self._stop_event.wait(self.interval)
 
     def stop(self) -> int:
@@ -313,17 +323,26 @@ def record(row: Sequence[str], path: Path = CSV_PATH) -> None:
     print(f"recorded {row[0]!r} in {path.relative_to(REPO)}")
 
 
-def cli_args(default_rounds: int, description: str) -> tuple[int, bool, bool]:
-    """``--rounds N``, ``--record`` (write the CSV row), ``--keep`` (keep the temp dir)."""
+def cli_args(
+    default_rounds: int, description: str, *, diagrams: str | None = None
+) -> tuple[int, bool, bool]:
+    """``--rounds N``, ``--record`` (write the CSV row), ``--keep`` (keep the temp dir);
+    with ``diagrams`` (its default), also ``--diagrams 4,60``: see :data:`SIZES`."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=default_rounds)
+    if diagrams is not None:
+        parser.add_argument(
+            "--diagrams", default=diagrams, help="site sizes to measure, comma-separated"
+        )
     parser.add_argument(
         "--record", action="store_true", help="write the result into docs/_data/benchmarks.csv"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary sites")
     args = parser.parse_args()
+    if diagrams is not None:
+        SIZES[:] = [int(n) for n in args.diagrams.split(",")]
     return args.rounds, args.record, args.keep
 
 
@@ -408,8 +427,17 @@ MODELS = [
     ),
     ("make_resnet", {"input": "float[2,3,32,32]"}, "torch.randn(2, 3, 32, 32)"),
 ]
+#: diagrams on the benchmark site (one per page); see :func:`use_diagrams`
 DIAGRAMS = 8
+#: the site sizes a script measures (``--diagrams``)
+SIZES: list[int] = [DIAGRAMS]
 DEPTH = 2
+
+
+def use_diagrams(count: int) -> None:
+    """Build the sites, models and hand script with ``count`` diagrams from now on."""
+    global DIAGRAMS  # noqa: PLW0603
+    DIAGRAMS = count
 
 
 def diagram(i: int) -> tuple[str, str, dict[str, str], str]:
@@ -419,7 +447,7 @@ def diagram(i: int) -> tuple[str, str, dict[str, str], str]:
 
 
 def write_models(root: Path) -> Path:
-    """``root/models/m0.py`` ... ``m7.py``: copies of bench_models.py, one per diagram."""
+    """``root/models/m0.py`` ... : copies of bench_models.py, one per diagram."""
     folder = root / "models"
     folder.mkdir(parents=True, exist_ok=True)
     template = (HERE / "bench_models.py").read_text("utf-8")
@@ -466,7 +494,7 @@ After the figure, more text, and an example::
 
 
 def write_sphinx_site(src: Path, models: Path, cache: Path | None, *, static: bool = False) -> Path:
-    """One index and eight pages, one diagram each.
+    """One index and ``DIAGRAMS`` pages, one diagram each.
 
     ``cache``: the extension is enabled and caches there. ``static``: the figures are
     ``.. figure:: diagrams/m<i>.svg`` (the baseline) instead of directives.
@@ -544,31 +572,19 @@ def write_mkdocs_site(
 
 
 def svgs_from_cache(models: Path, cache: Path, dest: Path) -> None:
-    """The cached diagrams as standalone SVG files (``model-diagram render``, all hits)."""
+    """The cached diagrams as standalone SVG files (cache lookups only: no worker)."""
+    from model_diagram.options import parse_options
+    from model_diagram.output import standalone_svg
+    from model_diagram.pipeline import Pipeline
+
     dest.mkdir(parents=True, exist_ok=True)
+    pipeline = Pipeline(cache)
     for i in range(DIAGRAMS):
         module, target, options, _ = diagram(i)
-        flags = [x for key, value in options.items() for x in (f"--{key}", value)]
-        done = subprocess.run(
-            [
-                PYTHON,
-                "-m",
-                "model_diagram.cli",
-                "render",
-                target,
-                *flags,
-                "--cache-dir",
-                str(cache),
-                "-o",
-                str(dest / f"{module}.svg"),
-            ],
-            cwd=models,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if "from cache" not in done.stdout:
-            raise BenchError(f"{target} was not in the cache: {done.stdout}{done.stderr}")
+        found = pipeline.lookup(parse_options({"factory": target, **options}, strings=True))
+        if found is None:
+            raise BenchError(f"{target} was not in the cache")
+        (dest / f"{module}.svg").write_text(standalone_svg(found.result().svg), "utf-8")
 
 
 HAND_SCRIPT = '''"""The site's diagrams by hand: torchview's draw_graph on CPU, then Graphviz."""
@@ -615,7 +631,7 @@ def count_inline_diagrams(out: Path) -> int:
 
 def count_static_figures(out: Path) -> int:
     return sum(
-        len(re.findall(r'<img[^>]+src="[^"]*m\d\.svg"', page.read_text("utf-8", "replace")))
+        len(re.findall(r'<img[^>]+src="[^"]*m\d+\.svg"', page.read_text("utf-8", "replace")))
         for page in out.rglob("*.html")
     )
 

@@ -33,6 +33,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "option_table",
     "diagram_examples",
+    "benchmark_chart",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

@@ -86,12 +86,12 @@ def sphinx_site(src: Path) -> None:
 SPHINX_BUILD = """
 import io, json, sys
 from sphinx.application import Sphinx
-import model_diagram.worker as worker
 out = io.StringIO()
 app = Sphinx(sys.argv[1], sys.argv[1], sys.argv[2], sys.argv[2] + "-doctrees", "html",
              status=out, warning=out, freshenv=True)
 app.build()
-print(json.dumps({"torch": "torch" in sys.modules, "workers": len(worker._WORKERS),
+started = app.env.model_diagram_build.pipeline.worker_started
+print(json.dumps({"torch": "torch" in sys.modules, "workers": int(started),
                   "status": app.statuscode, "log": out.getvalue()}))
 """
 
@@ -223,9 +223,9 @@ def test_a_cached_failure_is_the_same_error(tmp_path: Path) -> None:
     with pytest.raises(TraceError) as cold:
         first.diagram(options)
     assert first.cache.has_trace(trace_key(options))
-    jobs = first.worker.jobs
+    jobs = first.worker.submitted
     again = Pipeline(tmp_path / "cache", worker=first.worker)
     with pytest.raises(TraceError) as warm:
         again.diagram(options)
-    assert first.worker.jobs == jobs  # nothing was sent to the worker
+    assert first.worker.submitted == jobs  # nothing was sent to the worker
     assert (warm.value.message, warm.value.detail) == (cold.value.message, cold.value.detail)

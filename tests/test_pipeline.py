@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import model_diagram
+from conftest import shared_pipeline
 from model_diagram.errors import (
     CacheError,
     DiagramError,
@@ -25,7 +26,6 @@ from model_diagram.errors import (
 )
 from model_diagram.options import parse_options
 from model_diagram.output import clean_svg, find_engine, run_engine
-from model_diagram.pipeline import Pipeline
 
 RECOMMENDER_INPUT = {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"}
 ENGINES = [
@@ -41,7 +41,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def diagram(tmp_path: Path, **values: Any) -> Any:
-    return Pipeline(tmp_path / "cache").diagram(parse_options(values))
+    return shared_pipeline(tmp_path / "cache").diagram(parse_options(values))
 
 
 def svg_text(svg: str) -> str:
@@ -251,7 +251,7 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path, monkeypatch: pytest.Mon
     source = write_model(project, 5)
     monkeypatch.syspath_prepend(str(project))
     options = parse_options({"factory": "editable_model:make", "input": "float[2,8]"})
-    pipeline = Pipeline(project / ".model-diagram-cache")
+    pipeline = shared_pipeline(project / ".model-diagram-cache")
 
     cold = pipeline.diagram(options)
     assert not cold.cached and pipeline.traced == 1 and cold.files == (source.resolve(),)
@@ -274,7 +274,7 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path, monkeypatch: pytest.Mon
 def test_warm_lookup_never_imports_torch(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     values = {"factory": "example_project.models:make_cnn", "input": "float[2,3,32,32]"}
-    Pipeline(cache).diagram(parse_options(values))
+    shared_pipeline(cache).diagram(parse_options(values))
     script = textwrap.dedent(f"""\
         import sys
         from model_diagram.options import parse_options
@@ -307,7 +307,7 @@ def test_warm_lookup_never_imports_torch(tmp_path: Path) -> None:
 
 def test_corrupt_entries_are_rebuilt(tmp_path: Path) -> None:
     options = parse_options({"factory": "models:make_mlp", "input": "float[2,8]"})
-    pipeline = Pipeline(tmp_path / "cache")
+    pipeline = shared_pipeline(tmp_path / "cache")
     good = pipeline.diagram(options).svg
     blobs = tmp_path / "cache" / "blobs"
     for blob in blobs.glob("*.svg"):
@@ -323,7 +323,7 @@ def test_corrupt_entries_are_rebuilt(tmp_path: Path) -> None:
 def test_unwritable_cache_still_gives_the_diagram(tmp_path: Path) -> None:
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
-    result = Pipeline(blocker).diagram(
+    result = shared_pipeline(blocker).diagram(
         parse_options({"factory": "models:make_mlp", "input": "float[2,8]"})
     )
     assert "Linear" in svg_text(result.svg)
@@ -402,10 +402,10 @@ def test_graphviz_failures_are_render_errors() -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_png_and_pdf(tmp_path: Path, engine: str) -> None:
     options = parse_options({"factory": "models:make_mlp", "input": "float[2,8]", "engine": engine})
-    png = Pipeline(tmp_path / "c").diagram(options, fmt="png")
+    png = shared_pipeline(tmp_path / "c").diagram(options, fmt="png")
     assert png.data.startswith(b"\x89PNG")
     # PDF on every engine: the SVG converted with pip packages
-    assert Pipeline(tmp_path / "c").diagram(options, fmt="pdf").data.startswith(b"%PDF")
+    assert shared_pipeline(tmp_path / "c").diagram(options, fmt="pdf").data.startswith(b"%PDF")
 
 
 def test_t5_draws_where_torchview_alone_broke(tmp_path: Path) -> None:
@@ -429,7 +429,7 @@ def test_same_second_same_size_edit_is_seen(
     source = write_model(project, 5)
     monkeypatch.syspath_prepend(str(project))
     options = parse_options({"factory": "editable_model:make", "input": "float[2,8]"})
-    pipeline = Pipeline(project / ".cache")
+    pipeline = shared_pipeline(project / ".cache")
     stat = source.stat()
     assert "(2, 5)" in svg_text(pipeline.diagram(options).svg)
     py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)))

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import models_providers as mp
+from conftest import shared_pipeline
 from model_diagram import render
 from model_diagram.errors import InputError, OptionError, TraceError
 from model_diagram.options import TRACE, parse_options
-from model_diagram.pipeline import Pipeline
 from model_diagram.providers import GROUP, guess_inputs, load_provider
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -25,7 +25,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 def diagram(tmp_path: Path, name: str, **values: Any) -> Any:
     """Render ``models_providers:<name>`` through the worker with only the given options."""
     options = parse_options({"factory": f"models_providers:{name}", **values})
-    return Pipeline(tmp_path / "cache").diagram(options)
+    return shared_pipeline(tmp_path / "cache").diagram(options)
 
 
 def svg_text(svg: str) -> str:

@@ -40,6 +40,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from sphinx.testing.util import SphinxTestApp
 
+from conftest import shared_pipeline
 from model_diagram.errors import KINDS
 from model_diagram.options import parse_options
 from model_diagram.output import resolve_class_links
@@ -588,7 +589,7 @@ def test_every_reply_answers_its_own_job(tmp_path: Path, monkeypatch: pytest.Mon
     reply answer the next job, so the next page embedded the wrong model."""
     from model_diagram.worker import Worker
 
-    worker = Worker()
+    worker = Worker(jobs=1)
     pipeline = Pipeline(tmp_path / "cache", worker=worker)
     mlp = parse_options({"factory": "models:make_mlp", "input": "float[2,8]"})
     branchy = parse_options({"factory": "models:make_branchy", "input": "float[2,8]"})
@@ -597,23 +598,20 @@ def test_every_reply_answers_its_own_job(tmp_path: Path, monkeypatch: pytest.Mon
     )
     try:
         assert pipeline.diagram(mlp).graph.model == "Sequential"
-        # a reply to no job of ours is waiting in the pipe: it is skipped
+        # a reply to no job of ours arrives from the parent: it is skipped
         forged = {"ok": True, "id": -1, "graph": {"model": "Forged"}, "notes": [], "files": {}}
-        worker._lines.put(json.dumps(forged))
+        assert worker._proc is not None
+        worker._dispatch(json.dumps(forged), worker._proc, worker._ready)
         assert pipeline.diagram(branchy).graph.model == "Branchy"
-        # the caller gives up on a job while the child works on it: the child is stopped
-        real = worker._receive
+        # the caller gives up on a job while the child works on it: the worker is stopped
 
-        def interrupted(timeout: float, doing: str, deadline: float | None = None) -> Any:
-            if deadline is not None:
-                raise KeyboardInterrupt
-            return real(timeout, doing, deadline)
+        def interrupted() -> None:
+            raise KeyboardInterrupt
 
-        monkeypatch.setattr(worker, "_receive", interrupted)
+        monkeypatch.setattr(worker, "_watch", interrupted)
+        slow = parse_options({"factory": "models:make_slow", "input": "float[2,8]"})
         with pytest.raises(KeyboardInterrupt):
-            pipeline.diagram(
-                parse_options({**two.stage_dict("trace"), "factory": two.factory, "depth": 2})
-            )
+            pipeline.diagram(slow)
         monkeypatch.undo()
         assert worker._proc is None
         assert pipeline.diagram(two).graph.model == "TwoInputs"
@@ -980,7 +978,7 @@ def test_option_values_never_reach_eval_exec_or_a_shell(tmp_path: Path) -> None:
                 "alt": payloads[2],
             }
         )
-        result = Pipeline(tmp_path / "cache").diagram(options)
+        result = shared_pipeline(tmp_path / "cache").diagram(options)
     finally:
         audited, _AUDITED = _AUDITED, None
     assert accepted == 2 * len(texts) * len(payloads)
@@ -1100,7 +1098,7 @@ def test_paths_and_names_cannot_write_outside_build_and_cache(
 def test_hostile_class_and_module_names_in_every_style_and_engine(tmp_path: Path) -> None:
     from models_broken import EVIL_MODULE, EVIL_NAME
 
-    pipeline = Pipeline(tmp_path / "cache")
+    pipeline = shared_pipeline(tmp_path / "cache")
     variants = [
         {"style": "graph", "engine": "graphviz-pure"},
         {"style": "layered"},

@@ -30,7 +30,6 @@ from model_diagram.embed import CSS_NAME, stylesheet
 from model_diagram.options import OPTIONS
 from model_diagram.scan import scan
 from model_diagram.sphinx_ext import first_miss_likely, model_diagram
-from model_diagram.worker import shared_worker
 
 Build = Callable[..., SphinxTestApp]
 
@@ -376,6 +375,11 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
 # -- incremental and parallel builds
 
 
+def traced(app: SphinxTestApp) -> int:
+    """Diagrams the build's own worker traced."""
+    return app.env.model_diagram_build.pipeline.traced  # type: ignore[attr-defined, no-any-return]
+
+
 def test_incremental_rebuilds_follow_model_files(build: Build, tmp_path: Path) -> None:
     src = tmp_path / "incremental"
     seen: list[str] = []
@@ -387,18 +391,17 @@ def test_incremental_rebuilds_follow_model_files(build: Build, tmp_path: Path) -
     assert any(Path(p).name == "md_incr_one.py" for p in deps["one"])
     assert not any(Path(p).name == "md_incr_one.py" for p in deps["two"])
 
-    jobs = shared_worker().jobs
     seen = []
-    build("incremental", srcdir=src, reads=seen)
+    second = build("incremental", srcdir=src, reads=seen)
     assert seen == []  # nothing re-read ...
-    assert shared_worker().jobs == jobs  # ... and nothing traced
+    assert traced(second) == 0  # ... and nothing traced
 
     model = src / "md_incr_one.py"
     # a different size too, so the worker cannot reuse a stale .pyc from the same second
     model.write_text(model.read_text("utf-8").replace("Linear(8, 16)", "Linear(8, 128)"))
     edited = build("incremental", srcdir=src, reads=seen)
     assert seen == ["one"]  # exactly the page that uses the model
-    assert shared_worker().jobs == jobs + 1
+    assert traced(edited) == 1
     assert "(2, 128)" in texts(body(edited, "one").svg)
     assert "(2, 4)" in texts(body(edited, "two").svg)
     assert warnings(edited) == ""
@@ -453,12 +456,12 @@ def test_warm_build_never_imports_torch(build: Build, tmp_path: Path) -> None:
     script = f"""
 import io, json, sys
 from sphinx.application import Sphinx
-import model_diagram.worker as worker
 out = io.StringIO()
 app = Sphinx({str(src)!r}, {str(src)!r}, sys.argv[1], sys.argv[1] + "-doctrees", "html",
              status=out, warning=out)
 app.build()
-print(json.dumps({{"torch": "torch" in sys.modules, "workers": len(worker._WORKERS),
+started = app.env.model_diagram_build.pipeline.worker_started
+print(json.dumps({{"torch": "torch" in sys.modules, "workers": int(started),
                   "status": app.statuscode, "log": out.getvalue()}}))
 """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))

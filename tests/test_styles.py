@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import model_diagram
+from conftest import shared_pipeline
 from model_diagram import cli
 from model_diagram.errors import OptionError, RenderError
 from model_diagram.options import parse_options
@@ -79,7 +80,7 @@ PAPER = {
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """One cache for the module: each model is traced once, then drawn in every style."""
-    return Pipeline(tmp_path_factory.mktemp("cache"))
+    return shared_pipeline(tmp_path_factory.mktemp("cache"))
 
 
 def draw(pipeline: Pipeline, **values: Any) -> ET.Element:
@@ -310,10 +311,10 @@ def test_text_is_escaped(pipeline: Pipeline) -> None:
 def test_same_bytes_from_two_fresh_caches(tmp_path: Path) -> None:
     for values in ({**CNN, "style": "layered", "legend": True}, {**LENET, "style": "lenet"}):
         options = parse_options(values)
-        first = Pipeline(tmp_path / "a").diagram(options)
-        second = Pipeline(tmp_path / "b").diagram(options)
+        first = shared_pipeline(tmp_path / "a").diagram(options)
+        second = shared_pipeline(tmp_path / "b").diagram(options)
         assert not second.cached and first.data == second.data
-        pdfs = [Pipeline(tmp_path / d).diagram(options, fmt="pdf").data for d in ("a", "b")]
+        pdfs = [shared_pipeline(tmp_path / d).diagram(options, fmt="pdf").data for d in ("a", "b")]
         assert pdfs[0] == pdfs[1] and pdfs[0].startswith(b"%PDF-1.4")
 
 

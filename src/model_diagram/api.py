@@ -90,7 +90,8 @@ def render(
                 "(input, inputs, kwargs)"
             )
         parsed = parse_options({"factory": model_or_factory, **options})
-        result = pipeline.diagram(parsed)
+        with pipeline:  # the worker stops here; the diagram keeps the cache for exports
+            result = pipeline.diagram(parsed)
         diagram = Diagram(result.svg, result.graph, parsed, pipeline)
     else:
         parsed = parse_options(options, require_factory=False)

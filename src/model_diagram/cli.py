@@ -26,7 +26,6 @@ from .layergraph import LayerGraph
 from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
-from .worker import shutdown
 
 #: ``diff``'s own options, not the drawing's
 _DIFF_ONLY = {"compare-to"}
@@ -94,19 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diff":
         return _diff(args, given)
     out = Path(args.output)
+    pipeline = Pipeline(args.cache_dir)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
         if out.suffix.lower() == ".json":
             fmt = "json"
         else:
             fmt = options.format if "format" in given else format_of(out.name)
-        pipeline = Pipeline(args.cache_dir)
         result = _traced(pipeline, options, "svg" if fmt == "json" else fmt)
     except DiagramError as exc:
         print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
         return 1
     finally:
-        shutdown()
+        pipeline.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         out.write_text(snapshot.to_json(result.graph), "utf-8")
@@ -131,13 +130,13 @@ def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
     """Exit 0 when the architectures are the same, 1 when they differ, 2 on an error."""
     out = Path(args.output) if args.output else None
     fmt = out.suffix.lower().lstrip(".") if out else ""
+    pipeline = Pipeline(args.cache_dir)  # two snapshots never start the worker
     try:
         if out is not None and fmt not in diffdraw.FORMATS:
             raise OptionError(
                 f"cannot write {out.name!r}: use a .svg, .png, .pdf or .html file name"
             )
         options = parse_options(given, strings=True, require_factory=False)
-        pipeline = Pipeline(args.cache_dir)
         old, new = (_side(pipeline, options, side) for side in (args.old, args.new))
         diff = compare(old, new)
         data = diffdraw.draw(diff, options, fmt) if out is not None else b""
@@ -145,8 +144,7 @@ def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
         print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
         return 2
     finally:
-        if not all(_is_file(side) for side in (args.old, args.new)):
-            shutdown()  # two snapshots never start the worker
+        pipeline.close()
     print(diff.summary())
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -50,9 +50,12 @@ def file_digest(path: Path) -> str:
 
 @cache
 def _project_source(filename: str) -> Path | None:
-    """The resolved path of a module file if it is project source (classified once)."""
+    """The resolved path of a module file if it is project source (classified once).
+
+    Not a file: ``torch.ops`` claims ``__file__ = "_ops.py"``, relative to nothing.
+    """
     path = Path(filename).resolve()
-    return path if path.suffix == ".py" and is_project_file(path) else None
+    return path if path.suffix == ".py" and is_project_file(path) and path.is_file() else None
 
 
 def project_modules() -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """MkDocs front end: ```` ```model-diagram ```` fenced blocks whose body is YAML options.
 
 A thin layer over :class:`model_diagram.pipeline.Pipeline`: the plugin parses
-blocks, asks the pipeline for an SVG and embeds it with
+blocks, submits them to the pipeline and embeds the SVGs with
 :func:`model_diagram.embed.figure_html`. It never imports torch or the user's
 package; tracing happens in the worker process.
 
@@ -14,24 +14,28 @@ MkDocs events used, in build order:
   fence when ``pymdownx.superfences`` is configured, else a Markdown
   preprocessor) and links the assets through ``extra_css``/``extra_javascript``.
 - ``on_files``: adds the packaged stylesheet and viewer script to the site;
-  starts the worker early when some block on the site is not cached.
+  submits every block on the site that was never traced, so the worker's
+  children trace while MkDocs reads and renders the pages.
 - ``on_page_markdown``: remembers the page and where its blocks start in the
   source file, so warnings name ``page:line``.
 - ``on_page_content``: renders the blocks Markdown left as slots (so a block
   SuperFences gives back as indented code never runs), registers figure names
-  as anchors for MkDocs' link validation; ``on_error: raise`` raises here.
-- ``on_post_page``: puts each SVG into its figure (the page content holds a
-  marker until then, so the search index never parses diagram internals), and
-  points ``link-classes`` placeholders at the pages whose anchors document
-  those classes (mkdocstrings ids), or drops them.
+  as anchors for MkDocs' link validation; ``on_error: raise`` raises here. A
+  cached block is drawn at once; a miss is submitted and leaves markers.
+- ``on_post_page``: joins the page's blocks still being traced, puts each SVG
+  into its figure (the page content holds a marker until then, so the search
+  index never parses diagram internals), logs the page's warnings in line
+  order, and points ``link-classes`` placeholders at the pages whose anchors
+  document those classes (mkdocstrings ids), or drops them.
 - ``on_post_build`` / ``on_build_error``: restores ``sys.path``, logs a
   summary and, under ``mkdocs serve``, watches model files found this build.
 - ``on_serve``: watches every project source file the diagrams depended on.
-- ``on_shutdown``: stops the worker process.
+- ``on_shutdown``: stops the worker (a build stops it at ``on_post_build``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -42,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -83,7 +87,7 @@ from .options import (
     validate_defaults,
 )
 from .output import find_engine, resolve_class_links
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, trace_key
 from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
@@ -97,9 +101,6 @@ _SLOT = re.compile(
 )
 
 # -- configuration
-
-
-_SVG_MARKER = re.compile(r"<!--model-diagram-svg:(\d+)-->")
 
 
 class _Defaults(BaseConfigOption[dict[str, Any]]):
@@ -156,6 +157,8 @@ class ModelDiagramConfig(base.Config):  # type: ignore[no-untyped-call]
     timeout: c.Optional[float] = c.Optional(_SchemaValue("timeout"))
     on_error = c.Choice(("warn", "raise"), default="warn")
     paths = c.ListOfItems(c.Dir(exists=True), default=["."])
+    #: processes tracing at once; automatic (cores and memory) when not given
+    jobs: c.Optional[int] = c.Optional(c.Type(int))
 
 
 # -- per-page state
@@ -172,6 +175,16 @@ class _PageState:
     slots: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
     names: set[str] = field(default_factory=set)
+    #: (line, order, level, text): logged in line order once the page's blocks are joined
+    messages: list[tuple[int, int, int, str]] = field(default_factory=list)
+
+    def tell(self, line: int | None, level: int, text: str) -> None:
+        self.messages.append((line or 0, len(self.messages), level, text))
+
+    def flush(self) -> None:
+        for _, _, level, text in sorted(self.messages):
+            log.log(level, text)
+        self.messages.clear()
 
     def line_of(self, body: str) -> int | None:
         """The 1-based line of the next not yet rendered block with this body."""
@@ -238,7 +251,14 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._class_urls: dict[str, Page] | None = None
         #: SVGs waiting for on_post_page, by marker number
         self._svgs: dict[int, str] = {}
-        self._inserted = 0
+        #: diagrams still being traced, by marker number: joined in on_post_page
+        self._later: dict[int, _Later] = {}
+        #: pages whose messages wait for on_post_page, by source URI
+        self._pages: dict[str, _PageState] = {}
+        self._markers = 0
+        self._marker = _markers(self._nonce)
+        #: under ``mkdocs serve`` the worker stays warm between rebuilds
+        self._serving_site = False
         self._docs_dir = Path()
         #: how the pages' blocks are found: top-level fences only, or SuperFences' nesting
         self._syntax: Syntax = "markdown"
@@ -247,10 +267,13 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
 
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         """Present so MkDocs keeps this instance (and its warm worker) across serve rebuilds."""
+        self._serving_site = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self._builds += 1
         settings = self.config
+        if settings.jobs is not None and settings.jobs < 1:
+            raise PluginError(f"model-diagram: jobs: {settings.jobs} is not 1 or more")
         self.defaults = {
             key: getattr(settings, key)
             for key in ("engine", "timeout")
@@ -258,14 +281,17 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         } | settings.defaults
         cache_dir = Path(settings.cache_dir)
         if self.pipeline is None or self.pipeline.cache.root != cache_dir.resolve():
-            self.pipeline = Pipeline(cache_dir)
-        self.pipeline.traced = 0
+            if self.pipeline is not None:
+                self.pipeline.close()
+            self.pipeline = Pipeline(cache_dir, jobs=settings.jobs)
+        self.pipeline.new_build()
         self._site_dir = Path(config.site_dir)
         self._docs_dir = Path(config.docs_dir)
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._svgs = {}
-        self._inserted = 0
+        self._later = {}
+        self._pages = {}
         self._seconds = 0.0
         self._add_paths(settings.paths)
 
@@ -292,9 +318,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, content=content))
         self._files = files
-        if self._any_uncached(files):
-            assert self.pipeline is not None
-            self.pipeline.start_worker()
+        self._submit_uncached(files)
         return files
 
     def on_page_markdown(
@@ -309,6 +333,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             fences = markdown_fences(source.splitlines(), nested=self._syntax == "superfences")
             state.lines = [(body_key(f.body), f.start + 1) for f in fences if f.lang == FENCE_NAME]
         self._page = state
+        self._pages[page.file.src_uri] = state
         return markdown
 
     @event_priority(50)  # before other plugins read the content: they see the figures
@@ -334,8 +359,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         Runs once every page is rendered, so an anchor such as mkdocstrings'
         ``id="example_project.models.SmallCNN"`` on any page can be found.
         """
-        output, inserted = _SVG_MARKER.subn(lambda m: self._svgs.pop(int(m[1]), m[0]), output)
-        self._inserted += inserted
+        output = self._marker.sub(self._insert, output)
+        state = self._pages.pop(page.file.src_uri, None)
+        if state is not None:
+            state.flush()
         if CLASS_LINK not in output:
             return output
         if self._class_urls is None:
@@ -355,6 +382,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         return resolve_class_links(output, resolve)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        for state in self._pages.values():  # pages no template rendered
+            state.flush()
+        self._pages = {}
         self._remove_paths()
         traced = self.traced
         if self.diagrams:
@@ -367,10 +397,17 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 self._seconds,
             )
         self._watch_new_files()
+        self._stop_worker()
 
     def on_build_error(self, *, error: Exception) -> None:
         self._remove_paths()
         self._page = None
+        self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        """A build's worker ends with it; ``mkdocs serve`` keeps it for the next rebuild."""
+        if self.pipeline is not None and not self._serving_site:
+            self.pipeline.close()
 
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         self._server = server
@@ -382,11 +419,10 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         return server
 
     def on_shutdown(self) -> None:
-        from .worker import shutdown
-
         if self._nudger is not None:
             self._nudger.stop()
-        shutdown()
+        if self.pipeline is not None:
+            self.pipeline.close()
 
     # -- rendering
 
@@ -414,22 +450,78 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 factory = str(values.get("factory") or "")
                 options = parse_options(values, defaults=self.defaults)
                 assert self.pipeline is not None
-                before = self.pipeline.traced
-                result = self.pipeline.diagram(options)
+                pending = self.pipeline.submit(options)
+                # traced while MkDocs renders the other pages; ``raise`` stops at the
+                # first, and a comparison reads the graph now
+                later = self.config.on_error != "raise" and not options.compare_to
+                if not pending.cached and later:
+                    return self._later_figure(_Later(pending, where, factory, state, line))
+                result = pending.result()
+                self.traced += pending.traced
                 if options.compare_to:
                     result = self._against(options, result, state)
         except DiagramError as exc:
-            return self._failed(exc, where, factory)
+            return self._failed(exc, where, factory, state, line)
         finally:
             self._seconds += time.perf_counter() - started
         for problem in result.warnings:
-            log.warning(error_text(problem, where=where))
+            state.tell(line, logging.WARNING, error_text(problem, where=where))
         for note in result.notes:
-            log.info("model-diagram: %s: %s", where, note)
+            state.tell(line, logging.INFO, f"model-diagram: {where}: {note}")
         self.watched.update(result.files)
         self._used.update(zip(result.files, result.digests, strict=False))
-        self.traced += self.pipeline.traced > before
-        return self._figure(result, options, where, state)
+        self._check_name(options, where, state, line)
+        return self._figure(result, options, state)
+
+    def _later_figure(self, later: _Later) -> str:
+        """The figure of a diagram being traced: markers for its SVG and what goes under
+        it, inside markers for the whole figure (a failed trace replaces it)."""
+        options = later.pending.options
+        self._check_name(options, later.where, later.state, later.line)
+        self._markers += 1
+        number = self._markers
+        self._later[number] = later
+        mark = self._marker_text
+        figure = figure_html(
+            mark("svg", number),
+            caption=options.caption,
+            name=options.name,
+            align=options.align,
+            width=options.width,
+            classes=options.css_class,
+            table=mark("table", number),
+        )
+        return mark("figure", number) + figure + mark("end", number)
+
+    def _insert(self, match: re.Match[str]) -> str:
+        """One marker of ``on_post_page``: an SVG, or a figure whose trace is joined now."""
+        if match["kind"] is not None:  # the SVG of a figure drawn from the cache
+            return self._svgs.pop(int(match["number"]), "") if match["kind"] == "svg" else ""
+        number = int(match["fnumber"])
+        later = self._later.pop(number, None)
+        if later is None:
+            return ""
+        started = time.perf_counter()
+        try:
+            with reported_as_bug():
+                result = later.pending.result()
+                options = later.pending.options
+                self._figure(result, options, later.state, number)
+                extra = self._extra(result, options, later.state)
+        except DiagramError as exc:
+            return self._failed(exc, later.where, later.factory, later.state, later.line)
+        finally:
+            self._seconds += time.perf_counter() - started
+        for problem in result.warnings:
+            later.state.tell(later.line, logging.WARNING, error_text(problem, where=later.where))
+        for note in result.notes:
+            later.state.tell(later.line, logging.INFO, f"model-diagram: {later.where}: {note}")
+        self.watched.update(result.files)
+        self._used.update(zip(result.files, result.digests, strict=False))
+        self.traced += later.pending.traced
+        return self._marker.sub(
+            lambda m: self._svgs.pop(number, "") if m["kind"] == "svg" else extra, match["body"]
+        )
 
     def _against(self, options: DiagramOptions, result: Result, state: _PageState) -> Result:
         """``compare-to``: a snapshot path is relative to the page (``/`` to ``docs_dir``)."""
@@ -441,40 +533,57 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             path = snapshot_path(options.compare_to, page_dir, root)
         return against(self.pipeline, options, result, path)[0]
 
-    def _figure(
-        self, result: Result, options: DiagramOptions, where: str, state: _PageState
-    ) -> str:
+    def _check_name(
+        self, options: DiagramOptions, where: str, state: _PageState, line: int | None
+    ) -> None:
         if options.name:
             if options.name in state.names:
-                log.warning(
+                state.tell(
+                    line,
+                    logging.WARNING,
                     error_text(
                         OptionError(
                             f"name {options.name!r} is used by another diagram on this page; "
                             "figure ids must be unique"
                         ),
                         where=where,
-                    )
+                    ),
                 )
             state.names.add(options.name)
+
+    def _figure(
+        self,
+        result: Result,
+        options: DiagramOptions,
+        state: _PageState,
+        number: int | None = None,
+    ) -> str:
+        """The figure HTML, its SVG left for ``on_post_page`` (under ``number`` if given)."""
         occurrence = state.occurrences[result.key]
         state.occurrences[result.key] += 1
         svg = result.svg
         if not options.link_classes:
             svg = resolve_class_links(svg)  # drop the placeholders now; else on_post_page
-        marker = len(self._svgs) + self._inserted
-        self._svgs[marker] = unique_ids(svg, occurrence)
-        extra = layer_table_html(result.graph) if options.table else ""
-        if options.format in EDITABLE_FORMATS.values():
-            extra += self._editable(result, options, state)
+        if number is None:
+            self._markers += 1
+            number = self._markers
+        self._svgs[number] = unique_ids(svg, occurrence)
         return figure_html(
-            f"<!--model-diagram-svg:{marker}-->",
+            self._marker_text("svg", number),
             caption=options.caption,
             name=options.name,
             align=options.align,
             width=options.width,
             classes=options.css_class,
-            table=extra,
+            table=self._extra(result, options, state),
         )
+
+    def _extra(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
+        """What goes under the drawing: the layer table, the editable drawing's link."""
+        extra = layer_table_html(result.graph) if options.table else ""
+        if options.format in EDITABLE_FORMATS.values():
+            extra += self._editable(result, options, state)
+        return extra
 
     def _editable(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
         """Write the editable drawing (``format``) beside the site; a link to it."""
@@ -485,12 +594,22 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         atomic_write(self._site_dir / uri, data)
         return download_html(get_relative_url(uri, state.url), options.format)
 
-    def _failed(self, error: DiagramError, where: str, factory: str) -> str:
+    def _failed(
+        self,
+        error: DiagramError,
+        where: str,
+        factory: str,
+        state: _PageState | None = None,
+        line: int | None = None,
+    ) -> str:
         self.failures += 1
         message = error_text(error, where=where)
         if self.config.on_error == "raise":
             raise PluginError(message)
-        log.warning(message)
+        if state is None:
+            log.warning(message)
+        else:
+            state.tell(line, logging.WARNING, message)
         return error_html(error, factory)
 
     def _superfence(
@@ -507,12 +626,19 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
 
     # -- helpers
 
-    def _any_uncached(self, files: Files) -> bool:
-        """True when some block on the site has never been traced (a cheap scan, no hashing).
+    def _marker_text(self, kind: str, number: int) -> str:
+        return f"<!--model-diagram-{kind}:{self._nonce}:{number}-->"
 
-        Starting the worker here lets torch import while MkDocs reads the pages
-        before the first diagram; a manifest made stale by an edit is found later.
-        """
+    def _submit_uncached(self, files: Files) -> None:
+        """Submit the blocks on the site that were never traced (a cheap scan, no hashing):
+        the worker's children trace them while MkDocs reads and renders the pages. A
+        manifest made stale by an edit is found when the block is rendered."""
+        assert self.pipeline is not None
+        for options in self._uncached(files):
+            with contextlib.suppress(DiagramError):  # reported, located, when rendered
+                self.pipeline.submit(options)
+
+    def _uncached(self, files: Files) -> Iterator[DiagramOptions]:
         assert self.pipeline is not None
         for file in files.documentation_pages():
             try:
@@ -524,8 +650,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             for found in diagrams(text, self._syntax, self.defaults):
                 for options in traced_versions(found):
                     if not self.pipeline.cache.has_trace(trace_key(options)):
-                        return True
-        return False
+                        yield options
 
     def _add_paths(self, paths: list[str]) -> None:
         self._remove_paths()
@@ -593,6 +718,29 @@ class _Nudger(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class _Later:
+    """A block whose trace was still running when its page was rendered."""
+
+    pending: Pending
+    where: str
+    factory: str
+    #: its page (the count of each drawing, so repeated SVGs get unique ids; the URL)
+    state: _PageState
+    line: int | None
+
+
+def _markers(nonce: str) -> re.Pattern[str]:
+    """This build's markers (the nonce makes them unforgeable from page source): an SVG,
+    what goes under it, or a whole figure (``figure`` ... ``end``) still being traced."""
+    return re.compile(
+        rf"<!--model-diagram-figure:{nonce}:(?P<fnumber>\d+)-->(?P<body>.*?)"
+        rf"<!--model-diagram-end:{nonce}:(?P=fnumber)-->"
+        rf"|<!--model-diagram-(?P<kind>svg|table):{nonce}:(?P<number>\d+)-->",
+        re.DOTALL,
+    )
 
 
 def _extension_name(extension: Any) -> str:

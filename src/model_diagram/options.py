@@ -138,6 +138,21 @@ def _positive_number(value: Any) -> float:
     return number
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def _size(value: Any) -> int:
+    """``512MiB``, ``4GiB``, ``4GB`` (binary units, like ``ulimit``); 64 MiB to 1 PiB."""
+    match = _SIZE.match(value) if isinstance(value, str) and len(value) < 40 else None
+    if match is None:
+        raise ValueError("give a number and a unit: 512MiB, 4GiB")
+    size = int(float(match[1]) * _UNITS[match[2][0].lower()])
+    if not 2**26 <= size <= 2**50:
+        raise ValueError("must be between 64MiB and 1PiB")
+    return size
+
+
 def _choice(*choices: str) -> Converter:
     def convert(value: Any) -> str:
         text = str(value).strip()
@@ -645,6 +660,16 @@ class DiagramOptions:
         _positive_number,
         stage=PAGE,
         example="300",
+    )
+    memory_limit: int | None = opt(
+        None,
+        "size (e.g. 4GiB)",
+        "Most memory the model's process may allocate beyond the worker's own (Linux); "
+        "a model that needs more fails with a warning instead of exhausting the machine.",
+        lambda v: None if v is None else _size(v),
+        stage=PAGE,
+        example="4GiB",
+        structured=False,
     )
     show_shapes: bool = opt(
         True,

@@ -8,39 +8,43 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import logging
 import sys
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, exports
-from .cache import Cache, key_of
+from . import __version__
+from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
-from .pdf import svg_to_pdf
-from .styles import canvas as figure_canvas
-from .styles import graph as graph_style
-from .styles import layered as layered_style
-from .styles import lenet as lenet_style
-from .styles import neurons as neurons_style
 from .theme import svg_style
-from .worker import Worker, shared_worker
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .worker import Worker
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = ".model-diagram-cache"
 
-#: styles drawn by model-diagram itself (no Graphviz): style name -> layer graph -> Canvas
-FIGURE_STYLES = {
-    "layered": layered_style.draw,
-    "lenet": lenet_style.draw,
-    "neurons": neurons_style.draw,
-}
+#: styles drawn by model-diagram itself (no Graphviz); each module has ``draw(graph, options)``
+FIGURE_STYLES = ("layered", "lenet", "neurons")
+
+
+def _drawer(style: str) -> Any:
+    """The ``draw`` of a figure style, imported when a render misses the cache: a warm
+    build never loads the styles."""
+    return importlib.import_module(f".styles.{style}", __package__).draw
 
 
 @dataclass
@@ -102,28 +106,100 @@ def trace_key(options: DiagramOptions) -> str:
 
 
 class Pipeline:
-    """Per-build state: one cache, one (lazily started) worker."""
+    """Per-build state: one cache, one (lazily started) worker; close it when done.
 
-    def __init__(self, cache_dir: Path | str | None = None, worker: Worker | None = None) -> None:
+    ``submit`` returns at once: a cache hit is ready, a miss is traced by the
+    worker while the caller goes on (a front end reads its other pages), and
+    ``Pending.result()`` joins it. ``diagram`` is both in one call.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | str | None = None,
+        worker: Worker | None = None,
+        *,
+        jobs: int | None = None,
+    ) -> None:
         self.cache = Cache(Path(cache_dir or DEFAULT_CACHE_DIR))
         self._worker = worker
+        self._jobs = jobs
         self.traced = 0
+        self._lock = threading.Lock()
+        #: trace key -> the worker's future, so a diagram submitted twice is traced once
+        self._tracing: dict[str, Future[dict[str, Any]]] = {}
+        #: a trace once stored, for the other diagrams that waited for the same one
+        self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
 
     @property
     def worker(self) -> Worker:
         if self._worker is None:
-            self._worker = shared_worker()
+            from .worker import Worker  # a warm build never needs it
+
+            self._worker = Worker(self._jobs)
         return self._worker
+
+    @property
+    def worker_started(self) -> bool:
+        return self._worker is not None and self._worker.parents > 0
 
     def start_worker(self) -> None:
         """Start the worker ahead of the first miss, so its imports overlap other work."""
         self.worker.start()
 
+    def close(self) -> None:
+        """Stop the worker (its parent and every child)."""
+        if self._worker is not None:
+            self._worker.stop()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def new_build(self) -> None:
+        """Forget traces in flight from an earlier build (``mkdocs serve``): files may
+        have changed since, so only this build's submissions may share a trace."""
+        with self._lock:
+            self._tracing.clear()
+            self._stored.clear()
+        self.traced = 0
+
+    def lookup(self, options: DiagramOptions, fmt: str = "svg") -> Pending | None:
+        """The diagram from the cache (ready at once), or None: no worker is involved."""
+        key = trace_key(options)
+        entry = self.cache.lookup_trace(key)
+        return None if entry is None else Pending(self, options, fmt, key, entry=entry)
+
+    def submit(self, options: DiagramOptions, fmt: str = "svg") -> Pending:
+        """Look the diagram up, or start tracing it; never waits for a trace."""
+        found = self.lookup(options, fmt)
+        if found is not None:
+            return found
+        key = trace_key(options)
+        with self._lock:
+            future = self._tracing.get(key)
+            if future is None:
+                request: dict[str, Any] = {
+                    "factory": options.factory,
+                    "options": options.stage_dict(TRACE),
+                }
+                if options.memory_limit:
+                    request["memory_limit"] = options.memory_limit
+                future = self.worker.submit(request, timeout=options.timeout)
+                self._tracing[key] = future
+        return Pending(self, options, fmt, key, future=future)
+
     def diagram(self, options: DiagramOptions, fmt: str = "svg") -> Result:
         """Produce one diagram in ``fmt``; raises a :class:`DiagramError` subclass only
         (a bug of ours too: "please report"), so every caller shows one placeholder."""
         with reported_as_bug():
-            return self._diagram(options, fmt)
+            return self.submit(options, fmt).result()
 
     def render_graph(
         self,
@@ -136,41 +212,38 @@ class Pipeline:
         with reported_as_bug():
             return self._render_graph(options, graph, fmt, warnings)
 
-    def _diagram(self, options: DiagramOptions, fmt: str) -> Result:
-        warnings: list[DiagramError] = []
-        key = trace_key(options)
-        entry = self.cache.lookup_trace(key)
-        cached = entry is not None
-        if entry is not None and entry.error is not None:
-            raise DiagramError.from_dict(entry.error)  # failed before, for the same inputs
-        if entry is not None and entry.graph is not None:
-            graph, files, notes = entry.graph, entry.files, list(entry.notes)
-            digests = entry.digests
-        else:
-            try:
-                reply = self.worker.run(
-                    {"factory": options.factory, "options": options.stage_dict(TRACE)},
-                    timeout=options.timeout,
-                )
-            except DiagramError as exc:
-                self._remember_failure(key, exc)
-                raise
-            self.traced += 1
+    def _join(
+        self, key: str, future: Future[dict[str, Any]]
+    ) -> tuple[TraceEntry, list[DiagramError], bool]:
+        """Wait for a trace and store it (once per trace); True if this call stored it."""
+        try:
+            reply = self.worker.result(future)
+        except DiagramError as exc:
+            self._remember_failure(key, exc)
+            raise
+        finally:
+            with self._lock:
+                if self._tracing.get(key) is future:
+                    del self._tracing[key]
+        with self._lock:
+            if future in self._stored:
+                entry, stored = self._stored[future]
+                return entry, stored, False
             try:
                 graph = LayerGraph.from_dict(reply["graph"])
             except LayerGraphError as exc:
                 raise TraceError(f"the worker sent a malformed layer graph ({exc})") from None
             notes = list(reply["notes"])
-            files = tuple(Path(p) for p in reply["files"])
-            digests = tuple(reply["files"].values())
+            warnings: list[DiagramError] = []
             try:
                 self.cache.store_trace(key, graph, reply["files"], reply["dists"], notes)
             except CacheError as exc:
                 warnings.append(exc)
-        data, rkey, hit = self._render_graph(options, graph, fmt, warnings)
-        return Result(
-            data, fmt, rkey, files, cached and hit, graph, notes, warnings, digests=digests
-        )
+            files = tuple(Path(p) for p in reply["files"])
+            entry = TraceEntry(graph, files, tuple(notes), digests=tuple(reply["files"].values()))
+            self._stored[future] = (entry, warnings)
+            self.traced += 1
+            return entry, warnings, True
 
     def _remember_failure(self, key: str, error: DiagramError) -> None:
         """Cache a failure the child reported with its dependencies (never a timeout or
@@ -187,7 +260,7 @@ class Pipeline:
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
-        figure = FIGURE_STYLES.get(options.style)
+        figure = options.style in FIGURE_STYLES
         engine = None if figure else find_engine(options.engine)
         render_options = options.stage_dict(RENDER)
         render_options.pop("format")
@@ -205,10 +278,14 @@ class Pipeline:
         data = self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
+        from . import exports
+        from .styles import canvas as figure_canvas
+        from .styles import graph as graph_style
+
         # PDF is the SVG converted with pip packages, for every style and engine
         drawn_fmt = "svg" if fmt == "pdf" else fmt
         if figure:
-            canvas = figure(graph, options)
+            canvas = _drawer(options.style)(graph, options)
             if fmt in exports.WRITERS:
                 assert canvas.scene is not None
                 data = exports.write(canvas.scene, fmt)
@@ -223,6 +300,8 @@ class Pipeline:
             else:
                 data = run_engine(engine, dot, drawn_fmt, options.dpi)
         if fmt == "pdf":
+            from .pdf import svg_to_pdf
+
             data = svg_to_pdf(data)
         if fmt == "svg":
             title = options.alt or options.caption or f"{graph.model} architecture"
@@ -235,3 +314,63 @@ class Pipeline:
         except CacheError as exc:
             warnings.append(exc)
         return data, rkey, False
+
+
+class Pending:
+    """A diagram on its way; ``result()`` waits for its trace (once) and renders it."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        options: DiagramOptions,
+        fmt: str,
+        key: str,
+        *,
+        entry: TraceEntry | None = None,
+        future: Future[dict[str, Any]] | None = None,
+    ) -> None:
+        self.pipeline, self.options, self.fmt, self.key = pipeline, options, fmt, key
+        self._entry, self._future = entry, future
+        #: True when this diagram's graph came from a fresh trace
+        self.traced = False
+        self._result: Result | None = None
+        self._error: DiagramError | None = None
+
+    @property
+    def cached(self) -> bool:
+        """True when the trace (or its deterministic failure) came from the cache."""
+        return self._future is None
+
+    def done(self) -> bool:
+        return self._future is None or self._future.done()
+
+    def result(self) -> Result:
+        """The finished diagram; raises the diagram's :class:`DiagramError` (every call)."""
+        if self._result is None and self._error is None:
+            try:
+                with reported_as_bug():
+                    self._result = self._finish()
+            except DiagramError as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def _finish(self) -> Result:
+        warnings: list[DiagramError] = []
+        if self._entry is not None:
+            entry = self._entry
+            if entry.error is not None:  # failed before, for the same inputs
+                raise DiagramError.from_dict(entry.error)
+        else:
+            assert self._future is not None
+            entry, stored, self.traced = self.pipeline._join(self.key, self._future)
+            warnings.extend(stored)
+        assert entry.graph is not None
+        data, rkey, hit = self.pipeline._render_graph(self.options, entry.graph, self.fmt, warnings)
+        cached = self._entry is not None and hit
+        notes = list(entry.notes)
+        return Result(
+            data, self.fmt, rkey, entry.files, cached, entry.graph, notes, warnings, entry.digests
+        )

@@ -1,25 +1,29 @@
 """Sphinx front end: the ``model-diagram`` directive, its node, visitors and config.
 
 Thin by design (see ``sphinx.ext.graphviz``): the directive parses options
-with the shared schema and asks the :class:`~model_diagram.pipeline.Pipeline`
-for the diagram while the page is read, because only the trace knows which
-project files the diagram depends on (``env.note_dependency``). The node keeps
-the options, the cleaned SVG and the layer graph; visitors turn it into inline
-SVG or ``<img>`` (HTML) or a PDF/PNG with ``\\sphinxincludegraphics`` (LaTeX),
-and every other builder gets the alt text. Torch is never imported here: a
-cache miss is traced by the worker child process, started before reading when a
-cheap scan of the pages finds a diagram that was never traced, else on the first miss.
+with the shared schema and hands them to the build's
+:class:`~model_diagram.pipeline.Pipeline`. A cached diagram is drawn at once;
+a miss is submitted to the worker and the directive returns, so models are
+traced while Sphinx reads the other pages. Pending diagrams are joined at
+``env-updated`` (in the main process, after ``-j`` readers merged), where
+their project files become the page's dependencies (``env.note_dependency``)
+and their warnings name the directive's line; ``doctree-resolved`` then gives
+the nodes their SVG. The node keeps the options, the cleaned SVG and the
+layer graph; visitors turn it into inline SVG or ``<img>`` (HTML) or a PDF/PNG
+with ``\\sphinxincludegraphics`` (LaTeX), and every other builder gets the alt
+text. Torch is never imported here: the worker's children trace, and its
+parent starts before reading when the pre-scan finds a diagram never traced.
 
-Events used: ``config-inited`` (validate config), ``builder-inited`` (CSS and
-the pan/zoom script),
-``env-before-read-docs`` / ``env-updated`` (per-build summary),
+Events used: ``config-inited`` (validate config), ``builder-inited`` (the
+build's state, CSS and the pan/zoom script), ``env-before-read-docs`` (submit
+the scanned misses), ``env-updated`` (join, then a per-build summary),
 ``env-purge-doc`` / ``env-merge-info`` (per-document records, ``-j`` safe),
-``doctree-resolved`` (alt text for non-HTML, non-LaTeX builders).
+``doctree-resolved`` (pending nodes get their drawing; alt text for non-HTML,
+non-LaTeX builders), ``build-finished`` (stop the worker).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -60,7 +64,7 @@ from .options import (
     validate_defaults,
 )
 from .output import resolve_class_links, standalone_svg
-from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, trace_key
 from .scan import Syntax, diagrams
 
 if TYPE_CHECKING:
@@ -118,6 +122,9 @@ def check_config(app: Sphinx, config: Config) -> None:
         value = config[PREFIX + key]
         if value not in choices:
             raise _config_error(key, f"{value!r} is not one of {', '.join(choices)}")
+    jobs = config.model_diagram_jobs
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise _config_error("jobs", f"{jobs!r} is not a number of processes (1 or more)")
     cache_dir = config.model_diagram_cache_dir
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise _config_error("cache_dir", f"{cache_dir!r} is not a path")
@@ -125,22 +132,77 @@ def check_config(app: Sphinx, config: Config) -> None:
     config.model_diagram_cache_dir = str(base / (cache_dir or DEFAULT_CACHE_DIR))
 
 
-#: (process id, cache dir) -> the pipeline of the current build; a forked ``-j``
-#: process makes its own, as it gets its own worker
-_PIPELINES: dict[tuple[int, str], Pipeline] = {}
+class BuildState:
+    """What one build keeps while it runs: its pipeline (cache + worker), per process.
+
+    Lives on the environment (``env.model_diagram_build``) but is never pickled
+    with it: a pickled copy (the saved environment, a ``-j`` reader's result) is
+    empty. A forked ``-j`` reader makes its own pipeline, for cache lookups only;
+    only the main process uses the build's worker.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        #: the build's own process; ``pid``: the process that made ``_pipeline``
+        self.main_pid = self.pid = os.getpid()
+        self._pipeline: Pipeline | None = None
+        #: pending diagrams by node id, submitted while reading, joined at ``env-updated``
+        self.waiting: dict[str, Pending] = {}
+        #: what each joined diagram became, by node id, for ``doctree-resolved``
+        self.outcomes: dict[str, Result | DiagramError] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_empty_state, ())
+
+    @property
+    def pipeline(self) -> Pipeline:
+        cache_dir = Path(self.config.model_diagram_cache_dir).resolve()
+        if (
+            self._pipeline is None
+            or self.pid != os.getpid()
+            or self._pipeline.cache.root != cache_dir
+        ):
+            if self._pipeline is not None and self.pid == os.getpid():
+                self._pipeline.close()  # the cache dir changed (a tool reusing the env)
+            self.pid = os.getpid()
+            self._pipeline = Pipeline(
+                self.config.model_diagram_cache_dir, jobs=self.config.model_diagram_jobs
+            )
+        return self._pipeline
+
+    def start(self, options: DiagramOptions) -> Pending | None:
+        """The diagram from the cache, or on its way in the worker; in a forked ``-j``
+        reader, None on a miss: the main process traces it when it joins."""
+        if os.getpid() == self.main_pid:
+            return self.pipeline.submit(options)
+        return self.pipeline.lookup(options)
+
+    def close(self) -> None:
+        if self._pipeline is not None and self.pid == os.getpid():
+            self._pipeline.close()
 
 
-def pipeline_for(config: Config) -> Pipeline:
-    """One pipeline per build and process, so the cache looks versions up once."""
-    key = (os.getpid(), config.model_diagram_cache_dir)
-    if key not in _PIPELINES:
-        _PIPELINES[key] = Pipeline(config.model_diagram_cache_dir)
-    return _PIPELINES[key]
+def _empty_state() -> None:
+    return None
+
+
+def build_state(env: BuildEnvironment) -> BuildState:
+    """This build's state (made on first use, e.g. by a tool that reads pages itself)."""
+    state = getattr(env, "model_diagram_build", None)
+    if not isinstance(state, BuildState):
+        state = BuildState(env.config)
+        env.model_diagram_build = state  # type: ignore[attr-defined]
+    return state
 
 
 def new_build(app: Sphinx) -> None:
-    """Forget the last build's pipelines (installed versions may have changed since)."""
-    _PIPELINES.clear()
+    """A fresh state per build (installed versions may have changed since the last one)."""
+    app.env.model_diagram_build = BuildState(app.config)  # type: ignore[attr-defined]
+
+
+def end_build(app: Sphinx, exception: BaseException | None) -> None:
+    """Stop the worker: its parent and children end with the build."""
+    build_state(app.env).close()
 
 
 def page_defaults(config: Config) -> dict[str, Any]:
@@ -188,16 +250,21 @@ class ModelDiagram(SphinxDirective):
                 options = self._options(factory, caption)
         except DiagramError as exc:
             return [self._failed(node, exc, retry=False)]
-        pipeline = pipeline_for(self.config)
-        traced = pipeline.traced
+        state = build_state(self.env)
+        # a figure with only :name: is captioned with the model's name, and a comparison
+        # reads the graph: those wait now
+        wait = (caption is None and options.name is not None) or bool(options.compare_to)
+        pending: Pending | None = None
+        result: Result | None = None
         try:
             with reported_as_bug():  # a bug of ours: one placeholder, not a lost site
-                result = pipeline.diagram(options)
-                if options.compare_to:
-                    result, node["diff"] = self._against(pipeline, options, result)
-                if options.format != "svg":
-                    # fail here, at the directive's line, if the engine cannot write the format
-                    pipeline.render_graph(options, result.graph, options.format, [])
+                pending = state.start(options)
+                if pending is not None and (pending.cached or wait):
+                    result = finish(pending)
+                elif wait:  # a -j reader: it traces this one itself
+                    result = finish(state.pipeline.submit(options))
+                if result is not None and options.compare_to:
+                    result, node["diff"] = self._against(state.pipeline, options, result)
         except DiagramError as exc:
             failed = self._failed(node, exc, retry=True)
             if caption is None and options.name is None:
@@ -205,23 +272,24 @@ class ModelDiagram(SphinxDirective):
             # keep the figure, so its caption shows and references to it still resolve
             caption = caption or self._default_caption(options.alt or "")
             return [self._figure(failed, options, caption, legend)]
-        for path in result.files:
-            self.env.note_dependency(str(path))
-        for note in result.notes:
-            logger.info("model-diagram: %s", note, location=node)
-        for problem in {p.message: p for p in result.warnings}.values():  # once per directive
-            warn(problem, node)
-        model = result.graph.model or "Model"
         node["options"] = options
-        node["svg"] = result.svg
-        node["graph"] = result.graph
-        node["key"] = result.key
-        # the accessible name, as the SVG's title; other builders print the alt text
-        node["alt"] = options.alt or options.caption or f"{model} architecture"
-        node["fallback"] = options.alt or f"{model} architecture"
-        # not rendered (visitors skip children), but Sphinx's search indexes the layers
-        node += nodes.Text(describe_layers(result.graph))
-        record(self.env, factory, self.lineno, result.key, traced=pipeline.traced > traced)
+        if result is None:
+            # traced while the other pages are read; joined before writing (``env-updated``)
+            ident = f"{self.env.docname}:{len(_records(self.env).get(self.env.docname, []))}"
+            node["pending"] = ident
+            if pending is not None:
+                state.waiting[ident] = pending
+            record(self.env, factory, self.lineno, None, traced=False, pending=(ident, options))
+        else:
+            for path in result.files:
+                self.env.note_dependency(str(path))
+            for note in result.notes:
+                logger.info("model-diagram: %s", note, location=node)
+            for problem in {p.message: p for p in result.warnings}.values():  # once each
+                warn(problem, node)
+            fill(node, result)
+            traced = pending is not None and pending.traced
+            record(self.env, factory, self.lineno, result.key, traced=traced)
         if caption is None:
             if options.name is None:
                 return [node]
@@ -323,10 +391,39 @@ class ModelDiagram(SphinxDirective):
         return node
 
 
-def warn(error: DiagramError, location: nodes.Node) -> None:
-    """A typed, located warning: ``suppress_warnings = ["model_diagram.<kind>"]`` silences it."""
+def finish(pending: Pending) -> Result:
+    """Wait for a diagram; also fail now if the engine cannot write its file format."""
+    with reported_as_bug():
+        result = pending.result()
+        options = pending.options
+        if options.format != "svg":
+            pending.pipeline.render_graph(options, result.graph, options.format, [])
+    return result
+
+
+def fill(node: model_diagram, result: Result) -> None:
+    """Give a node its drawing: what the visitors and the search index read."""
+    options: DiagramOptions = node["options"]
+    model = result.graph.model or "Model"
+    node["svg"] = result.svg
+    node["graph"] = result.graph
+    node["key"] = result.key
+    # the accessible name, as the SVG's title; other builders print the alt text
+    node["alt"] = options.alt or options.caption or f"{model} architecture"
+    node["fallback"] = options.alt or f"{model} architecture"
+    # not rendered (visitors skip children), but Sphinx's search indexes the layers
+    node += nodes.Text(describe_layers(result.graph))
+
+
+def warn(error: DiagramError, location: nodes.Node | tuple[str, int], factory: str = "") -> None:
+    """A typed, located warning: ``suppress_warnings = ["model_diagram.<kind>"]`` silences it.
+
+    ``location``: the node, or (docname, line) for a diagram joined after reading.
+    """
+    if isinstance(location, nodes.Node):
+        factory = location.get("factory", "")
     logger.warning(
-        error_text(error, factory=location.get("factory", ""), typed=False),
+        error_text(error, factory=factory, typed=False),
         type="model_diagram",
         subtype=error.kind,
         location=location,
@@ -352,10 +449,19 @@ def record(
     *,
     traced: bool,
     error: str | None = None,
+    pending: tuple[str, DiagramOptions] | None = None,
 ) -> None:
-    _records(env).setdefault(env.docname, []).append(
-        {"factory": factory, "line": line, "key": key, "traced": traced, "error": error}
-    )
+    """One diagram of the page being read; ``pending``: (id, options) of one to join."""
+    entry: dict[str, Any] = {
+        "factory": factory,
+        "line": line,
+        "key": key,
+        "traced": traced,
+        "error": error,
+    }
+    if pending is not None:
+        entry["pending"] = pending
+    _records(env).setdefault(env.docname, []).append(entry)
 
 
 def purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
@@ -372,19 +478,83 @@ def merge_info(
 
 
 def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """Submit the misses the pre-scan finds before any page is read: the worker's
+    children trace them while Sphinx reads (and, with ``-j``, before the readers
+    fork, so one warm parent serves the whole build)."""
     env.model_diagram_reading = set(docnames)  # type: ignore[attr-defined]
+    #: diagrams traced by joins rather than while their page was read
     env.model_diagram_pretraced = 0  # type: ignore[attr-defined]
-    if app.parallel <= 1:
-        if first_miss_likely(env, docnames):
-            pipeline_for(app.config).start_worker()
-        return
-    # ``-j``: trace the misses here, once, before the readers fork; otherwise every
-    # reader process would start a worker of its own and import torch again
-    pipeline = pipeline_for(app.config)
+    state = build_state(env)
     for options in scanned_misses(env, docnames):
-        with contextlib.suppress(DiagramError):  # the directive reports it, located
-            pipeline.diagram(options)
-            env.model_diagram_pretraced += 1  # type: ignore[attr-defined]
+        state.pipeline.submit(options)
+
+
+def join(app: Sphinx, env: BuildEnvironment) -> None:
+    """Wait for the diagrams left pending while reading (after ``-j`` readers merged):
+    dependencies, notes and warnings go to each diagram's page and line."""
+    state = build_state(env)
+    joining: list[tuple[str, dict[str, Any], str, Pending | None, DiagramOptions]] = []
+    for docname, entries in sorted(_records(env).items()):
+        for entry in entries:
+            if "pending" not in entry:
+                continue
+            ident, options = entry.pop("pending")
+            pending = state.waiting.pop(ident, None)
+            try:
+                pending = pending or state.pipeline.submit(options)
+            except DiagramError:
+                pending = None
+            joining.append((docname, entry, ident, pending, options))
+    for docname, entry, ident, pending, options in joining:
+        location = (docname, entry["line"])
+        try:
+            result = finish(pending or state.pipeline.submit(options))
+        except DiagramError as exc:
+            if app.config.model_diagram_on_error == "raise":
+                where = f"{env.doc2path(docname)}:{entry['line']}"
+                raise ExtensionError(
+                    f"{where}: {error_text(exc, factory=entry['factory'])}",
+                    modname="model_diagram",
+                ) from None
+            warn(exc, location, entry["factory"])
+            env.reread_always.add(docname)  # the warning must not vanish next time
+            entry["error"] = exc.kind
+            state.outcomes[ident] = exc
+            continue
+        for path in result.files:
+            env.note_dependency(str(path), docname=docname)
+        for note in result.notes:
+            logger.info("model-diagram: %s", note, location=location)
+        for problem in {p.message: p for p in result.warnings}.values():
+            warn(problem, location, entry["factory"])
+        entry["key"] = result.key
+        traced = getattr(env, "model_diagram_pretraced", 0) + bool(pending and pending.traced)
+        env.model_diagram_pretraced = traced  # type: ignore[attr-defined]
+        state.outcomes[ident] = result
+
+
+def resolve_pending(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Give pending nodes their drawing (or placeholder) before any visitor sees them.
+
+    A page read by an earlier build and written by this one has no outcome here:
+    its diagram comes from the cache, as the directive would have drawn it.
+    """
+    state = build_state(app.env)
+    for node in doctree.findall(model_diagram):
+        ident = node.attributes.pop("pending", None)
+        if ident is None:
+            continue
+        outcome = state.outcomes.get(ident)
+        if outcome is None:
+            try:
+                outcome = finish(state.pipeline.submit(node["options"]))
+            except DiagramError as exc:
+                warn(exc, node)
+                outcome = exc
+        if isinstance(outcome, DiagramError):
+            node["error"] = outcome.to_dict()
+        else:
+            fill(node, outcome)
 
 
 def summarize(app: Sphinx, env: BuildEnvironment) -> None:
@@ -419,7 +589,7 @@ def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
 
 def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[DiagramOptions]:
     """Options of the diagrams a cheap scan finds on these pages that were never traced."""
-    cache = pipeline_for(env.config).cache
+    cache = build_state(env).pipeline.cache
     defaults = page_defaults(env.config)
     for docname in docnames:
         path = Path(env.doc2path(docname))
@@ -451,13 +621,13 @@ def _store(folder: Path, data: bytes, ext: str) -> str:
     return name
 
 
-def _render(config: Config, node: model_diagram, fmt: str) -> bytes:
+def _render(env: BuildEnvironment, node: model_diagram, fmt: str) -> bytes:
     """Another format of a diagram read earlier, from its stored graph (no worker, no trace)."""
     if "diff" in node:
         return diffdraw.draw(node["diff"], node["options"], fmt)
     graph = node["graph"]
     warnings: list[DiagramError] = []
-    data, _, _ = pipeline_for(config).render_graph(node["options"], graph, fmt, warnings)
+    data, _, _ = build_state(env).pipeline.render_graph(node["options"], graph, fmt, warnings)
     for problem in warnings:  # the cache warning was given when the page was read
         logger.debug("model-diagram: %s", problem.message)
     return data
@@ -484,7 +654,7 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         inner = unique_ids(resolve_class_links(node["svg"], resolve), occurrence)
     table = layer_table_html(node["graph"]) if options.table else ""
     if options.format in EDITABLE_FORMATS.values():
-        data = _render(self.config, node, options.format)
+        data = _render(self.builder.env, node, options.format)
         name = _store(
             Path(self.builder.outdir) / self.builder.imagedir, data, SUFFIXES[options.format][1:]
         )
@@ -523,7 +693,7 @@ def _class_urls(self: HTML5Translator) -> Callable[[str], str | None]:
 
 def _html_img(self: HTML5Translator, node: model_diagram, options: DiagramOptions) -> str:
     if options.format == "png":
-        data, ext = _render(self.config, node, "png"), "png"
+        data, ext = _render(self.builder.env, node, "png"), "png"
     else:
         # an <img> cannot follow links: drop the class placeholders
         data, ext = standalone_svg(resolve_class_links(node["svg"])).encode(), "svg"
@@ -537,7 +707,7 @@ def visit_latex(self: LaTeXTranslator, node: model_diagram) -> None:
     try:
         # vector PDF (embedded fonts) from every style and engine, unless PNG is asked for
         ext = "png" if options.format == "png" else "pdf"
-        data = _render(self.config, node, ext)
+        data = _render(self.builder.env, node, ext)
     except DiagramError as exc:
         warn(exc, node)
         self.body.append(
@@ -604,6 +774,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(f"{PREFIX}embed", "inline", "html", types=frozenset({str}))
     app.add_config_value(f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)}))
     app.add_config_value(f"{PREFIX}on_error", "warn", "", types=frozenset({str}))
+    app.add_config_value(f"{PREFIX}jobs", None, "", types=frozenset({int, type(None)}))
     app.add_node(
         model_diagram,
         html=(visit_html, depart_noop),
@@ -617,7 +788,10 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
     app.connect("env-updated", summarize)
+    app.connect("env-updated", join, priority=400)  # before the summary counts them
+    app.connect("doctree-resolved", resolve_pending, priority=200)
     app.connect("doctree-resolved", plain_fallback)
+    app.connect("build-finished", end_build)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

@@ -1,0 +1,222 @@
+"""The warm parent and its forked children: isolation, process groups, bounded output,
+a parent killed by a model, memory limits, several children at once, and spawn.
+
+Real models (tests/models_worker.py), real torch, real processes; nothing mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from model_diagram.errors import TraceError
+from model_diagram.options import parse_options
+from model_diagram.pipeline import Pipeline
+from model_diagram.worker import Worker, auto_jobs
+
+X = {"input": "float[2,8]"}
+
+
+def layers(result: Any) -> list[str]:
+    return sorted(layer.name for layer in result.graph.layers if layer.kind == "module")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie has ended: it only waits to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_dead(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Any:
+    with Pipeline(tmp_path / "cache", worker=Worker(jobs=2)) as pipe:
+        yield pipe
+
+
+def test_a_monkeypatch_never_reaches_the_next_diagram(pipeline: Pipeline) -> None:
+    """Issue 14 D6: the first model patches nn.Sequential.forward; the second is traced
+    in a clean state, by the same warm parent, and its graph (and cache entry) is honest."""
+    patcher = pipeline.diagram(parse_options({"factory": "models_worker:make_patcher", **X}))
+    assert patcher.graph.model == "Linear"
+    innocent = pipeline.diagram(parse_options({"factory": "models_worker:make_innocent", **X}))
+    assert len(layers(innocent)) == 3
+    assert pipeline.worker.parents == 1  # no restart bought the isolation
+
+
+def test_two_diagrams_in_one_sphinx_build_are_isolated(make_app: Any, tmp_path: Path) -> None:
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["model_diagram"]\nmodel_diagram_jobs = 1\n')
+    (src / "index.rst").write_text(
+        "Isolation\n=========\n\n"
+        ".. model-diagram:: models_worker:make_patcher\n   :input: float[2,8]\n\n"
+        ".. model-diagram:: models_worker:make_innocent\n   :input: float[2,8]\n"
+    )
+    app = make_app("html", srcdir=src)
+    try:
+        app.build()
+        assert app.statuscode == 0 and "WARNING" not in app.warning.getvalue()
+        html = (Path(app.outdir) / "index.html").read_text("utf-8")
+    finally:
+        app.cleanup()
+    svgs = BeautifulSoup(html, "html.parser").select("svg.model-diagram-svg")
+    assert len(svgs) == 2
+    innocent = " ".join(t.get_text() for t in svgs[1].select("text"))
+    assert innocent.count("Linear") == 2 and "ReLU" in innocent
+
+
+def test_a_timeout_kills_the_processes_the_model_started(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Issue 14 D11: the child's whole process group ends with it."""
+    pid_file = tmp_path / "pid"
+    options = parse_options(
+        {
+            "factory": "models_worker:make_starts_process_and_hangs",
+            "factory-kwargs": {"pid_file": str(pid_file)},
+            "timeout": 3,
+            "device": "cpu",
+            **X,
+        }
+    )
+    with pytest.raises(TraceError, match="timed out after 3 s"):
+        pipeline.diagram(options)
+    sleeper = int(pid_file.read_text())
+    assert wait_dead(sleeper), "the model's own process outlived the timeout"
+
+
+def test_a_fork_followed_by_a_crash_is_a_crash(pipeline: Pipeline, tmp_path: Path) -> None:
+    """Issue 14 D11: the forked process holds the pipes open; the crash is still seen
+    at once, as a crash, and the forked process is killed too."""
+    pid_file = tmp_path / "pid"
+    options = parse_options(
+        {
+            "factory": "models_worker:make_forks_then_crashes",
+            "factory-kwargs": {"pid_file": str(pid_file)},
+            "timeout": 60,
+            "device": "cpu",
+            **X,
+        }
+    )
+    started = time.monotonic()
+    with pytest.raises(TraceError, match=r"died \(exit code 5\)") as info:
+        pipeline.diagram(options)
+    assert "timed out" not in info.value.message
+    assert time.monotonic() - started < 30
+    assert wait_dead(int(pid_file.read_text()))
+
+
+def test_output_is_bounded(pipeline: Pipeline) -> None:
+    """Issue 14 D12: 32 MiB of prints; the error keeps the end, a few hundred bytes."""
+    options = parse_options({"factory": "models_worker:make_chatty", "device": "cpu", **X})
+    with pytest.raises(TraceError) as info:
+        pipeline.diagram(options)
+    assert "LAST WORDS" in info.value.message
+    assert len(info.value.message) < 1500 and len(info.value.detail) < 1000
+    # the next diagram does not pay for it
+    assert layers(pipeline.diagram(parse_options({"factory": "models:make_mlp", **X})))
+
+
+def test_a_model_that_kills_the_parent_fails_alone(pipeline: Pipeline) -> None:
+    """The diagrams traced beside it are traced again by a new parent; the killer gets
+    the error (the build survives, with a located warning from the front end)."""
+    worker = pipeline.worker
+    killer = pipeline.submit(parse_options({"factory": "models_worker:make_kills_parent", **X}))
+    others = [
+        pipeline.submit(parse_options({"factory": f, **X}))
+        for f in ("models:make_mlp", "models:make_branchy", "models_worker:make_innocent")
+    ]
+    with pytest.raises(TraceError, match="parent process died") as info:
+        killer.result()
+    assert "kill its parent" in info.value.message
+    assert [o.result().graph.model for o in others] == ["Sequential", "Branchy", "Sequential"]
+    assert worker.parents >= 2
+
+
+def test_memory_limit_turns_a_runaway_into_an_error(pipeline: Pipeline) -> None:
+    options = parse_options(
+        {"factory": "models_worker:make_hungry", "memory-limit": "512MiB", "device": "cpu", **X}
+    )
+    with pytest.raises(TraceError) as info:
+        pipeline.diagram(options)
+    assert re.search(r"memory|allocate", info.value.message), info.value.message
+    assert layers(pipeline.diagram(parse_options({"factory": "models:make_mlp", **X})))
+
+
+def test_children_run_at_once(pipeline: Pipeline, tmp_path: Path) -> None:
+    stamps = [tmp_path / f"stamp{i}" for i in range(2)]
+    pending = [
+        pipeline.submit(
+            parse_options(
+                {
+                    "factory": "models_worker:make_stamps",
+                    "factory-kwargs": {"stamp_file": str(stamp), "seconds": 2.0},
+                    "device": "cpu",
+                    **X,
+                }
+            )
+        )
+        for stamp in stamps
+    ]
+    for job in pending:
+        assert job.result().graph.model == "Stamps"
+    (a0, a1), (b0, b1) = (map(float, s.read_text().split()) for s in stamps)
+    assert a0 < b1 and b0 < a1, "the two children did not overlap"
+    assert pipeline.worker.parents == 1
+
+
+def test_spawn_fallback_isolates_too(tmp_path: Path) -> None:
+    """Where fork is unavailable each child is a fresh interpreter: same results."""
+    with Pipeline(tmp_path / "cache", worker=Worker(jobs=1, start_method="spawn")) as pipe:
+        pipe.diagram(parse_options({"factory": "models_worker:make_patcher", **X}))
+        innocent = pipe.diagram(parse_options({"factory": "models_worker:make_innocent", **X}))
+        assert len(layers(innocent)) == 3
+        with pytest.raises(TraceError, match=r"died \(exit code 3\)"):
+            pipe.diagram(parse_options({"factory": "models:make_exit", **X}))
+
+
+def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
+    worker = Worker(jobs=1)
+    pipe = Pipeline(tmp_path / "cache", worker=worker)
+    pid_file = tmp_path / "pid"
+    job = pipe.submit(
+        parse_options(
+            {
+                "factory": "models_worker:make_starts_process_and_hangs",
+                "factory-kwargs": {"pid_file": str(pid_file)},
+                "device": "cpu",
+                **X,
+            }
+        )
+    )
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    parent = worker._proc.pid if worker._proc else 0
+    pipe.close()
+    with pytest.raises(TraceError, match="stopped"):
+        job.result()
+    assert wait_dead(parent) and wait_dead(int(pid_file.read_text()))
+
+
+def test_automatic_jobs_fit_the_machine() -> None:
+    jobs = auto_jobs()
+    assert 1 <= jobs <= max(1, len(os.sched_getaffinity(0)))
