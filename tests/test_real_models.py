@@ -289,3 +289,23 @@ def test_rechub_models_draw_from_the_factory_alone(
     )
     assert kinds(graph)["input"] >= 1 and kinds(graph)["output"] >= 1
     assert kinds(graph)["module"] >= 1
+
+
+class BadShapes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(x)
+
+
+def test_a_failing_op_is_the_models_error_not_torchviews() -> None:
+    """The op raises through torchview's __torch_function__; the message blames forward."""
+    from model_diagram.errors import TraceError
+
+    with pytest.raises(TraceError) as info:
+        local_trace(BadShapes())
+    assert info.value.message.startswith(
+        "the model's forward raised RuntimeError: mat1 and mat2 shapes cannot be multiplied"
+    )

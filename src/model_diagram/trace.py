@@ -237,12 +237,22 @@ def _forward_error(exc: BaseException, args: tuple[Any, ...]) -> TraceError:
 
 
 def _who_raised(exc: BaseException) -> str:
-    """ "the model's forward", unless the innermost frame is torchview's own recording code."""
+    """Blame "the model's forward", unless torchview's own recording code raised.
+
+    A torch op that fails inside forward raises through torchview's
+    ``__torch_function__`` (the op has no Python frame of its own): that is
+    still the model's error.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
-    if frames and f"{os.sep}torchview{os.sep}" in frames[-1].filename:
-        name = Path(frames[-1].filename).name
+    last = frames[-1] if frames else None
+    if (
+        last is not None
+        and f"{os.sep}torchview{os.sep}" in last.filename
+        and last.name != "__torch_function__"
+    ):
+        name = Path(last.filename).name
         return (
-            f"torchview's recorder ({name}:{frames[-1].lineno} in {frames[-1].name}, "
+            f"torchview's recorder ({name}:{last.lineno} in {last.name}, "
             "while the model's forward ran)"
         )
     return "the model's forward"
