@@ -389,6 +389,7 @@ SITES: dict[str, dict[str, str]] = {
     "sphinx": {
         "cnn": "sphinx/cnn.html",
         "huge": "sphinx/huge.html",
+        "bert": "sphinx/bert.html",
         "recommender": "sphinx/recommender.html",
         "transformer": "sphinx/transformer.html",
         "index": "sphinx/index.html",
@@ -398,6 +399,7 @@ SITES: dict[str, dict[str, str]] = {
     "mkdocs": {
         "cnn": "mkdocs/cnn/",
         "huge": "mkdocs/huge/",
+        "bert": "mkdocs/bert/",
         "recommender": "mkdocs/recommender/",
         "transformer": "mkdocs/transformer/",
         "index": "mkdocs/",
@@ -849,3 +851,280 @@ def test_each_node_keeps_its_own_tooltip(engine: str, tmp_path: Path) -> None:
     assert len(nodes) >= 3
     for node in nodes:
         assert "output:" in (node.findtext(title) or ""), node.get("id")
+
+
+# --- the explorer (a diagram folded to its node budget) ----------------------------------
+
+#: the explorer's state: the view shown, its breadcrumbs, the drawn nodes
+EXPLORER = r"""
+(() => {
+  const figure = document.querySelector('#fig-bert');
+  const svg = figure.querySelector('svg.model-diagram-svg');
+  return {
+    view: figure.dataset.view,
+    crumbs: Array.from(figure.querySelectorAll('.model-diagram-crumbs li'))
+      .map((li) => li.textContent),
+    nodes: svg.querySelectorAll('g.node').length,
+    opens: Array.from(svg.querySelectorAll('.model-diagram-opens'))
+      .map((g) => g.querySelector('title') ? g.querySelector('title').textContent : g.id),
+    label: svg.getAttribute('aria-label'),
+    found: Array.from(svg.querySelectorAll('.model-diagram-found')).map((g) => g.id),
+    details: figure.querySelector('.model-diagram-details').textContent,
+    hash: decodeURIComponent(location.hash),
+  };
+})()
+"""
+
+
+def explorer(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = page.js(EXPLORER)
+    return state
+
+
+def real_click(page: Page, selector: str) -> None:
+    """A real mouse click in the middle of the element (scrolled into view first)."""
+    x, y = page.js(
+        f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+        " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    page.mouse("mouseMoved", x, y)
+    page.mouse("mousePressed", x, y, button="left", buttons=1, clickCount=1)
+    page.mouse("mouseReleased", x, y, button="left", buttons=0, clickCount=1)
+
+
+@needs_chromium
+@pytest.mark.parametrize("site", ["sphinx", "mkdocs"])
+def test_explorer_overview_within_the_node_budget(open_page: Any, site: str) -> None:
+    """A full-depth trace of BERT-base is drawn within ``max-nodes: 16``; the views it can
+    open are files next to the page, not part of it."""
+    page = open_page(site, "bert")
+    state = explorer(page)
+    assert state["view"] == "" and state["crumbs"] == ["BertModel"]
+    assert 3 <= state["nodes"] <= 16, state
+    assert state["opens"], "folded modules are marked as openable"
+    manifest = page.js(
+        "JSON.parse(document.querySelector('#fig-bert script.model-diagram-views').textContent)"
+    )
+    keys = set(manifest["views"])
+    assert {"", "encoder.layer.0", "encoder.layer.0.attention"} <= keys
+    sidecars = [v["src"] for k, v in manifest["views"].items() if k]
+    assert sidecars and all(src.endswith(".js") for src in sidecars)
+    assert all("svg" not in v for v in manifest["views"].values()), "views load lazily"
+    assert page.js("Object.keys(window.modelDiagramViews || {}).length") == 0
+
+
+@needs_chromium
+@pytest.mark.parametrize("site", ["sphinx", "mkdocs"])
+def test_explorer_opens_folded_blocks_with_breadcrumbs_back_and_deep_links(
+    open_page: Any, site: str, tmp_path: Path
+) -> None:
+    page = open_page(site, "bert")
+    page.js(SITES[site]["light"])
+    overview = explorer(page)
+    # a click on the label of the collapsed encoder layers ("x12") opens their block
+    assert page.js("!!document.querySelector('#fig-bert g.cluster.model-diagram-opens text')")
+    real_click(page, "#fig-bert g.cluster.model-diagram-opens text")
+    assert page.wait_for("document.querySelector('#fig-bert').dataset.view !== ''")
+    page.settle()
+    opened = explorer(page)
+    assert opened["view"] == "encoder.layer.0", opened
+    assert opened["crumbs"][0] == "BertModel" and len(opened["crumbs"]) >= 2
+    assert opened["hash"] == f"#fig-bert/{opened['view']}"
+    assert opened["label"] != overview["label"], "another drawing, with its own name"
+    page.screenshot(tmp_path / f"{site}-bert-opened-light.png", selector="#fig-bert")
+
+    # Enter on a folded node of this view goes one level deeper
+    deeper = page.js(
+        "(() => { const g = document.querySelector('#fig-bert .model-diagram-opens');"
+        " g.focus(); return g.getAttribute('aria-label'); })()"
+    )
+    assert deeper and deeper.startswith("Open ")
+    page.key("Enter", "Enter")
+    assert page.wait_for(
+        f"document.querySelector('#fig-bert').dataset.view !== {json.dumps(opened['view'])}"
+    )
+    page.settle()
+    third = explorer(page)
+    assert len(third["crumbs"]) == len(opened["crumbs"]) + 1, third
+    page.js(SITES[site]["dark"])
+    page.settle()
+    page.screenshot(tmp_path / f"{site}-bert-deeper-dark.png", selector="#fig-bert")
+
+    # the browser's back button returns to the previous view, then to the overview
+    page.js("history.back()")
+    assert page.wait_for(
+        f"document.querySelector('#fig-bert').dataset.view === {json.dumps(opened['view'])}"
+    )
+    # a breadcrumb goes straight back up
+    page.js("document.querySelector('#fig-bert .model-diagram-crumb').click()")
+    assert page.wait_for("document.querySelector('#fig-bert').dataset.view === ''")
+    assert explorer(page)["nodes"] == overview["nodes"]
+
+    # a deep link into a repeated block opens the block drawn for all twelve
+    url = page.js("location.href.split('#')[0]")
+    page.goto("about:blank")  # a new document: a hash-only change fires no load event
+    page.goto(url + "#fig-bert/encoder.layer.7.attention")
+    assert page.wait_for("document.querySelector('#fig-bert').dataset.view !== ''")
+    assert explorer(page)["view"] == "encoder.layer.0.attention"
+
+
+@needs_chromium
+@pytest.mark.parametrize("site", ["sphinx", "mkdocs"])
+def test_explorer_find_opens_the_view_holding_the_layer(
+    open_page: Any, site: str, tmp_path: Path
+) -> None:
+    page = open_page(site, "bert")
+    page.js("document.querySelector('#fig-bert .model-diagram-find-input').focus()")
+    page.call("Input.insertText", text="query")
+    assert page.wait_for("document.querySelectorAll('#fig-bert .model-diagram-result').length")
+    hits = page.js(
+        "Array.from(document.querySelectorAll('#fig-bert .model-diagram-result'))"
+        ".map((b) => b.textContent)"
+    )
+    assert any("attention.self.query" in hit and "Linear" in hit for hit in hits), hits
+    page.key("Enter", "Enter")
+    assert page.wait_for("document.querySelector('#fig-bert').dataset.view !== ''")
+    assert page.wait_for("document.querySelector('#fig-bert .model-diagram-found')")
+    state = explorer(page)
+    assert state["view"] == "encoder.layer.0.attention.self", state
+    assert len(state["found"]) == 1
+    focused = page.js("document.activeElement.id")
+    assert focused == state["found"][0], "the layer found has the focus"
+    assert "attention.self.query" in state["details"] and "Linear" in state["details"]
+    assert "parameters" in state["details"] and "(1, 16, 768)" in state["details"]
+    page.screenshot(tmp_path / f"{site}-bert-found.png", selector="#fig-bert")
+    # by type: every LayerNorm is offered
+    page.js(
+        "(() => { const i = document.querySelector('#fig-bert .model-diagram-find-input');"
+        " i.value = 'layernorm'; i.dispatchEvent(new Event('input')); })()"
+    )
+    hits = page.js(
+        "Array.from(document.querySelectorAll('#fig-bert .model-diagram-result'))"
+        ".map((b) => b.textContent)"
+    )
+    assert len(hits) >= 2 and all("LayerNorm" in hit for hit in hits), hits
+
+
+@needs_chromium
+def test_explorer_works_from_file_urls(browser: Chromium, site_root: Path) -> None:
+    """No server: the sidecar views load as scripts from ``file://`` too."""
+    page = browser.new_page()
+    try:
+        page.goto((site_root / "sphinx" / "bert.html").as_uri())
+        page.js(
+            "document.querySelector('#fig-bert .model-diagram-opens')"
+            ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+        )
+        assert page.wait_for("document.querySelector('#fig-bert').dataset.view !== ''")
+        assert explorer(page)["nodes"] > 2
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_full_screen_keeps_the_other_diagrams_zoom(open_page: Any) -> None:
+    """Entering full screen on one diagram once refitted (reset the zoom of) all of them."""
+    page = open_page("sphinx", "huge")
+    zoomable = page.js(
+        "Array.from(document.querySelectorAll('figure.model-diagram-zoomable')).map(f => f.id)"
+    )
+    assert len(zoomable) >= 2, zoomable
+    first, other = zoomable[0], zoomable[1]
+    page.js(
+        f"document.querySelector('#{other} .model-diagram-button[aria-label=\"Zoom in\"]').click()"
+    )
+    zoomed = viewers(page)[other]["scale"]
+    real_click(page, f'#{first} .model-diagram-button[aria-label="Full screen"]')
+    assert page.wait_for("document.fullscreenElement")
+    page.settle()
+    page.js("document.exitFullscreen()")
+    assert page.wait_for("!document.fullscreenElement")
+    page.settle()
+    assert viewers(page)[other]["scale"] == zoomed
+
+
+#: a folded diagram for the themes test: the small transformer within 8 nodes
+FOLDED_RST = """Folded
+======
+
+.. model-diagram:: example_project.models:make_transformer
+   :kwargs: {input_ids: "long[1,16](0,1000)"}
+   :max-nodes: 8
+   :name: fig-folded
+"""
+FOLDED_MD = """# Folded
+
+```model-diagram
+factory: example_project.models:make_transformer
+kwargs: {input_ids: "long[1,16](0,1000)"}
+max-nodes: 8
+name: fig-folded
+```
+"""
+
+
+def _themed_site(theme: str, root: Path) -> Path:
+    """A one-page site in ``theme`` (Sphinx: alabaster; MkDocs: its readthedocs theme)."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    if theme == "alabaster":
+        src = root / "src"
+        src.mkdir(parents=True)
+        (src / "conf.py").write_text(
+            f"import sys\nsys.path.insert(0, {str(EXAMPLE)!r})\n"
+            "extensions = ['model_diagram']\nhtml_theme = 'alabaster'\n"
+        )
+        (src / "index.rst").write_text(FOLDED_RST)
+        cmd = [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-q",
+            "-b",
+            "html",
+            str(src),
+            str(root / "out"),
+        ]
+        page = root / "out" / "index.html"
+    else:
+        (root / "docs").mkdir(parents=True)
+        (root / "docs" / "index.md").write_text(FOLDED_MD)
+        config = {
+            "site_name": "themes",
+            "theme": {"name": theme, "highlightjs": False},  # no CDN: the page stays offline
+            "site_dir": str(root / "out"),
+            "markdown_extensions": ["pymdownx.superfences"],
+            "plugins": [{"model-diagram": {"paths": [str(EXAMPLE)], "cache_dir": "cache"}}],
+        }
+        (root / "mkdocs.yml").write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(root / "mkdocs.yml")]
+        page = root / "out" / "index.html"
+    done = subprocess.run(
+        cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return page
+
+
+@needs_chromium
+@pytest.mark.parametrize("theme", ["alabaster", "readthedocs"])
+def test_explorer_in_other_themes(browser: Chromium, tmp_path: Path, theme: str) -> None:
+    """Alabaster (Sphinx) and MkDocs' readthedocs theme, opened from ``file://``."""
+    page_file = _themed_site(theme, tmp_path)
+    page = browser.new_page()
+    try:
+        page.goto(page_file.as_uri())
+        assert page.js("document.querySelectorAll('#fig-folded .model-diagram-opens').length")
+        page.js(
+            "document.querySelector('#fig-folded .model-diagram-opens')"
+            ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+        )
+        assert page.wait_for("document.querySelector('#fig-folded').dataset.view")
+        crumbs = page.js("document.querySelectorAll('#fig-folded .model-diagram-crumbs li').length")
+        assert crumbs == 2
+        page.screenshot(tmp_path / f"{theme}-opened.png", selector="#fig-folded")
+        assert page.errors == []
+    finally:
+        page.close()

@@ -194,3 +194,14 @@ class Autoencoder(nn.Module):
 def make_autoencoder() -> Autoencoder:
     """Build the autoencoder; its inputs come from ``example_input_array``."""
     return Autoencoder()
+
+
+def make_bert(num_layers: int = 12) -> nn.Module:
+    """BERT-base from its configuration with Hugging Face transformers (no download).
+
+    Twelve encoder layers of width 768 (about 110 million parameters); the
+    diagrams trace it on the meta device, so no weights are allocated.
+    """
+    from transformers import BertConfig, BertModel
+
+    return BertModel(BertConfig(num_hidden_layers=num_layers))

@@ -22,25 +22,43 @@ from typing import Any
 
 from . import snapshot
 from .errors import OptionError
+from .explorer import is_html, notebook_html, standalone_html
 from .layergraph import LayerGraph
-from .options import TRACE, DiagramOptions, format_of, parse_options
+from .options import DiagramOptions, format_of, parse_options
 from .output import standalone_svg
-from .pipeline import Pipeline
+from .pipeline import Pipeline, Views, trace_options
 
 
 @dataclass
 class Diagram:
-    """A rendered diagram: ``.svg`` text, ``.save(path)``, and inline display in Jupyter."""
+    """A rendered diagram: ``.svg`` text, ``.save(path)``, and inline display in Jupyter.
+
+    Jupyter shows the explorer (``_repr_html_``) where the drawing is folded to its
+    node budget; front ends that run no JavaScript use ``_repr_svg_``/``_repr_png_``.
+    """
 
     svg: str
     graph: LayerGraph
     options: DiagramOptions
     _pipeline: Pipeline = field(repr=False)
+    #: the explorer's views (empty when nothing is folded)
+    views: Views = field(default_factory=Views, repr=False)
+
+    @property
+    def title(self) -> str:
+        return self.options.alt or self.options.caption or self.graph.model
 
     def save(self, path: str | Path, dpi: int | None = None) -> Path:
         """Write the format the file name says (see ``FILE_FORMATS``), or a ``.json``
-        architecture snapshot; ``dpi`` applies to PNG."""
+        architecture snapshot; ``dpi`` applies to PNG.
+
+        An ``.html`` file is a standalone explorer: no server, no network needed.
+        """
         target = Path(path)
+        if is_html(target.name):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(standalone_html(self.svg, self.views, title=self.title), "utf-8")
+            return target
         fmt = "json" if target.suffix.lower() == ".json" else format_of(target.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "json":
@@ -65,6 +83,11 @@ class Diagram:
 
     def _repr_svg_(self) -> str:
         return self.svg
+
+    def _repr_html_(self) -> str:
+        return notebook_html(
+            self.svg, self.views, title=self.title, figure_id=f"model-diagram-{id(self):x}"
+        )
 
     def _repr_png_(self) -> bytes:
         return self._export(self.options, "png")
@@ -92,12 +115,13 @@ def render(
         parsed = parse_options({"factory": model_or_factory, **options})
         with pipeline:  # the worker stops here; the diagram keeps the cache for exports
             result = pipeline.diagram(parsed)
-        diagram = Diagram(result.svg, result.graph, parsed, pipeline)
+        diagram = Diagram(result.svg, result.graph, parsed, pipeline, result.explorer)
     else:
         parsed = parse_options(options, require_factory=False)
         graph = _trace_live(model_or_factory, input_data, parsed)
         data, _, _ = pipeline.render_graph(parsed, graph, "svg", [])
-        diagram = Diagram(data.decode("utf-8"), graph, parsed, pipeline)
+        views = pipeline.views(parsed, graph)
+        diagram = Diagram(data.decode("utf-8"), graph, parsed, pipeline, views)
     if save_path is not None:
         diagram.save(save_path)
     return diagram
@@ -119,7 +143,7 @@ def _trace_live(model: Any, input_data: Any, options: DiagramOptions) -> LayerGr
         raise OptionError(
             f"the model lives on {device}; a live model is traced where it is (device: auto)"
         )
-    stage = options.stage_dict(TRACE)
+    stage = trace_options(options)
     if input_data is None:
         args, kwargs = build_inputs(stage, device, model)
     elif isinstance(input_data, (torch.Tensor, Mapping)):

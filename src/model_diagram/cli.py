@@ -22,6 +22,7 @@ from . import diffdraw, snapshot
 from .cache import Cache
 from .diff import compare
 from .errors import DiagramError, OptionError
+from .explorer import is_html, standalone_html
 from .layergraph import LayerGraph
 from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
 from .output import standalone_svg
@@ -53,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         required=True,
-        help=f"output file: {writable_formats()}; or .json, an architecture snapshot",
+        help=f"output file: {writable_formats()}; or .json, an architecture snapshot; "
+        ".html, a standalone explorer",
     )
     _add_options(render, set())
     diff = sub.add_parser(
@@ -96,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = Pipeline(args.cache_dir)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
+        page = is_html(out.name) and "format" not in given
         if out.suffix.lower() == ".json":
             fmt = "json"
+        elif page:
+            fmt = "svg"
         else:
             fmt = options.format if "format" in given else format_of(out.name)
         result = _traced(pipeline, options, "svg" if fmt == "json" else fmt)
@@ -109,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         out.write_text(snapshot.to_json(result.graph), "utf-8")
+    elif page:
+        title = options.alt or options.caption or result.graph.model
+        out.write_text(standalone_html(result.svg, result.explorer, title=title), "utf-8")
     elif fmt == "svg":
         out.write_text(standalone_svg(result.svg), "utf-8")
     else:

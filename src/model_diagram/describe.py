@@ -47,6 +47,26 @@ def describe_node(
     return entry
 
 
+def describe_module(
+    node: Any, named: tuple[str, Any], dtypes: tuple[list[str], list[str]] | None
+) -> dict[str, Any]:
+    """A module the walk entered (not necessarily drawn): what a folded node shows."""
+    qualname, module = named
+    cls = type(module)
+    entry: dict[str, Any] = {
+        "qualname": qualname,
+        "name": node.name,
+        "depth": node.depth,
+        "cls": f"{cls.__module__}.{cls.__qualname__}",
+        "params": int(sum(p.numel() for p in module.parameters())),
+        "inputs": _shape_list(node.input_shape),
+        "outputs": _shape_list(node.output_shape),
+    }
+    if dtypes is not None:
+        entry["in_dtypes"], entry["out_dtypes"] = dtypes
+    return entry
+
+
 def _shape_list(shapes: Any) -> list[list[int]]:
     out = []
     for shape in shapes or ():

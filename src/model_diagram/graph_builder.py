@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from .describe import describe_node
+from .describe import describe_module, describe_node
 from .layergraph import SCHEMA
 
 
@@ -116,6 +116,9 @@ def builder_class() -> type:
             self.md_edges: dict[tuple[str, str], int] = {}
             self.md_clusters: dict[str, dict[str, Any]] = {}
             self.md_scope: list[int] = []  # compute_unit_id of the modules being walked
+            #: every module with children that the walk entered, drawn or not: folding
+            #: (model_diagram.folding) draws a folded one as a node from this record
+            self.md_modules: dict[int, Any] = {}
 
         def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:
             cur = kwargs["cur_node"]
@@ -139,6 +142,7 @@ def builder_class() -> type:
                 step["subgraph"] = cluster
             if module.depth >= 0:
                 self.md_scope.append(module.compute_unit_id)
+                self.md_modules.setdefault(module.compute_unit_id, module)
             for node in children:
                 self.traverse_graph(action_fn, **{**step, "cur_node": node})
             if module.depth >= 0:
@@ -186,6 +190,11 @@ def builder_class() -> type:
                 "schema": SCHEMA,
                 "model": type(model).__name__,
                 "layers": nodes,
+                "modules": [
+                    describe_module(node, modules[unit], dtypes.get(unit))
+                    for unit, node in self.md_modules.items()
+                    if unit in modules
+                ],
                 "edges": [
                     {"tail": t, "head": h, "count": c} for (t, h), c in self.md_edges.items()
                 ],

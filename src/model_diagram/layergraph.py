@@ -92,6 +92,25 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class Module:
+    """A module with children that the trace entered, drawn or not (full-depth traces).
+
+    What a folded node shows when the explorer draws the module as one node
+    (see :mod:`model_diagram.folding`).
+    """
+
+    qualname: str
+    name: str
+    depth: int = 0
+    cls: str | None = None
+    params: int = 0
+    inputs: tuple[Shape, ...] = ()
+    outputs: tuple[Shape, ...] = ()
+    in_dtypes: tuple[str, ...] = ()
+    out_dtypes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LayerGraph:
     """A traced model: layers in trace order, the edges between them, their groups."""
 
@@ -100,6 +119,8 @@ class LayerGraph:
     edges: tuple[Edge, ...] = ()
     groups: tuple[Group, ...] = ()
     repeats: tuple[Repeat, ...] = ()
+    #: the modules a full-depth trace walked (empty otherwise): what folding needs
+    modules: tuple[Module, ...] = ()
 
     # -- the JSON form
 
@@ -112,7 +133,7 @@ class LayerGraph:
             "edges": [_plain(edge) for edge in self.edges],
             "groups": [_plain(group) for group in self.groups],
             "repeats": [_plain(repeat) for repeat in self.repeats],
-        }
+        } | ({"modules": [_plain(module) for module in self.modules]} if self.modules else {})
 
     def to_json(self) -> str:
         """Sorted keys, no spaces, ASCII only: equal graphs give byte-identical text."""
@@ -151,6 +172,7 @@ class LayerGraph:
             edges=_items(data, "edges", _edge),
             groups=_items(data, "groups", _group),
             repeats=_items(data, "repeats", _repeat),
+            modules=_items(data, "modules", _module),
         )
         graph.check()
         return graph
@@ -197,7 +219,7 @@ class LayerGraphError(ValueError):
     """A layer graph's JSON form is malformed (a damaged cache entry, a confused worker)."""
 
 
-def _plain(item: Layer | Edge | Group | Repeat) -> dict[str, Any]:
+def _plain(item: Layer | Edge | Group | Repeat | Module) -> dict[str, Any]:
     return asdict(item, dict_factory=lambda pairs: {k: _lists(v) for k, v in pairs})
 
 
@@ -299,6 +321,20 @@ def _layer(data: Mapping[str, Any]) -> Layer:
         scope=_text(data, "scope"),
         repeat=_count(data, "repeat", 0, 0),
         repeat_group=_text(data, "repeat_group"),
+    )
+
+
+def _module(data: Mapping[str, Any]) -> Module:
+    return Module(
+        qualname=_get(data, "qualname", str),
+        name=_get(data, "name", str),
+        depth=_get(data, "depth", int, 0),
+        cls=_text(data, "cls"),
+        params=_count(data, "params", 0, 0),
+        inputs=_shapes(data, "inputs"),
+        outputs=_shapes(data, "outputs"),
+        in_dtypes=_strings(data, "in_dtypes"),
+        out_dtypes=_strings(data, "out_dtypes"),
     )
 
 

@@ -77,6 +77,7 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError, RenderError, error_text, reported_as_bug
+from .explorer import manifest
 from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
@@ -87,7 +88,7 @@ from .options import (
     validate_defaults,
 )
 from .output import find_engine, resolve_class_links
-from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
@@ -251,6 +252,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._class_urls: dict[str, Page] | None = None
         #: SVGs waiting for on_post_page, by marker number
         self._svgs: dict[int, str] = {}
+        #: the explorer's views of a figure (and its id), by the number of its SVG marker
+        self._views: dict[int, tuple[Views, str]] = {}
+        self._post_page: Page | None = None
         #: diagrams still being traced, by marker number: joined in on_post_page
         self._later: dict[int, _Later] = {}
         #: pages whose messages wait for on_post_page, by source URI
@@ -290,6 +294,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._svgs = {}
+        self._views = {}
         self._later = {}
         self._pages = {}
         self._seconds = 0.0
@@ -359,12 +364,18 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         Runs once every page is rendered, so an anchor such as mkdocstrings'
         ``id="example_project.models.SmallCNN"`` on any page can be found.
         """
+        self._post_page = page
         output = self._marker.sub(self._insert, output)
+        self._post_page = None
         state = self._pages.pop(page.file.src_uri, None)
         if state is not None:
             state.flush()
         if CLASS_LINK not in output:
             return output
+        return resolve_class_links(output, self._resolver(page))
+
+    def _resolver(self, page: Page) -> Callable[[str], str | None]:
+        """Class path -> its API page relative to ``page`` (mkdocstrings anchors), or None."""
         if self._class_urls is None:
             self._class_urls = {}
             for file in self._files.documentation_pages() if self._files else ():
@@ -379,7 +390,28 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 return None
             return f"{get_relative_url(target.url, page.url)}#{cls}"
 
-        return resolve_class_links(output, resolve)
+        return resolve
+
+    def _svg_of(self, number: int) -> str:
+        """A figure's SVG, with its explorer manifest; the views go beside the page."""
+        svg = self._svgs.pop(number, "")
+        found = self._views.pop(number, None)
+        page = self._post_page
+        if found is None or page is None or not svg:
+            return svg
+        views, figure_id = found
+        folder = Path(page.file.abs_dest_path).parent
+
+        def store(key: str, data: bytes) -> str:
+            name = f"model-diagram-{key}.js"
+            path = folder / name
+            if not (path.is_file() and path.read_bytes() == data):
+                atomic_write(path, data)
+                path.chmod(0o644)  # a published file: the web server's user must read it
+            return name
+
+        links = self._resolver(page) if CLASS_LINK in svg else None
+        return svg + manifest(views, figure_id=figure_id, resolve=links, store=store)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         for state in self._pages.values():  # pages no template rendered
@@ -496,7 +528,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
     def _insert(self, match: re.Match[str]) -> str:
         """One marker of ``on_post_page``: an SVG, or a figure whose trace is joined now."""
         if match["kind"] is not None:  # the SVG of a figure drawn from the cache
-            return self._svgs.pop(int(match["number"]), "") if match["kind"] == "svg" else ""
+            return self._svg_of(int(match["number"])) if match["kind"] == "svg" else ""
         number = int(match["fnumber"])
         later = self._later.pop(number, None)
         if later is None:
@@ -520,7 +552,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._used.update(zip(result.files, result.digests, strict=False))
         self.traced += later.pending.traced
         return self._marker.sub(
-            lambda m: self._svgs.pop(number, "") if m["kind"] == "svg" else extra, match["body"]
+            lambda m: self._svg_of(number) if m["kind"] == "svg" else extra, match["body"]
         )
 
     def _against(self, options: DiagramOptions, result: Result, state: _PageState) -> Result:
@@ -568,6 +600,11 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             self._markers += 1
             number = self._markers
         self._svgs[number] = unique_ids(svg, occurrence)
+        if result.explorer.views:
+            self._views[number] = (
+                result.explorer,
+                options.name or f"model-diagram-{result.key[:10]}",
+            )
         return figure_html(
             self._marker_text("svg", number),
             caption=options.caption,

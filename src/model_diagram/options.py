@@ -129,6 +129,13 @@ def _int(low: int, high: int | None = None) -> Converter:
     return convert
 
 
+def _depth(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    depth: int = _int(-1)(value)
+    return depth
+
+
 def _positive_number(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("not a number")
@@ -596,13 +603,33 @@ class DiagramOptions:
         stage=TRACE,
         example="16",
     )
-    depth: int = opt(
-        3,
-        "int",
-        "How many levels of nested modules to show; -1 shows all levels.",
-        _int(-1),
+    depth: int | None = opt(
+        None,
+        "auto | int",
+        "How many levels of nested modules to show; -1 shows all levels. `auto` (the "
+        "default) traces every level and shows the deepest one that fits `max-nodes`; "
+        "the explorer then opens the folded modules.",
+        _depth,
         stage=TRACE,
         example="2",
+    )
+    max_nodes: int = opt(
+        40,
+        "int",
+        "With `depth: auto`, the most nodes the drawing may show: deeper modules fold "
+        "into one node each until it fits. 0 draws every level.",
+        _int(0, 100_000),
+        stage=RENDER,
+        example="60",
+    )
+    explore: bool = opt(
+        True,
+        "bool",
+        "With `depth: auto` and modules folded, let readers open them (views drawn at "
+        "build time, loaded from files next to the page), find layers and read details.",
+        _bool,
+        stage=PAGE,
+        example="false",
     )
     expand_nested: bool = opt(
         False,
@@ -705,7 +732,7 @@ class DiagramOptions:
     )
     collapse_repeats: bool | None = opt(
         None,
-        "bool (default: on when depth > 1)",
+        "bool (default: on when depth is auto, -1 or > 1)",
         "Draw identical consecutive blocks (e.g. 24 transformer layers) once, with an x24 "
         "badge; inputs every block reads (rotary embeddings, a mask) do not prevent it.",
         lambda v: None if v is None else _bool(v),

@@ -14,13 +14,13 @@ import json
 import logging
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, folding
 from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
@@ -47,6 +47,27 @@ def _drawer(style: str) -> Any:
     return importlib.import_module(f".styles.{style}", __package__).draw
 
 
+@dataclass(frozen=True)
+class View:
+    """One drawn view of the explorer: a module's own diagram (``""``: the overview)."""
+
+    key: str
+    title: str
+    parent: str | None
+    svg: str
+    #: SVG node id (``n12``) -> what the details panel shows, and the view it opens
+    nodes: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Views:
+    """What the explorer needs beyond the overview: views, search index, repeat aliases."""
+
+    views: list[View] = field(default_factory=list)
+    index: list[dict[str, str]] = field(default_factory=list)
+    aliases: list[tuple[str, int, int]] = field(default_factory=list)
+
+
 @dataclass
 class Result:
     """A finished diagram and what it depended on."""
@@ -62,6 +83,8 @@ class Result:
     warnings: list[DiagramError] = field(default_factory=list)
     #: the content hash each of ``files`` had when the model was traced
     digests: tuple[str, ...] = ()
+    #: the explorer's views (none unless the drawing is folded and explores)
+    explorer: Views = field(default_factory=Views)
 
     @property
     def svg(self) -> str:
@@ -79,6 +102,7 @@ def _code_digest() -> str:
     # snapshots and diffs are read from the cached graph, never cached themselves
     carriers |= {"snapshot.py", "diff.py", "diffdraw.py", "compare.py", "testing.py"}
     carriers |= {"pytest_plugin.py"}
+    carriers |= {"explorer.py"}  # writes the HTML around views, draws nothing
     h = hashlib.sha256()
     for path in sorted(here.rglob("*.py")):
         if path.parent == here and path.name in carriers:
@@ -99,10 +123,23 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
+def trace_options(options: DiagramOptions) -> dict[str, Any]:
+    """What the worker traces with: ``depth: auto`` traces every level (folding comes later)."""
+    stage = options.stage_dict(TRACE)
+    if stage["depth"] is None:
+        stage["depth"] = -1
+    return stage
+
+
 def trace_key(options: DiagramOptions) -> str:
     return key_of(
-        {"trace": options.stage_dict(TRACE), "tools": _tool_versions(), "code": _code_digest()}
+        {"trace": trace_options(options), "tools": _tool_versions(), "code": _code_digest()}
     )
+
+
+def folds(options: DiagramOptions) -> bool:
+    """Whether the drawing is folded to the node budget (``depth: auto``)."""
+    return options.depth is None and options.max_nodes > 0
 
 
 class Pipeline:
@@ -187,7 +224,7 @@ class Pipeline:
             if future is None:
                 request: dict[str, Any] = {
                     "factory": options.factory,
-                    "options": options.stage_dict(TRACE),
+                    "options": trace_options(options),
                 }
                 if options.memory_limit:
                     request["memory_limit"] = options.memory_limit
@@ -253,6 +290,38 @@ class Pipeline:
         with contextlib.suppress(CacheError):
             self.cache.store_failure(key, error.to_dict(), *error.dependencies)
 
+    def views(self, options: DiagramOptions, graph: LayerGraph) -> Views:
+        """The explorer's views of a folded diagram, and its search index.
+
+        Each view is a layer graph derived from the one full-depth trace and drawn
+        like any diagram (so cached the same way); nothing here imports torch.
+        Empty when the diagram is not folded, does not explore, or has one view.
+        """
+        if not (folds(options) and options.explore and options.style == "graph"):
+            return Views()
+        from .styles.graph import should_collapse
+
+        exploration = folding.explore(
+            graph,
+            options.max_nodes,
+            collapse=should_collapse(options),
+            nested=options.expand_nested,
+        )
+        if len(exploration.views) < 2:
+            return Views()
+        drawn: list[View] = []
+        flat = options.with_values(depth=-1)  # a view is drawn as given, never folded again
+        whole = options.alt or graph.model
+        for view in exploration.views:
+            svg = ""
+            if view.key:  # the overview is the diagram itself
+                data, _, _ = self.render_graph(
+                    flat.with_values(alt=f"{view.title}: part of {whole}"), view.graph, "svg", []
+                )
+                svg = data.decode("utf-8")
+            drawn.append(View(view.key, view.title, view.parent, svg, _node_details(view)))
+        return Views(drawn, exploration.index, exploration.aliases)
+
     def _render_graph(
         self,
         options: DiagramOptions,
@@ -262,6 +331,15 @@ class Pipeline:
     ) -> tuple[bytes, str, bool]:
         figure = options.style in FIGURE_STYLES
         engine = None if figure else find_engine(options.engine)
+        if folds(options):
+            from .styles.graph import should_collapse
+
+            graph = folding.overview(
+                graph,
+                options.max_nodes,
+                collapse=should_collapse(options),
+                nested=options.expand_nested,
+            )
         render_options = options.stage_dict(RENDER)
         render_options.pop("format")
         if fmt != "png":
@@ -371,6 +449,37 @@ class Pending:
         data, rkey, hit = self.pipeline._render_graph(self.options, entry.graph, self.fmt, warnings)
         cached = self._entry is not None and hit
         notes = list(entry.notes)
+        explorer = self.pipeline.views(self.options, entry.graph) if self.fmt == "svg" else Views()
         return Result(
-            data, self.fmt, rkey, entry.files, cached, entry.graph, notes, warnings, entry.digests
+            data,
+            self.fmt,
+            rkey,
+            entry.files,
+            cached,
+            entry.graph,
+            notes,
+            warnings,
+            entry.digests,
+            explorer,
         )
+
+
+def _node_details(view: folding.ViewGraph) -> dict[str, dict[str, Any]]:
+    """Per drawn node (by SVG id): the facts the explorer's details panel shows."""
+    keys = (
+        *("kind", "name", "qualname", "cls", "params", "inputs", "outputs", "in_dtypes"),
+        *("out_dtypes", "scope", "label", "repeat", "repeat_group"),
+    )
+    details = {}
+    for layer in view.shown:
+        if layer.kind == "tensor":
+            continue
+        facts = asdict(layer)
+        entry = {k: facts[k] for k in keys if facts[k] not in (None, (), "", 0) or k == "params"}
+        element = f"n{layer.id}"
+        if element in view.targets:
+            entry["opens"] = view.targets[element]
+        details[element] = entry
+    for element, opens in view.targets.items():
+        details.setdefault(element, {"kind": "repeat", "opens": opens})
+    return details

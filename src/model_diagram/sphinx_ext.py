@@ -53,6 +53,7 @@ from .embed import (
     unique_ids,
 )
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
+from .explorer import manifest
 from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
@@ -64,7 +65,7 @@ from .options import (
     validate_defaults,
 )
 from .output import resolve_class_links, standalone_svg
-from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .scan import Syntax, diagrams
 
 if TYPE_CHECKING:
@@ -408,6 +409,7 @@ def fill(node: model_diagram, result: Result) -> None:
     node["svg"] = result.svg
     node["graph"] = result.graph
     node["key"] = result.key
+    node["explorer"] = result.explorer
     # the accessible name, as the SVG's title; other builders print the alt text
     node["alt"] = options.alt or options.caption or f"{model} architecture"
     node["fallback"] = options.alt or f"{model} architecture"
@@ -618,6 +620,7 @@ def _store(folder: Path, data: bytes, ext: str) -> str:
     path = folder / name
     if not (path.is_file() and path.stat().st_size == len(data)):
         atomic_write(path, data)
+        path.chmod(0o644)  # a published file: the web server's user must read it
     return name
 
 
@@ -652,6 +655,7 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         seen[node["key"]] = occurrence + 1
         resolve = _class_urls(self) if options.link_classes else None
         inner = unique_ids(resolve_class_links(node["svg"], resolve), occurrence)
+        inner += _explorer(self, node, resolve)
     table = layer_table_html(node["graph"]) if options.table else ""
     if options.format in EDITABLE_FORMATS.values():
         data = _render(self.builder.env, node, options.format)
@@ -673,6 +677,25 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
             )
         )
     raise nodes.SkipNode
+
+
+def _explorer(
+    self: HTML5Translator, node: model_diagram, resolve: Callable[[str], str | None] | None
+) -> str:
+    """The explorer's manifest; its views go to ``_images`` as sidecar scripts."""
+    views: Views | None = node.get("explorer")
+    if not views or not views.views:
+        return ""
+    folder = Path(self.builder.outdir) / self.builder.imagedir
+
+    def store(key: str, data: bytes) -> str:
+        name = _store(folder, data, "js")
+        return f"{self.builder.imgpath}/{name}" if self.builder.imgpath else name
+
+    parent = node.parent
+    ids = parent["ids"] if isinstance(parent, nodes.figure) else []
+    figure_id = ids[0] if ids else f"model-diagram-{node['key'][:10]}"
+    return manifest(views, figure_id=figure_id, resolve=resolve, store=store)
 
 
 def _class_urls(self: HTML5Translator) -> Callable[[str], str | None]:

@@ -2,7 +2,8 @@
 
 Builds the example project's Sphinx (furo) and MkDocs (Material) sites into a
 temporary folder and photographs the 10B-parameter page in headless Chromium,
-light and dark, cropped to the content column. Uses the helpers of
+light and dark, cropped to the content column, and the explorer on the BERT-base
+page: one encoder layer opened, a layer found and its details shown. Uses the helpers of
 ``tests/test_browser.py``, so the pictures show exactly what the browser tests
 check. Needs ``chromium`` on PATH; takes about half a minute.
 """
@@ -37,6 +38,18 @@ def crop(page: Page, path: Path) -> None:
     page.screenshot(path, clip={"x": x, "y": y, "width": right + MARGIN - x, "height": HEIGHT})
 
 
+def explorer_crop(page: Page, path: Path) -> None:
+    """The explorer's figure: breadcrumbs, find box, the view and the details line."""
+    x, y, width, height = page.js(
+        "(() => { const f = document.querySelector('#fig-bert'); f.scrollIntoView();"
+        " const r = f.getBoundingClientRect();"
+        " return [r.left + scrollX, r.top + scrollY, r.width, Math.min(r.height, 760)]; })()"
+    )
+    page.settle()
+    clip = {"x": max(0, x - MARGIN), "y": max(0, y - MARGIN)}
+    page.screenshot(path, clip={**clip, "width": width + 2 * MARGIN, "height": height + MARGIN})
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -51,6 +64,25 @@ def main() -> None:
                     out = HERE / f"{name}-{theme}.png"
                     crop(page, out)
                     print(f"{out.relative_to(REPO)}: {out.stat().st_size // 1024} KB")  # noqa: T201
+                assert page.errors == [], page.errors
+                page.close()
+            for site, name, theme in (("sphinx", "sphinx-furo", "light"),
+                                      ("mkdocs", "mkdocs-material", "dark")):  # fmt: skip
+                page = browser.new_page()
+                page.goto(f"{url}/{SITES[site]['bert']}#fig-bert/encoder.layer.0")
+                page.js(SITES[site][theme])
+                page.wait_for("document.querySelector('#fig-bert').dataset.view")
+                page.js(
+                    "(() => { const i = document.querySelector("
+                    "'#fig-bert .model-diagram-find-input');"
+                    " i.value = 'intermediate.dense'; i.dispatchEvent(new Event('input'));"
+                    " document.querySelector('#fig-bert .model-diagram-result').click(); })()"
+                )
+                page.wait_for("document.querySelector('#fig-bert .model-diagram-found')")
+                page.settle()
+                out = HERE / f"{name}-explorer-{theme}.png"
+                explorer_crop(page, out)
+                print(f"{out.relative_to(REPO)}: {out.stat().st_size // 1024} KB")  # noqa: T201
                 assert page.errors == [], page.errors
                 page.close()
 

@@ -58,7 +58,7 @@ KIND_NAMES = {
 def should_collapse(options: DiagramOptions) -> bool:
     """``collapse-repeats``, or by default: on when more than one level is drawn."""
     if options.collapse_repeats is None:
-        return options.depth < 0 or options.depth > 1
+        return options.depth is None or options.depth < 0 or options.depth > 1
     return options.collapse_repeats
 
 
@@ -256,9 +256,11 @@ def to_dot(
             )
         for cluster in children.get(cluster_id, []):
             css = "md-cluster md-repeat" if cluster.repeat else "md-cluster"
+            # a collapsed run keeps a stable id: the explorer opens it as its first block
+            ident = f"id={_attr(cluster.id)} " if cluster.repeat else ""
             lines.append(f"{indent}subgraph {cluster.id} {{")
             lines.append(
-                f'{indent}  graph [label={_attr(cluster.label)} class="{css}" '
+                f'{indent}  graph [{ident}label={_attr(cluster.label)} class="{css}" '
                 f'style="dashed,rounded" color="{muted}" fontcolor="{text}" labeljust=l]'
             )
             emit(cluster.id, indent + "  ")
