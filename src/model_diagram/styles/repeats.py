@@ -73,6 +73,7 @@ def collapse_repeats(graph: LayerGraph) -> LayerGraph:
         tuple(state.edges),
         graph.groups,
         tuple(state.repeats),
+        graph.modules,
     )
 
 
