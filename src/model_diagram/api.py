@@ -100,12 +100,14 @@ def render(
     save_path: str | Path | None = None,
     graph_name: str | None = None,
     cache_dir: str | Path | None = None,
+    cache_storage_options: dict[str, Any] | None = None,
+    cache_mode: str | None = None,
     **options: Any,
 ) -> Diagram:
     """Draw a model. ``options`` are schema options (hyphens or underscores)."""
     if graph_name and "alt" not in options:
         options["alt"] = graph_name
-    pipeline = Pipeline(cache_dir)
+    pipeline = Pipeline(cache_dir, storage_options=cache_storage_options, mode=cache_mode)
     if isinstance(model_or_factory, str):
         if input_data is not None:
             raise OptionError(

@@ -11,6 +11,11 @@ what the factory import loaded, so a warm lookup re-hashes those files and
 imports neither torch nor the user's package. Blobs are named by their
 SHA-256, so a truncated or corrupt blob is detected and rebuilt. Every write
 is a temp file + rename, so two builds sharing a cache never see half a file.
+
+With a :class:`~model_diagram.remote.Remote` (``cache_dir`` is a URL), this
+directory is a read-through copy of the store: a local miss asks the store,
+verifies what comes back and keeps it; new entries go to both (not to the store
+in ``read-only`` mode). ``off`` neither reads nor writes.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import os
 import re
 import shutil
 import tempfile
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import CacheError
 from .layergraph import LayerGraph, LayerGraphError
+from .remote import ENTRY, Entry, Remote, RemoteUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,33 @@ def _valid_manifest(manifest: Any) -> bool:
     )
 
 
+def _json_dict(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+#: a read-write build re-publishes an entry it copied from the store once it is this old
+#: (seconds), so ``cache prune`` sees when an entry was last used
+REFRESH_AFTER = 7 * 86400
+SUBDIRS = ("manifests", "renders", "blobs")
+
+
+def _json_dict_bytes(name: str, data: bytes) -> bool:
+    return _json_dict(data) is not None
+
+
+def _valid_manifest_bytes(name: str, data: bytes) -> bool:
+    return _valid_manifest(_json_dict(data))
+
+
+def _blob_check(name: str, data: bytes) -> bool:
+    """A blob's name is its hash: anything else is corrupt or forged."""
+    return name.rsplit("/", 1)[-1].split(".", 1)[0] == digest(data)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file and a rename: concurrent readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +119,28 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         raise
+
+
+def _prune(
+    entries: list[Entry], cutoff: float, read: Callable[[list[str]], dict[str, bytes]]
+) -> list[str]:
+    """Names to drop: stale manifests and pointers, then blobs nothing kept names."""
+    dropped = [e.name for e in entries if not e.name.startswith("blobs/") and e.mtime < cutoff]
+    kept = [e.name for e in entries if not e.name.startswith("blobs/") and e.mtime >= cutoff]
+    named = set()
+    for data in read(kept).values():
+        record = _json_dict(data) or {}
+        for value in (record.get("graph"), record.get("blob")):
+            if isinstance(value, str):
+                named.add(value)
+    dropped += [
+        e.name
+        for e in entries
+        if e.name.startswith("blobs/")
+        and e.mtime < cutoff
+        and e.name[len("blobs/") :].split(".", 1)[0] not in named
+    ]
+    return dropped
 
 
 @dataclass(frozen=True)
@@ -102,10 +159,28 @@ class TraceEntry:
 class Cache:
     """One cache directory; safe to share between concurrent builds."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: Remote | None = None, mode: str = "read-write") -> None:
         self.root = Path(root).resolve()
         self.base = self.root.parent
         self._versions: dict[str, str] = {}
+        self.remote = remote
+        self.mode = mode
+        #: problems to report once each (the store became unreachable); see take_problems
+        self.problems: list[CacheError] = []
+        #: entries the store's listing did not have (not asked for again this build)
+        self._absent: set[str] = set()
+
+    def take_problems(self) -> list[CacheError]:
+        """Problems since the last call (each reported once, by the diagram that met it)."""
+        problems, self.problems = self.problems, []
+        return problems
+
+    def _lost_remote(self, exc: RemoteUnavailable) -> None:
+        """Stop asking an unreachable store for the rest of the build; warn once."""
+        self.problems.append(
+            CacheError(f"{exc}; tracing locally and caching in {self.root} only for this build")
+        )
+        self.remote = None
 
     # -- traces
 
@@ -117,9 +192,50 @@ class Cache:
 
     def has_trace(self, trace_key: str) -> bool:
         """A manifest exists: a cheap guess (no hashing) that :meth:`lookup_trace` will hit."""
-        return (self.root / "manifests" / f"{trace_key}.json").is_file()
+        if self.mode == "off":
+            return False
+        name = f"manifests/{trace_key}.json"
+        return (self.root / name).is_file() or self._load(name, _valid_manifest_bytes) is not None
+
+    def prefetch(self, trace_keys: Iterable[str]) -> None:
+        """Copy in the store's manifests for these keys and their layer graphs, with one
+        listing and two batched reads, so a warm build's lookups stay local."""
+        if self.remote is None or self.mode == "off":
+            return
+        wanted = {
+            f"manifests/{k}.json"
+            for k in trace_keys
+            if not (self.root / "manifests" / f"{k}.json").is_file()
+        }
+        if not wanted:
+            return
+        try:
+            listed = {e.name: e.mtime for e in self.remote.listing("manifests")}
+            present = sorted(wanted & listed.keys())
+            self._absent |= wanted - listed.keys()
+            manifests = self._copy_in(self.remote.get_many(present), _valid_manifest_bytes)
+            graphs = sorted(
+                {
+                    f"blobs/{m['graph']}.json"
+                    for m in map(_json_dict, manifests.values())
+                    if m is not None
+                    and isinstance(m.get("graph"), str)
+                    and _DIGEST.fullmatch(m["graph"])
+                }
+            )
+            graphs = [g for g in graphs if not (self.root / g).is_file()]
+            self._copy_in(self.remote.get_many(graphs), _blob_check)
+            if self.mode == "read-write":
+                stale = time.time() - REFRESH_AFTER
+                for name in manifests:
+                    if listed.get(name, 0.0) < stale:
+                        self.remote.put(name, manifests[name])  # last used: now
+        except RemoteUnavailable as exc:
+            self._lost_remote(exc)
 
     def lookup_trace(self, trace_key: str) -> TraceEntry | None:
+        if self.mode == "off":
+            return None
         manifest = self._read_json(self.root / "manifests" / f"{trace_key}.json")
         if not _valid_manifest(manifest):
             return None  # missing, corrupt or from another schema: trace again
@@ -140,6 +256,7 @@ class Cache:
                     return None
             except importlib.metadata.PackageNotFoundError:
                 return None
+        self._refresh(self.root / "manifests" / f"{trace_key}.json")
         if manifest.get("error") is not None:
             return TraceEntry(None, tuple(files), (), error=dict(manifest["error"]))
         raw = self._read_blob(manifest["graph"], "json")
@@ -164,6 +281,8 @@ class Cache:
         dists: dict[str, str],
         notes: list[str],
     ) -> None:
+        if self.mode == "off":
+            return
         graph_digest = self._write_blob(graph.to_json().encode(), "json")
         manifest = {
             "schema": SCHEMA,
@@ -185,6 +304,8 @@ class Cache:
     ) -> None:
         """Remember a deterministic failure under the key a success would have, so a warm
         build repeats its warning without tracing; an edit to a listed file retries it."""
+        if self.mode == "off":
+            return
         manifest = {
             "schema": SCHEMA,
             "files": {self._rel(Path(p)): h for p, h in sorted(files.items())},
@@ -198,12 +319,17 @@ class Cache:
     # -- rendered outputs
 
     def lookup_render(self, render_key: str, ext: str) -> bytes | None:
+        if self.mode == "off":
+            return None
         pointer = self._read_json(self.root / "renders" / f"{render_key}.json")
         if pointer is None or not isinstance(pointer.get("blob"), str):
             return None
+        self._refresh(self.root / "renders" / f"{render_key}.json")
         return self._read_blob(pointer["blob"], ext)
 
     def store_render(self, render_key: str, data: bytes, ext: str) -> None:
+        if self.mode == "off":
+            return
         blob = self._write_blob(data, ext)
         self._write(
             self.root / "renders" / f"{render_key}.json", json.dumps({"blob": blob}).encode()
@@ -219,7 +345,48 @@ class Cache:
             entries = list(folder.iterdir()) if folder.is_dir() else []
             counts[sub] = len(entries)
             total += sum(e.stat().st_size for e in entries if e.is_file())
-        return {"path": str(self.root), "bytes": total, **counts}
+        info: dict[str, Any] = {"path": str(self.root), "bytes": total, **counts}
+        if self.remote is not None:
+            info["remote"] = {"url": self.remote.url}
+            try:
+                found = self.remote.entries()
+            except RemoteUnavailable as exc:
+                info["remote"]["error"] = str(exc)
+            else:
+                info["remote"]["bytes"] = sum(e.size for e in found)
+                for sub in SUBDIRS:
+                    info["remote"][sub] = sum(1 for e in found if e.name.startswith(sub + "/"))
+        return info
+
+    def prune(self, older_than: float) -> dict[str, int]:
+        """Drop entries not used for ``older_than`` seconds, here and in the store; a blob
+        goes only when no kept manifest or pointer names it. Only files named like the
+        cache's own entries are touched."""
+        cutoff = time.time() - older_than
+        local = [
+            Entry(path.relative_to(self.root).as_posix(), 0, path.stat().st_mtime)
+            for sub in SUBDIRS
+            if (self.root / sub).is_dir()
+            for path in (self.root / sub).iterdir()
+            if path.is_file() and ENTRY.fullmatch(f"{sub}/{path.name}")
+        ]
+        read_local = lambda names: {  # noqa: E731
+            n: (self.root / n).read_bytes() for n in names if (self.root / n).is_file()
+        }
+        dropped = _prune(local, cutoff, read_local)
+        for name in dropped:
+            with contextlib.suppress(OSError):
+                (self.root / name).unlink()
+        counts = {"local": len(dropped)}
+        if self.remote is not None:
+            remote = self.remote
+            try:
+                gone = _prune(remote.entries(), cutoff, remote.get_many)
+                remote.remove(gone)
+            except RemoteUnavailable as exc:
+                raise CacheError(str(exc)) from None
+            counts["remote"] = len(gone)
+        return counts
 
     def clear(self) -> None:
         for sub in ("manifests", "renders", "blobs"):
@@ -227,34 +394,77 @@ class Cache:
 
     # -- internals
 
+    def _refresh(self, path: Path) -> None:
+        """Mark a local entry used (its mtime), for :meth:`prune`."""
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < time.time() - 86400:
+                os.utime(path)
+
     def _rel(self, path: Path) -> str:
-        """Project files are stored relative to the cache's parent (portable in CI)."""
+        """Project files are stored relative to the cache's parent, with ``..`` for files
+        up to two levels beside it (``src/`` next to ``docs/`` or ``docs/source/``), so
+        another checkout path still hits; files elsewhere keep their absolute path."""
+        resolved = path.resolve()
         try:
-            return path.resolve().relative_to(self.base).as_posix()
-        except ValueError:
-            return str(path)
+            rel = Path(os.path.relpath(resolved, self.base))
+        except ValueError:  # another drive (Windows)
+            return str(resolved)
+        return rel.as_posix() if rel.parts[:3].count("..") < 3 else str(resolved)
 
     def _abs(self, name: str) -> Path:
         path = Path(name)
-        return path if path.is_absolute() else self.base / path
+        return path if path.is_absolute() else Path(os.path.normpath(self.base / path))
 
     def _read_json(self, path: Path) -> dict[str, Any] | None:
+        raw = self._load(path.relative_to(self.root).as_posix(), _json_dict_bytes)
+        data = _json_dict(raw) if raw is not None else None
+        if raw is not None and data is None:
+            log.debug("model-diagram: ignoring unreadable cache file %s", path)
+        return data
+
+    def _load(self, name: str, valid: Callable[[str, bytes], bool]) -> bytes | None:
+        """An entry's bytes: the local copy, else the store's (checked by ``valid``, then
+        copied in so the next build asks nobody)."""
+        path = self.root / name
         try:
-            data = json.loads(path.read_bytes())
+            return path.read_bytes()
         except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
+            pass
+        except OSError as exc:
             log.debug("model-diagram: ignoring unreadable cache file %s (%s)", path, exc)
             return None
-        return data if isinstance(data, dict) else None
+        if self.remote is None or name in self._absent:
+            return None
+        try:
+            data = self.remote.get(name)
+        except RemoteUnavailable as exc:
+            self._lost_remote(exc)
+            return None
+        if data is None:
+            return None
+        return self._copy_in({name: data}, valid).get(name)
+
+    def _copy_in(
+        self, found: dict[str, bytes], valid: Callable[[str, bytes], bool]
+    ) -> dict[str, bytes]:
+        """Keep what the store sent that passes ``valid``; the rest is ignored (a store
+        is untrusted input, like any cache)."""
+        kept = {}
+        for name, data in found.items():
+            if not valid(name, data):
+                log.debug("model-diagram: ignoring a malformed entry %s from the store", name)
+                continue
+            with contextlib.suppress(OSError):
+                atomic_write(self.root / name, data)
+            kept[name] = data
+        return kept
 
     def _read_blob(self, blob: str, ext: str) -> bytes | None:
         if not _DIGEST.fullmatch(blob):
             return None  # a corrupt pointer: never a path out of the cache (it could unlink)
         path = self.root / "blobs" / f"{blob}.{ext}"
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = self._load(f"blobs/{blob}.{ext}", _blob_check)
+        if data is None:
             return None
         if digest(data) != blob:
             log.debug("model-diagram: cache blob %s is corrupt; rebuilding it", path)
@@ -268,9 +478,21 @@ class Cache:
         path = self.root / "blobs" / f"{blob}.{ext}"
         if not (path.is_file() and path.stat().st_size == len(data)):
             self._write(path, data)
+        else:  # the store may not have what this directory has
+            self._publish(path, data)
         return blob
 
+    def _publish(self, path: Path, data: bytes) -> None:
+        if self.remote is not None and self.mode == "read-write":
+            try:
+                self.remote.put(path.relative_to(self.root).as_posix(), data)
+            except RemoteUnavailable as exc:
+                self._lost_remote(exc)
+
     def _write(self, path: Path, data: bytes) -> None:
+        """Write locally, and publish to the store in read-write mode (a blob is always
+        published before the manifest or pointer that names it)."""
+        self._publish(path, data)
         try:
             atomic_write(path, data)
         except OSError as exc:

@@ -2,7 +2,7 @@
 
     model-diagram render FACTORY [--OPTION VALUE ...] -o OUT(.svg|.png|.pdf|.json)
     model-diagram diff OLD NEW [--OPTION VALUE ...] [-o OUT(.svg|.png|.pdf|.html)]
-    model-diagram cache info|clear [--cache-dir DIR]
+    model-diagram cache info|clear|prune [--cache-dir DIR|URL] [--older-than 30d]
 
 One flag per schema option; structured values are YAML flow / JSON, e.g.
 ``--kwargs '{input_ids: "long[1,16](0,1000)"}'``. A ``.json`` output is an
@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from . import diffdraw, snapshot
-from .cache import Cache
 from .diff import compare
 from .errors import DiagramError, OptionError
 from .explorer import is_html, standalone_html
@@ -27,13 +30,14 @@ from .layergraph import LayerGraph
 from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
 from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
+from .remote import MODE_ENV, MODES
 
 #: ``diff``'s own options, not the drawing's
 _DIFF_ONLY = {"compare-to"}
 
 
 def _add_options(parser: argparse.ArgumentParser, skip: set[str]) -> None:
-    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
+    _cache_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log cache hits and traces")
     for name, spec in OPTIONS.items():
         if name == "factory" or name in skip:
@@ -69,22 +73,76 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the later version: a factory or a snapshot .json")
     diff.add_argument("-o", "--output", help="also draw the diff (.svg, .png, .pdf, .html)")
     _add_options(diff, _DIFF_ONLY)
-    cache = sub.add_parser("cache", help="inspect or empty the cache")
-    cache.add_argument("action", choices=["info", "clear"])
-    cache.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="cache directory")
+    cache = sub.add_parser("cache", help="inspect, empty or prune the cache")
+    cache.add_argument("action", choices=["info", "clear", "prune"])
+    _cache_arguments(cache)
+    cache.add_argument(
+        "--older-than",
+        default="30d",
+        help="prune: drop entries not used for this long (30d, 12h, 90m, 3600s)",
+    )
     return parser
+
+
+def _cache_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        default=DEFAULT_CACHE_DIR,
+        help="cache directory, or the URL of a shared store (s3://, gs://, az://, file://)",
+    )
+    parser.add_argument(
+        "--cache-storage-options",
+        metavar="MAPPING",
+        help="fsspec storage options, JSON or YAML: '{client_kwargs: {endpoint_url: \"...\"}}'",
+    )
+    parser.add_argument("--cache-mode", choices=MODES, help=f"overrides {MODE_ENV} if unset")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> float:
+    match = _DURATION.match(text)
+    if match is None:
+        raise OptionError(f"--older-than {text!r}: give a number with s, m, h, d or w (30d)")
+    return float(match[1]) * _SECONDS[match[2]]
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    options: dict[str, Any] = {}
+    if args.cache_storage_options:
+        try:
+            options = yaml.safe_load(args.cache_storage_options)
+        except yaml.YAMLError as exc:
+            raise OptionError(f"--cache-storage-options is not valid YAML or JSON: {exc}") from None
+        if not isinstance(options, dict):
+            raise OptionError("--cache-storage-options must be a mapping")
+    return Pipeline(args.cache_dir, storage_options=options, mode=args.cache_mode)
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    try:
+        store = _pipeline(args).cache
+        for problem in store.take_problems():
+            print(f"model-diagram: warning: {problem.message}", file=sys.stderr)
+        if args.action == "clear":
+            store.clear()
+            print(f"cleared {store.root}")
+        elif args.action == "prune":
+            print(json.dumps(store.prune(_duration(args.older_than)), indent=2))
+        else:
+            print(json.dumps(store.info(), indent=2))
+    except DiagramError as exc:
+        print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "cache":
-        store = Cache(Path(args.cache_dir))
-        if args.action == "clear":
-            store.clear()
-            print(f"cleared {store.root}")
-        else:
-            print(json.dumps(store.info(), indent=2))
-        return 0
+        return _cache_command(args)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     sys.path.insert(0, str(Path.cwd()))
     given = {
@@ -95,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diff":
         return _diff(args, given)
     out = Path(args.output)
-    pipeline = Pipeline(args.cache_dir)
+    pipeline = _pipeline(args)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
         page = is_html(out.name) and "format" not in given
@@ -138,7 +196,7 @@ def _diff(args: argparse.Namespace, given: dict[str, str]) -> int:
     """Exit 0 when the architectures are the same, 1 when they differ, 2 on an error."""
     out = Path(args.output) if args.output else None
     fmt = out.suffix.lower().lstrip(".") if out else ""
-    pipeline = Pipeline(args.cache_dir)  # two snapshots never start the worker
+    pipeline = _pipeline(args)  # two snapshots never start the worker
     try:
         if out is not None and fmt not in diffdraw.FORMATS:
             raise OptionError(

@@ -89,6 +89,7 @@ from .options import (
 )
 from .output import find_engine, resolve_class_links
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
+from .remote import MODES, is_url
 from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
@@ -153,7 +154,10 @@ class ModelDiagramConfig(base.Config):  # type: ignore[no-untyped-call]
     """The ``plugins: - model-diagram:`` keys. Paths are relative to ``mkdocs.yml``."""
 
     defaults = _Defaults()
-    cache_dir = c.Dir(exists=False, default=DEFAULT_CACHE_DIR)
+    #: a directory (relative to mkdocs.yml) or the URL of a shared store (s3://, gs://, ...)
+    cache_dir = c.Type(str, default=DEFAULT_CACHE_DIR)
+    cache_storage_options = c.Type(dict, default={})
+    cache_mode: c.Optional[str] = c.Optional(c.Choice(MODES))
     engine: c.Optional[str] = c.Optional(_SchemaValue("engine"))
     timeout: c.Optional[float] = c.Optional(_SchemaValue("timeout"))
     on_error = c.Choice(("warn", "raise"), default="warn")
@@ -249,6 +253,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._seconds = 0.0
         self._nonce = secrets.token_hex(4)
         self._files: Files | None = None
+        #: what the pipeline's cache was made from (store, mode, storage options)
+        self._cache: tuple[str, str | None, str] | None = None
         self._class_urls: dict[str, Page] | None = None
         #: SVGs waiting for on_post_page, by marker number
         self._svgs: dict[int, str] = {}
@@ -283,11 +289,22 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             for key in ("engine", "timeout")
             if getattr(settings, key) is not None
         } | settings.defaults
-        cache_dir = Path(settings.cache_dir)
-        if self.pipeline is None or self.pipeline.cache.root != cache_dir.resolve():
+        here = Path(config.config_file_path or "mkdocs.yml").resolve().parent
+        # a URL is a shared store; the site's own directory keeps a read-through copy
+        local = here / (DEFAULT_CACHE_DIR if is_url(settings.cache_dir) else settings.cache_dir)
+        store = settings.cache_dir if is_url(settings.cache_dir) else str(local.resolve())
+        cache = (store, settings.cache_mode, repr(sorted(settings.cache_storage_options.items())))
+        if self.pipeline is None or self._cache != cache:
             if self.pipeline is not None:
                 self.pipeline.close()
-            self.pipeline = Pipeline(cache_dir, jobs=settings.jobs)
+            self.pipeline = Pipeline(
+                store,
+                jobs=settings.jobs,
+                storage_options=settings.cache_storage_options,
+                mode=settings.cache_mode,
+                local_dir=local,
+            )
+            self._cache = cache
         self.pipeline.new_build()
         self._site_dir = Path(config.site_dir)
         self._docs_dir = Path(config.docs_dir)
@@ -677,6 +694,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
 
     def _uncached(self, files: Files) -> Iterator[DiagramOptions]:
         assert self.pipeline is not None
+        found: list[DiagramOptions] = []
         for file in files.documentation_pages():
             try:
                 text = file.content_string
@@ -684,10 +702,13 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 continue
             if FENCE_NAME not in text:
                 continue
-            for found in diagrams(text, self._syntax, self.defaults):
-                for options in traced_versions(found):
-                    if not self.pipeline.cache.has_trace(trace_key(options)):
-                        yield options
+            for scanned in diagrams(text, self._syntax, self.defaults):
+                found.extend(traced_versions(scanned))
+        cache = self.pipeline.cache
+        cache.prefetch(trace_key(options) for options in found)  # a shared store's, at once
+        for options in found:
+            if not cache.has_trace(trace_key(options)):
+                yield options
 
     def _add_paths(self, paths: list[str]) -> None:
         self._remove_paths()

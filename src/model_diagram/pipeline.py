@@ -26,6 +26,7 @@ from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
+from .remote import Remote, cache_mode, is_url
 from .theme import svg_style
 
 if TYPE_CHECKING:
@@ -156,8 +157,32 @@ class Pipeline:
         worker: Worker | None = None,
         *,
         jobs: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        mode: str | None = None,
+        local_dir: Path | str | None = None,
     ) -> None:
-        self.cache = Cache(Path(cache_dir or DEFAULT_CACHE_DIR))
+        """``cache_dir``: a directory, or an fsspec URL of a shared store whose read-through
+        copy is ``local_dir``; ``mode``: read-write, read-only or off
+        (``MODEL_DIAGRAM_CACHE_MODE`` overrides it). A store that cannot be opened is a
+        warning on the first diagram, never a failed build."""
+        problems: list[CacheError] = []
+        try:
+            resolved = cache_mode(mode)
+        except CacheError as exc:
+            problems.append(exc)
+            resolved = "read-write"
+        remote = None
+        if is_url(cache_dir):
+            local = Path(local_dir or DEFAULT_CACHE_DIR)
+            if resolved != "off":
+                try:
+                    remote = Remote(str(cache_dir), storage_options)
+                except CacheError as exc:
+                    problems.append(exc)
+        else:
+            local = Path(cache_dir or DEFAULT_CACHE_DIR)
+        self.cache = Cache(local, remote, resolved)
+        self.cache.problems.extend(problems)
         self._worker = worker
         self._jobs = jobs
         self.traced = 0
@@ -447,6 +472,7 @@ class Pending:
             warnings.extend(stored)
         assert entry.graph is not None
         data, rkey, hit = self.pipeline._render_graph(self.options, entry.graph, self.fmt, warnings)
+        warnings.extend(self.pipeline.cache.take_problems())  # a store that went away
         cached = self._entry is not None and hit
         notes = list(entry.notes)
         explorer = self.pipeline.views(self.options, entry.graph) if self.fmt == "svg" else Views()

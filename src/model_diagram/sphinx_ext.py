@@ -66,6 +66,7 @@ from .options import (
 )
 from .output import resolve_class_links, standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
+from .remote import MODES, is_url
 from .scan import Syntax, diagrams
 
 if TYPE_CHECKING:
@@ -128,9 +129,18 @@ def check_config(app: Sphinx, config: Config) -> None:
         raise _config_error("jobs", f"{jobs!r} is not a number of processes (1 or more)")
     cache_dir = config.model_diagram_cache_dir
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
-        raise _config_error("cache_dir", f"{cache_dir!r} is not a path")
+        raise _config_error("cache_dir", f"{cache_dir!r} is not a path or URL")
+    options = config.model_diagram_cache_storage_options
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise _config_error("cache_storage_options", f"{options!r} is not a mapping")
+    mode = config.model_diagram_cache_mode
+    if mode is not None and mode not in MODES:
+        raise _config_error("cache_mode", f"{mode!r} is not one of {', '.join(MODES)}")
     base = Path(app.confdir or app.srcdir)
-    config.model_diagram_cache_dir = str(base / (cache_dir or DEFAULT_CACHE_DIR))
+    # a URL is a shared store; this build's own directory keeps a read-through copy
+    config.model_diagram_local_cache = str(base / DEFAULT_CACHE_DIR)
+    if not is_url(cache_dir):
+        config.model_diagram_cache_dir = str(base / (cache_dir or DEFAULT_CACHE_DIR))
 
 
 class BuildState:
@@ -157,7 +167,10 @@ class BuildState:
 
     @property
     def pipeline(self) -> Pipeline:
-        cache_dir = Path(self.config.model_diagram_cache_dir).resolve()
+        configured = self.config.model_diagram_cache_dir
+        # a shared store's pipeline caches in the local read-through copy
+        local = self.config.model_diagram_local_cache if is_url(configured) else configured
+        cache_dir = Path(local).resolve()
         if (
             self._pipeline is None
             or self.pid != os.getpid()
@@ -167,7 +180,11 @@ class BuildState:
                 self._pipeline.close()  # the cache dir changed (a tool reusing the env)
             self.pid = os.getpid()
             self._pipeline = Pipeline(
-                self.config.model_diagram_cache_dir, jobs=self.config.model_diagram_jobs
+                self.config.model_diagram_cache_dir,
+                jobs=self.config.model_diagram_jobs,
+                storage_options=self.config.model_diagram_cache_storage_options,
+                mode=self.config.model_diagram_cache_mode,
+                local_dir=self.config.model_diagram_local_cache,
             )
         return self._pipeline
 
@@ -590,9 +607,11 @@ def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
 
 
 def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[DiagramOptions]:
-    """Options of the diagrams a cheap scan finds on these pages that were never traced."""
+    """Options of the diagrams a cheap scan finds on these pages that were never traced
+    (a shared store's entries for them are fetched in one batch first)."""
     cache = build_state(env).pipeline.cache
     defaults = page_defaults(env.config)
+    found: list[DiagramOptions] = []
     for docname in docnames:
         path = Path(env.doc2path(docname))
         try:
@@ -605,10 +624,12 @@ def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[Diagr
             "myst" if env.config.source_suffix.get(path.suffix) == "markdown" else "rst"
         )
         colon_fence = "colon_fence" in getattr(env.config, "myst_enable_extensions", ())
-        for found in diagrams(text, syntax, defaults, colon_fence=colon_fence):
-            for options in traced_versions(found):
-                if not cache.has_trace(trace_key(options)):
-                    yield options
+        for scanned in diagrams(text, syntax, defaults, colon_fence=colon_fence):
+            found.extend(traced_versions(scanned))
+    cache.prefetch(trace_key(options) for options in found)
+    for options in found:
+        if not cache.has_trace(trace_key(options)):
+            yield options
 
 
 # -- output
@@ -793,6 +814,8 @@ def add_assets(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(f"{PREFIX}defaults", {}, "env", types=frozenset({dict}))
     app.add_config_value(f"{PREFIX}cache_dir", None, "", types=frozenset({str, Path, type(None)}))
+    app.add_config_value(f"{PREFIX}cache_storage_options", {}, "", types=frozenset({dict}))
+    app.add_config_value(f"{PREFIX}cache_mode", None, "", types=frozenset({str, type(None)}))
     app.add_config_value(f"{PREFIX}engine", None, "env", types=frozenset({str, type(None)}))
     app.add_config_value(f"{PREFIX}embed", "inline", "html", types=frozenset({str}))
     app.add_config_value(f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)}))
