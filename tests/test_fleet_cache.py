@@ -151,12 +151,12 @@ def sphinx_site(src: Path, cache_dir: str, options: dict[str, Any], mode: str | 
 SPHINX_BUILD = """
 import io, json, sys
 from sphinx.application import Sphinx
-import model_diagram.worker as worker
 out = io.StringIO()
 app = Sphinx(sys.argv[1], sys.argv[1], sys.argv[2], sys.argv[2] + "-doctrees", "html",
              status=out, warning=out)
 app.build()
-print(json.dumps({"torch": "torch" in sys.modules, "workers": len(worker._WORKERS),
+started = app.env.model_diagram_build.pipeline.worker_started
+print(json.dumps({"torch": "torch" in sys.modules, "workers": int(started),
                   "status": app.statuscode, "log": out.getvalue()}))
 """
 
@@ -333,10 +333,10 @@ def test_memory_store_shares_entries_between_local_copies(tmp_path: Path) -> Non
     first = Pipeline(store, local_dir=tmp_path / "a")
     cold = first.diagram(options)
     assert first.traced == 1 and not cold.cached
-    jobs = first.worker.jobs
+    jobs = first.worker.submitted
     second = Pipeline(store, worker=first.worker, local_dir=tmp_path / "b")
     warm = second.diagram(options)
-    assert warm.cached and second.traced == 0 and first.worker.jobs == jobs
+    assert warm.cached and second.traced == 0 and first.worker.submitted == jobs
     assert warm.svg == cold.svg
     assert (tmp_path / "b" / "manifests").is_dir()
     # a forged entry in the store is refused, not embedded: the blob no longer matches
