@@ -246,7 +246,7 @@ def tables(
         if "skipped" in out:
             failures.append([library, name, "-", "-", "skipped", out["skipped"]])
             continue
-        family = out.get("family", "?")
+        family = "timed out" if "timeout" in out else out.get("family", "?")
         for side in ("ours", "torchview"):
             for d in DEPTHS:
                 cell = out[side].get(str(d))
@@ -286,7 +286,7 @@ def print_tables(summary: list[list[str]], failures: list[list[str]]) -> None:
 
 def rst_text(text: str) -> str:
     """A table cell as plain text: csv-table reads cells as reStructuredText."""
-    return re.sub(r"([\\`*_|<>\[\]:])", r"\\\1", text)
+    return re.sub(r"([\\`*_|<>\[\]:])", r"\\\1", " ".join(text.split()))
 
 
 def write_docs(summary: list[list[str]], failures: list[list[str]]) -> None:
