@@ -41,6 +41,8 @@ MAX_NUMEL = 2**63 - 1
 #: bound the nesting and the number of items of an input structure
 MAX_DEPTH = 32
 MAX_ITEMS = 10_000
+#: longest spec string (a spec with 30-digit dims fits easily)
+MAX_SPEC = 1_000
 
 _SPEC = re.compile(
     r"""^\s*(?P<dtype>[A-Za-z][A-Za-z0-9_]*)\s*
@@ -48,7 +50,8 @@ _SPEC = re.compile(
         (?:\((?P<range>[^)]*)\))?\s*$""",
     re.VERBOSE,
 )
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+#: at most 30 digits: no dim or bound needs more, and int() refuses over 4300
+_INT = re.compile(r"^\s*[+-]?\d{1,30}\s*$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class TensorSpec:
 
 def parse_spec(text: str) -> TensorSpec:
     """Parse one spec string; the error names the spec and the accepted grammar."""
+    if len(text) > MAX_SPEC:
+        raise InputError(
+            f"a tensor spec of {len(text)} characters is too long (at most {MAX_SPEC}): "
+            f"{text[:60]!r}..."
+        )
     match = _SPEC.match(text)
     if match is None:
         raise InputError(

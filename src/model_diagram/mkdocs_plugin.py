@@ -117,7 +117,7 @@ class _Defaults(BaseConfigOption[dict[str, Any]]):
             return {}
         try:
             defaults = validate_defaults(value)
-        except OptionError as exc:
+        except DiagramError as exc:  # an option error, or a malformed tensor spec
             raise ValidationError(exc.message) from None
         if "factory" in defaults:
             raise ValidationError("'factory' names one model; give it in each block")
@@ -143,7 +143,7 @@ class _SchemaValue(BaseConfigOption[Any]):
             value = self.spec.from_value(value)
             if self.spec.name == "engine":
                 find_engine(value)
-        except (OptionError, RenderError) as exc:
+        except DiagramError as exc:
             # MkDocs already says "option 'engine': "
             message = exc.message.removeprefix(f"option '{self.spec.name}': ")
             raise ValidationError(message) from None
@@ -496,7 +496,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         try:
             with reported_as_bug():  # a bug of ours: still one placeholder, not a lost page
                 values = read_block(source, line)
-                factory = str(values.get("factory") or "")
+                found = values.get("factory")
+                factory = found if isinstance(found, str) else ""  # str() of a YAML bomb never ends
                 options = parse_options(values, defaults=self.defaults)
                 assert self.pipeline is not None
                 pending = self.pipeline.submit(options)

@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, cast, get_type_hints
 
-import yaml
-
 from .errors import DiagramError, InputError, OptionError
 from .fonts import ALIASES, FAMILIES
 from .inputs import check_size, parse_structure
 from .theme import PALETTES
 from .units import print_inches
+from .yamlread import YamlError, read_yaml
 
 Converter = Callable[[Any], Any]
 
@@ -52,19 +51,34 @@ class OptionSpec:
     colors: bool = False
 
     def from_value(self, value: Any) -> Any:
-        """Validate a YAML/Python value; the error names option, value and what is accepted."""
+        """Validate a YAML/Python value; the error names option, value and what is accepted.
+
+        Never raises anything but a :class:`DiagramError` (the pre-scanners rely on it):
+        the value's size is bounded first, so no converter walks an alias bomb.
+        """
         try:
+            try:
+                check_size(value, "input" if self.name in INPUT_OPTIONS else "value")
+            except InputError as exc:
+                if self.name in INPUT_OPTIONS:
+                    raise
+                raise OptionError(exc.message) from None
             return self.convert(value)
         except DiagramError as exc:
-            if isinstance(exc, OptionError):
+            if isinstance(exc, OptionError) and exc.message.startswith("option '"):
                 raise
             exc.message = f"option '{self.name}': {exc.message}"
             exc.args = (exc.message,)
             raise
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise OptionError(  # a short repr: YAML aliases can make a value huge
-                f"option '{self.name}': invalid value {_REPR.repr(value)} ({exc}); "
-                f"expected {self.type}"
+                f"option '{self.name}': invalid value {_REPR.repr(value)} "
+                f"({str(exc)[:200]}); expected {self.type}"
+            ) from None
+        except Exception as exc:  # a converter's bug must still be a located warning
+            raise OptionError(
+                f"option '{self.name}': cannot read {_REPR.repr(value)} "
+                f"({type(exc).__name__}); expected {self.type}"
             ) from None
 
     def from_string(self, text: str | None) -> Any:
@@ -78,11 +92,11 @@ class OptionSpec:
         if self.colors:  # '[#fff, #000]' and '{Conv2d: #56b4e9}' as typed on a command line
             text = _BARE_HEX.sub(r"\1'\2'", text)
         try:
-            value = yaml.safe_load(text)
-        except (yaml.YAMLError, RecursionError) as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            value = read_yaml(text)
+        except YamlError as exc:
             raise OptionError(
-                f"option '{self.name}': cannot parse {text.strip()!r} as YAML/JSON ({problem})"
+                f"option '{self.name}': cannot parse {_REPR.repr(text.strip())} as YAML/JSON "
+                f"({exc.message})"
             ) from None
         return self.from_value(value)
 
@@ -420,12 +434,32 @@ def _opacity(value: Any) -> float:
     return number / 255 if number > 1 else number
 
 
+#: largest size, spacing or font size in px (figures are at most 100000 px a side)
+MAX_PIXELS = 10_000.0
+#: largest scale factor of the layered and lenet styles
+MAX_SCALE = 100.0
+
+
 def _pixels(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("not a number")
     number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError("must be a number of pixels >= 0")
+    if not math.isfinite(number) or not 0 <= number <= MAX_PIXELS:
+        raise ValueError(f"must be a number of pixels from 0 to {MAX_PIXELS:.0f}")
+    return number
+
+
+def _font_size(value: Any) -> float:
+    number = _positive_number(value)
+    if number > MAX_PIXELS:
+        raise ValueError(f"must be at most {MAX_PIXELS:.0f} px")
+    return number
+
+
+def _scale(value: Any) -> float:
+    number = _positive_number(value)
+    if number > MAX_SCALE:
+        raise ValueError(f"must be at most {MAX_SCALE:g}")
     return number
 
 
@@ -879,7 +913,7 @@ class DiagramOptions:
         1.0,
         "number",
         "(layered, lenet) Multiplier for heights and depths (spatial sizes).",
-        _positive_number,
+        _scale,
         stage=RENDER,
         example="0.8",
     )
@@ -887,7 +921,7 @@ class DiagramOptions:
         1.0,
         "number",
         "(layered, lenet) Multiplier for widths (channels; plane offsets in lenet).",
-        _positive_number,
+        _scale,
         stage=RENDER,
         example="1.5",
     )
@@ -953,7 +987,7 @@ class DiagramOptions:
         12.0,
         "px",
         "(layered, lenet) Size of labels and legend text.",
-        _positive_number,
+        _font_size,
         stage=RENDER,
         example="14",
     )
@@ -1143,9 +1177,11 @@ def canonical_name(key: str) -> str:
         return key
     if key in _ALIASES:
         return _ALIASES[key]
-    close = difflib.get_close_matches(key.replace("_", "-"), OPTIONS, n=3)
+    close = difflib.get_close_matches(key[:100].replace("_", "-"), OPTIONS, n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise OptionError(f"unknown option {key!r}{hint} (known options: {', '.join(OPTIONS)})")
+    raise OptionError(
+        f"unknown option {_REPR.repr(key)}{hint} (known options: {', '.join(OPTIONS)})"
+    )
 
 
 def parse_options(

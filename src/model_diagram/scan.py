@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import Any, Literal
 
-import yaml
-
 from .errors import DiagramError, OptionError
 from .options import DiagramOptions, parse_options
+from .yamlread import YamlError, read_yaml
 
 NAME = "model-diagram"
 
@@ -412,23 +411,15 @@ def body_key(lines: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: safe loading only; libyaml's loader when PyYAML has it (a warm build reads every block twice)
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def read_block(source: str, line: int | None) -> dict[str, Any]:
     """A MkDocs block body as an option mapping; YAML problems name the file line."""
     try:
-        values = yaml.load(source, Loader=_SAFE_LOADER)  # safe: SafeLoader or CSafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        values = read_yaml(source)  # safe types only, sizes bounded before expanding
+    except YamlError as exc:
         at = ""
-        if mark is not None:
-            at = f" at line {line + 1 + mark.line}" if line else f" at body line {mark.line + 1}"
-        raise OptionError(f"the block is not valid YAML{at}: {problem}") from None
-    except RecursionError:
-        raise OptionError("the block is not valid YAML: it is nested too deeply") from None
+        if exc.line is not None:
+            at = f" at line {line + 1 + exc.line}" if line else f" at body line {exc.line + 1}"
+        raise OptionError(f"the block is not valid YAML{at}: {exc.message}") from None
     if values is None:
         raise OptionError("the block is empty: give at least 'factory: package.module:attr'")
     if not isinstance(values, Mapping):

@@ -143,9 +143,30 @@ def num(value: float) -> str:
     return "0" if text in {"-0", ""} else text
 
 
+#: largest side of a figure, in px: options multiply sizes, and a page cannot show more
+MAX_SIDE = 100_000.0
+#: most pixels of a PNG (about 200 MB of RGBA while it is drawn)
+MAX_PIXELS = 50_000_000
+
+
 def export(canvas: Canvas, fmt: str, dpi: int, scope: str) -> bytes:
     """The figure as ``svg`` (to be passed through ``clean_svg``, or converted to PDF by
-    :mod:`model_diagram.pdf`) or ``png``."""
+    :mod:`model_diagram.pdf`) or ``png``.
+
+    A figure too large to show (sizes and spacing multiply) is refused, never drawn
+    with an infinite or enormous ``viewBox``.
+    """
+    w, h = canvas.width, canvas.height
+    if not (math.isfinite(w) and math.isfinite(h)) or max(w, h) > MAX_SIDE:
+        raise RenderError(
+            f"the figure would be {w:.3g} x {h:.3g} px (at most {MAX_SIDE:.0f} px a side); "
+            "use smaller spacing, sizes, scales or font-size"
+        )
+    if fmt == "png" and w * h * (dpi / 96.0) ** 2 > MAX_PIXELS:
+        raise RenderError(
+            f"a PNG of this figure at {dpi} dpi would have over {MAX_PIXELS:,} pixels; "
+            "lower dpi or save as SVG"
+        )
     if fmt == "png":
         return to_png(canvas, dpi)
     return to_svg(canvas, scope).encode("utf-8")
