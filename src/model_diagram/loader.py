@@ -7,11 +7,13 @@ cache manifest, so a warm lookup can re-hash files without importing anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import inspect
 import site
 import sys
 import sysconfig
@@ -135,9 +137,70 @@ def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     return dict(sorted(files.items())), dists
 
 
+@cache
+def _stdlib_roots() -> tuple[Path, ...]:
+    paths = {sysconfig.get_path(key) for key in ("stdlib", "platstdlib")}
+    return tuple(sorted(Path(p).resolve() for p in paths if p))
+
+
+def _defining_file(obj: Any) -> Path | None:
+    """The source file of the module that defines ``obj`` (None: builtin, frozen, unknown).
+
+    Follows ``functools.partial`` and bound methods to what they call, and a callable
+    instance to its class, so a re-export (``from os import system as make``) or a
+    wrapper (``partial(subprocess.run, ...)``) names the module that really defines it.
+    """
+    seen = 0
+    while seen < 100:  # a partial of a partial of ...: bounded
+        seen += 1
+        if isinstance(obj, functools.partial):
+            obj = obj.func
+        elif inspect.ismethod(obj):
+            obj = obj.__func__
+        else:
+            break
+    if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj)):
+        obj = type(obj)
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    filename = getattr(module, "__file__", None)
+    return Path(filename).resolve() if isinstance(filename, str) else None
+
+
+def _refusal(path: str, where: str) -> FactoryError:
+    return FactoryError(
+        f"refusing to call {path!r}: it is defined {where}, and a page may only name "
+        "a model factory or nn.Module of the project or of an installed third-party "
+        "package (see the security notes of the docs)"
+    )
+
+
+def check_callable(path: str, obj: Any) -> None:
+    """Refuse, before any call, what the standard library, builtins or model-diagram define.
+
+    Page authors name factories; without this ``os:system`` with ``factory-kwargs:
+    {command: ...}`` would run a shell command at build time. Decided by where the
+    object is defined, not by the name the page gave.
+    """
+    file = _defining_file(obj)
+    if file is None:
+        raise _refusal(path, "by the Python interpreter (a builtin)")
+    if file.is_relative_to(_OWN_DIR):
+        raise _refusal(path, "by model-diagram itself")
+    third_party = any(part in {"site-packages", "dist-packages"} for part in file.parts)
+    if not third_party and any(file.is_relative_to(root) for root in _stdlib_roots()):
+        raise _refusal(path, "in the Python standard library")
+
+
 def import_object(path: str) -> Any:
-    """Resolve ``package.module:attr.sub``; errors say what is missing and where to look."""
+    """Resolve ``package.module:attr.sub``; errors say what is missing and where to look.
+
+    A standard-library module is refused before it is imported (``antigravity``
+    opens a browser when imported).
+    """
     module_name, _, attr_path = path.partition(":")
+    top = module_name.partition(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        raise _refusal(path, "in the Python standard library")
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -174,6 +237,7 @@ def call_factory(path: str, factory: Any, kwargs: dict[str, Any]) -> Any:
             raise FactoryError(f"{path!r} is a module instance; it takes no factory-kwargs")
         model = factory
     elif callable(factory):
+        check_callable(path, factory)
         try:
             model = factory(**kwargs)
         except Exception as exc:
@@ -186,9 +250,11 @@ def call_factory(path: str, factory: Any, kwargs: dict[str, Any]) -> Any:
             f"{path!r} is a {type(factory).__name__}, not a callable returning an nn.Module"
         )
     if not isinstance(model, torch.nn.Module):
-        raise FactoryError(
+        error = FactoryError(
             f"factory {path!r} returned {type(model).__name__}, expected a torch.nn.Module"
         )
+        error.final = True  # type: ignore[attr-defined]  # never called again on CPU
+        raise error
     return model
 
 
@@ -210,4 +276,5 @@ def load_callable(path: str) -> Callable[..., Any]:
     obj = import_object(path)
     if not callable(obj):
         raise FactoryError(f"{path!r} is a {type(obj).__name__}, not a callable")
+    check_callable(path, obj)
     return obj  # type: ignore[no-any-return]

@@ -41,7 +41,8 @@ def trace_diagram(options: Mapping[str, Any]) -> dict[str, Any]:
         graph, notes = _attempt(options, "meta")
         return {"graph": graph, "device": "meta", "notes": notes}
     except (TraceError, FactoryError) as meta_error:
-        if getattr(meta_error, "too_big", False):
+        # too big for CPU, or a factory that returned no Module: never called twice
+        if getattr(meta_error, "too_big", False) or getattr(meta_error, "final", False):
             raise
         graph, notes = _attempt(options, "cpu")
         note = f"traced on CPU because the meta device failed: {meta_error.message}"
