@@ -253,7 +253,7 @@ def call_factory(path: str, factory: Any, kwargs: dict[str, Any]) -> Any:
         error = FactoryError(
             f"factory {path!r} returned {type(model).__name__}, expected a torch.nn.Module"
         )
-        error.final = True  # type: ignore[attr-defined]  # never called again on CPU
+        error.final = True  # never called again on CPU
         raise error
     return model
 

@@ -76,7 +76,7 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, RenderError, error_text, reported_as_bug
+from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .explorer import manifest
 from .layergraph import CLASS_LINK
 from .options import (
