@@ -237,6 +237,7 @@ SELF_EXPLAINED = {
     "input",
     "inputs",
     "kwargs",
+    "extra-kwargs",  # forward keywords an MLP lacks: see test_real_models.py
     "input-size",
     "input-factory",
     "input-provider",
