@@ -9,8 +9,11 @@ and each build is checked for the located, typed warnings it must give.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -367,3 +370,390 @@ def test_stdlib_and_builtin_factories_are_refused_before_any_call(
     assert counter.read_text("utf-8") == "called\n"  # once: no CPU retry of a non-Module
     assert (tmp_path / "cache").is_dir()  # cli main was never called with "cache clear"
     assert len(svgs(html)) == 1
+
+
+# -- D5: a forged cache entry (correct sha256, a render pointer to it) is sanitised
+
+
+FORGED = (
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+    'class="model-diagram-svg" onload="alert(1)" role="img" aria-label="forged">'
+    '<script>alert("forged")</script><foreignObject><div xmlns="http://www.w3.org/1999/xhtml">'
+    '<img src="x" onerror="alert(2)"/></div></foreignObject>'
+    "<style>@import url(https://evil.example/x.css); .a{fill:red}</style>"
+    '<a xlink:href="javascript:alert(3)"><text onclick="alert(4)">x</text></a>'
+    '<image href="data:image/svg+xml;base64,PHN2Zz4="/><use href="https://evil.example/s#a"/>'
+    '<rect style="fill:url(https://evil.example/p)" width="5" height="5"/>'
+    '<g><title>kept</title><polygon points="0,0 1,1" fill="#ffffff"/></g></svg>'
+)
+_BAD = ("<script", "onload", "onerror", "onclick", "javascript:", "foreignobject", "@import",
+        "evil.example", "data:image", "<image")  # fmt: skip
+
+
+def forge(cache: Path) -> Path:
+    """Point every SVG render of ``cache`` at :data:`FORGED`, stored under its sha256."""
+    data = FORGED.encode()
+    name = hashlib.sha256(data).hexdigest()
+    blob = cache / "blobs" / f"{name}.svg"
+    blob.write_bytes(data)
+    pointed = 0
+    for pointer in (cache / "renders").glob("*.json"):
+        if (cache / "blobs" / f"{json.loads(pointer.read_text())['blob']}.svg").exists():
+            pointer.write_text(json.dumps({"blob": name}))
+            pointed += 1
+    assert pointed
+    return blob
+
+
+def assert_defused(svg_text: str) -> None:
+    lowered = svg_text.lower()
+    assert [bad for bad in _BAD if bad in lowered] == [], svg_text
+    assert "kept" in svg_text and "<polygon" in svg_text
+
+
+def forged_svg(html: str) -> str:
+    found = BeautifulSoup(html, "lxml").select('svg[aria-label="forged"]')
+    assert len(found) == 1, html
+    return str(found[0])
+
+
+def test_forged_cache_entries_are_sanitised_where_embedded(tmp_path: Path) -> None:
+    """D5: a forged blob with a correct hash was inlined unchanged and its script ran."""
+    text, _ = page("sphinx", [GOOD])
+    sphinx_site(tmp_path, {"cases": text})
+    text, _ = page("mkdocs", [GOOD])
+    mkdocs_site(tmp_path / "mk", {"cases": text})
+    assert build_sphinx(tmp_path).code == 0
+    assert build_mkdocs(tmp_path / "mk").code == 0
+    blobs = [forge(tmp_path / "cache"), forge(tmp_path / "mk" / "cache")]
+    try:
+        inline = build_sphinx(tmp_path, out="inline")
+        assert inline.code == 0, inline.log
+        assert_defused(forged_svg(inline.html("cases.html")))
+        img = build_sphinx(tmp_path, "-D", "model_diagram_embed=img", out="img")
+        assert img.code == 0, img.log
+        files = list((img.out / "_images").glob("model-diagram-*.svg"))
+        assert len(files) == 1
+        assert_defused(files[0].read_text("utf-8"))
+        mk = build_mkdocs(tmp_path / "mk")
+        assert mk.code == 0, mk.log
+        assert_defused(forged_svg(mk.html("cases/index.html")))
+        code, log = run(
+            [str(BIN / "model-diagram"), "render", GOOD[0], "--input", "float[2,8]",
+             "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "cli.svg")],
+            tmp_path,
+        )  # fmt: skip
+        assert code == 0, log
+        assert_defused((tmp_path / "cli.svg").read_text("utf-8"))
+    finally:
+        for blob in blobs:  # the session's SVG sweep reads every cache blob left behind
+            blob.unlink()
+
+
+def test_sanitiser_keeps_what_we_draw_and_drops_the_rest() -> None:
+    from model_diagram.errors import CacheError
+    from model_diagram.sanitize import sanitize_svg
+
+    assert_defused(sanitize_svg(FORGED))
+    for hostile in (
+        '<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>',
+        "<html><script>alert(1)</script></html>",
+        "not xml at all <",
+    ):
+        with pytest.raises(CacheError):
+            sanitize_svg(hostile)
+    from model_diagram.output import clean_svg
+    from model_diagram.theme import svg_style
+
+    ours = clean_svg(
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'width="10pt" height="10pt" viewBox="0 0 10 10"><g id="graph0" class="graph">'
+        '<title>model</title><g id="node1" class="node"><title>a</title><g id="a_node1">'
+        '<a xlink:href="#md-class:pkg.Cls" xlink:title="Linear"><polygon fill="#fff" '
+        'stroke="#000" points="0,0 5,5 0,5"/><text x="1" y="2" font-size="8">Linear</text>'
+        "</a></g></g></g></svg>",
+        "md0123456789",
+        "Title",
+        svg_style(),
+        "Description",
+    )
+    assert sanitize_svg(ours) == ours
+
+
+# -- D14: control characters in alt, caption and names never make invalid XML
+
+
+def test_control_characters_never_reach_the_svg(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    rst_page = "Cases\n=====\n\n" + rst(
+        GOOD[0], {**GOOD[1], "alt": "A\x01B\x1fC"}, caption="Cap\x02tion."
+    )
+    sphinx_site(tmp_path, {"cases": rst_page})
+    for flags, out in (((), "html"), (("-D", "model_diagram_embed=img"), "img")):
+        built = build_sphinx(tmp_path, *flags, out=out)
+        assert built.code == 0, built.log
+        html = built.html("cases.html")
+        assert "\x01" not in html and "\x02" not in html and "\x1f" not in html
+    (svg_file,) = (tmp_path / "img" / "_images").glob("model-diagram-*.svg")
+    root = ET.parse(svg_file).getroot()  # valid XML
+    assert root.get("aria-label") == "ABC"
+    md = '# Cases\n\n```model-diagram\nfactory: models:make_mlp\ninput: "float[2,8]"\n'
+    md += 'alt: "A\\x01B"\ncaption: "C\\x02D"\n```\n'
+    mkdocs_site(tmp_path / "mk", {"cases": md})
+    built = build_mkdocs(tmp_path / "mk")
+    assert built.code == 0, built.log
+    html = built.html("cases/index.html")
+    assert "\x01" not in html and "\x02" not in html
+    assert 'aria-label="AB"' in html and "CD" in html
+
+
+# -- D15: MkDocs placeholders cannot be forged by a page
+
+
+def test_a_page_cannot_take_another_pages_drawing(tmp_path: Path) -> None:
+    forged = "".join(f"<!--model-diagram-svg:{n}-->" for n in range(3))
+    text, _ = page("mkdocs", [GOOD])
+    mkdocs_site(tmp_path, {"a": f"# A\n\n{forged}\n", "b": text})
+    built = build_mkdocs(tmp_path, "--strict")
+    assert built.code == 0, built.log
+    assert svgs(built.html("a/index.html")) == []
+    assert len(svgs(built.html("b/index.html"))) == 1
+
+
+# -- D7: manifests relative to the project root, for docs/ next to src/ and docs above
+
+
+D7_MODEL = """\
+import torch
+
+
+def make():
+    return torch.nn.Sequential(torch.nn.Linear(8, {width}), torch.nn.ReLU())
+"""
+
+
+@pytest.mark.parametrize("layout", ["docs-next-to-src", "models-in-docs"])
+def test_a_copied_cache_validates_the_files_of_its_own_checkout(
+    layout: str, tmp_path: Path
+) -> None:
+    """D7: with docs/ next to src/, manifests stored absolute paths: a cache copied to
+    another checkout validated the first checkout's files ("0 traced" after an edit)."""
+    first = tmp_path / "first"
+    package = first / ("src" if layout == "docs-next-to-src" else "docs") / "pkg_d7"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", "utf-8")
+    (package / "models.py").write_text(D7_MODEL.format(width=4), "utf-8")
+    (first / "pyproject.toml").write_text("[project]\nname = 'd7'\n", "utf-8")
+    docs = first / "docs"
+    docs.mkdir(exist_ok=True)
+    where = "parent.parent / 'src'" if layout == "docs-next-to-src" else "parent"
+    (docs / "conf.py").write_text(
+        "import sys\nfrom pathlib import Path\n"
+        f"sys.path.insert(0, str(Path(__file__).resolve().{where}))\n"
+        'extensions = ["model_diagram"]\n',
+        "utf-8",
+    )
+    (docs / "index.rst").write_text(
+        "Home\n====\n\n" + rst("pkg_d7.models:make", {"input": "float[2,8]"}), "utf-8"
+    )
+
+    def build(root: Path) -> str:
+        code, log = run(
+            [str(BIN / "sphinx-build"), "-E", "-b", "html", str(root / "docs"),
+             str(root / "docs" / "_build")],
+            root,
+        )  # fmt: skip
+        assert code == 0, log
+        return log
+
+    log = build(first)
+    assert "1 traced" in log
+    manifest = next((docs / ".model-diagram-cache" / "manifests").glob("*.json"))
+    files = json.loads(manifest.read_text("utf-8"))["files"]
+    assert any(name.endswith("pkg_d7/models.py") and not name.startswith("/") for name in files)
+    second = tmp_path / "second"
+    shutil.copytree(first, second, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    log = build(second)
+    assert "0 traced" in log  # the copy validates its own, identical files
+    models = second / package.relative_to(first) / "models.py"
+    models.write_text(D7_MODEL.format(width=5), "utf-8")
+    log = build(second)
+    assert "1 traced" in log
+    log = build(first)
+    assert "0 traced" in log
+
+
+# -- D8: files we publish are world-readable
+
+
+def test_published_files_are_world_readable(tmp_path: Path) -> None:
+    text, _ = page("sphinx", [GOOD])
+    sphinx_site(tmp_path, {"cases": text})
+    old = os.umask(0o022)
+    try:
+        built = build_sphinx(tmp_path, "-D", "model_diagram_embed=img", out="img")
+    finally:
+        os.umask(old)
+    assert built.code == 0, built.log
+    (image,) = (built.out / "_images").glob("model-diagram-*.svg")
+    assert image.stat().st_mode & 0o777 == 0o644
+    for blob in (tmp_path / "cache" / "blobs").iterdir():
+        assert blob.stat().st_mode & 0o044 == 0o044
+
+
+# -- D9: cache clear deletes only what the cache wrote, never through links
+
+
+def test_cache_clear_deletes_only_its_own_entries(tmp_path: Path) -> None:
+    from model_diagram.cache import Cache
+
+    stranger = tmp_path / "not-a-cache"
+    (stranger / "blobs").mkdir(parents=True)
+    (stranger / "blobs" / "thesis.tex").write_text("years of work", "utf-8")
+    code, log = run([str(BIN / "model-diagram"), "cache", "clear", "--cache-dir", str(stranger)],
+                    tmp_path)  # fmt: skip
+    assert code == 1 and "not a model-diagram cache" in log, log
+    assert (stranger / "blobs" / "thesis.tex").exists()
+
+    cache = Cache(tmp_path / "cache")
+    cache.store_render("a" * 64, b"<svg/>", "svg")
+    root = cache.root
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / ("b" * 64 + ".json")
+    target.write_text("{}", "utf-8")
+    (root / "renders" / ("c" * 64 + ".json")).symlink_to(target)
+    (root / "blobs" / "notes.txt").write_text("mine", "utf-8")
+    (root / "manifests").symlink_to(outside, target_is_directory=True)
+    code, log = run([str(BIN / "model-diagram"), "cache", "clear", "--cache-dir", str(root)],
+                    tmp_path)  # fmt: skip
+    assert code == 0, log
+    assert target.read_text("utf-8") == "{}"  # the link went, not what it points at
+    assert not (root / "renders" / ("c" * 64 + ".json")).is_symlink()
+    assert (root / "blobs" / "notes.txt").exists()
+    assert list((root / "renders").glob("*.json")) == []
+    assert not any(p.suffix == ".svg" for p in (root / "blobs").iterdir())
+
+
+# -- D10: FIFOs, devices, links and huge files in the cache never hang or exhaust a build
+
+
+def test_non_regular_cache_files_are_skipped_and_repaired(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from model_diagram.pipeline import Pipeline, trace_key
+
+    options = parse_options({"factory": GOOD[0], **GOOD[1], "alt": "d10"})
+    pipeline = Pipeline(tmp_path / "cache")
+    first = pipeline.diagram(options)
+    root = pipeline.cache.root
+    manifest = root / "manifests" / f"{trace_key(options)}.json"
+    pointer = next((root / "renders").glob("*.json"))
+    blob = root / "blobs" / f"{json.loads(pointer.read_text())['blob']}.svg"
+    graph = next(p for p in (root / "blobs").glob("*.json"))
+    manifest.unlink()
+    os.mkfifo(manifest)
+    blob.unlink()
+    blob.symlink_to("/dev/zero")
+    pointer.unlink()
+    with pointer.open("wb") as handle:  # sparse: 300 MiB of nothing
+        handle.truncate(300 * 1024**2)
+    graph.unlink()
+    os.mkfifo(graph)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        again = pool.submit(Pipeline(tmp_path / "cache").diagram, options).result(timeout=120)
+    assert again.svg == first.svg and not again.cached
+    for path in (manifest, blob, pointer):
+        assert path.is_file() and not path.is_symlink(), path
+    assert Pipeline(tmp_path / "cache").diagram(options).cached
+
+
+# -- D16: cache clear while builds run gives no warnings
+
+
+def test_cache_clear_during_a_build_gives_no_warnings(tmp_path: Path) -> None:
+    import threading
+
+    from model_diagram.cache import Cache
+    from model_diagram.pipeline import Pipeline
+
+    pipeline = Pipeline(tmp_path / "cache")
+    base = parse_options({"factory": GOOD[0], **GOOD[1]})
+    graph = pipeline.diagram(base).graph
+    cache = Cache(tmp_path / "cache")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def clear() -> None:
+        while not stop.is_set():
+            try:
+                cache.clear()
+            except BaseException as exc:  # collected for the assertion
+                errors.append(exc)
+
+    thread = threading.Thread(target=clear)
+    thread.start()
+    warnings: list[DiagramError] = []
+    try:
+        for n in range(150):
+            options = base.with_values(alt=f"figure {n}")
+            pipeline.render_graph(options, graph, "d" * 64, "svg", warnings)
+    finally:
+        stop.set()
+        thread.join()
+    assert warnings == [] and errors == []
+
+
+# -- D2: -j 2 never crashes where -j 1 warns
+
+
+D2_MODELS = """\
+import json
+
+import torch
+
+
+def make_surrogate_names():
+    # Python refuses lone surrogates in class names, not in __module__ or layer names
+    cls = type("BadName", (torch.nn.Linear,), {"__module__": "pkg\\ud800\\x01"})
+    model = torch.nn.Sequential()
+    model.add_module("lone\\ud800", cls(8, 4))
+    return model
+
+
+def make_json_patcher():
+    json.dumps = lambda *args, **kwargs: "not json"
+    json.JSONEncoder.encode = lambda self, value: "not json either"
+    return torch.nn.Sequential(torch.nn.Linear(8, 3))
+"""
+
+
+def test_parallel_builds_survive_surrogates_and_json_patches(tmp_path: Path) -> None:
+    """D2: a lone surrogate in a class name, or a model patching json.dumps, aborted the
+    ``-j 2`` build (the pre-scan traced it) where ``-j 1`` warned."""
+    (tmp_path / "hostile_d2.py").write_text(D2_MODELS, "utf-8")
+    pages = {
+        f"p{n}": page("sphinx", [case])[0]
+        for n, case in enumerate(
+            [
+                ("hostile_d2:make_surrogate_names", {**GOOD[1], "alt": "surrogates"}),
+                ("hostile_d2:make_json_patcher", {**GOOD[1], "alt": "patcher"}),
+                (GOOD[0], {**GOOD[1], "alt": "after"}),
+            ]
+        )
+    }
+    sphinx_site(tmp_path, pages)
+    for flags, out in ((("-j", "2"), "j2"), ((), "j1")):
+        built = build_sphinx(tmp_path, *flags, out=out)
+        assert built.code == 0, built.log
+        assert "Traceback" not in built.log and "Exception occurred" not in built.log
+        assert svgs(built.html("p0.html")) == ["surrogates"]
+        assert svgs(built.html("p1.html")) == ["patcher"]
+        assert svgs(built.html("p2.html")) == ["after"]
+    text, _ = page("mkdocs", [("hostile_d2:make_json_patcher", GOOD[1]), GOOD])
+    mkdocs_site(tmp_path / "mk", {"cases": text})
+    (tmp_path / "mk" / "hostile_d2.py").write_text(D2_MODELS, "utf-8")
+    built = build_mkdocs(tmp_path / "mk", "--strict")
+    assert built.code == 0, built.log
+    assert len(svgs(built.html("cases/index.html"))) == 2

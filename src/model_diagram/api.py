@@ -27,6 +27,7 @@ from .layergraph import LayerGraph
 from .options import DiagramOptions, format_of, parse_options
 from .output import standalone_svg
 from .pipeline import Pipeline, Views, trace_options
+from .sanitize import sanitize_svg
 
 
 @dataclass
@@ -117,13 +118,13 @@ def render(
         parsed = parse_options({"factory": model_or_factory, **options})
         with pipeline:  # the worker stops here; the diagram keeps the cache for exports
             result = pipeline.diagram(parsed)
-        diagram = Diagram(result.svg, result.graph, parsed, pipeline, result.explorer)
+        diagram = Diagram(sanitize_svg(result.svg), result.graph, parsed, pipeline, result.explorer)
     else:
         parsed = parse_options(options, require_factory=False)
         graph = _trace_live(model_or_factory, input_data, parsed)
         data, _, _ = pipeline.render_graph(parsed, graph, "svg", [])
         views = pipeline.views(parsed, graph)
-        diagram = Diagram(data.decode("utf-8"), graph, parsed, pipeline, views)
+        diagram = Diagram(sanitize_svg(data.decode("utf-8")), graph, parsed, pipeline, views)
     if save_path is not None:
         diagram.save(save_path)
     return diagram

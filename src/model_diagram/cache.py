@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import re
-import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -38,10 +38,31 @@ from typing import Any
 from .errors import CacheError
 from .layergraph import LayerGraph, LayerGraphError
 from .remote import ENTRY, Entry, Remote, RemoteUnavailable
+from .sanitize import scrub
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+#: largest cache file or project file read (a corrupt entry could name a huge file)
+MAX_READ = 256 * 1024**2
+#: the Cache Directory Tagging Specification's tag: backup tools skip the directory, and
+#: ``clear`` deletes only inside a directory that carries it (written by us)
+TAG_NAME = "CACHEDIR.TAG"
+TAG = (
+    b"Signature: 8a477f597d28d172789f06886806bc55\n"
+    b"# This directory is a cache written by model-diagram (model-diagram cache clear).\n"
+)
+#: files that mark the root of a project; manifests store paths relative to it
+PROJECT_MARKERS = (".git", "pyproject.toml", "setup.cfg", "setup.py")
+#: entries the cache writes, by folder: nothing else is ever deleted
+_ENTRY = {
+    "manifests": re.compile(r"[0-9a-f]{64}\.json"),
+    "renders": re.compile(r"[0-9a-f]{64}\.json"),
+    "blobs": re.compile(r"[0-9a-f]{64}\.[a-z]{2,4}"),
+}
+_TEMP_PREFIX = ".tmp-model-diagram-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def digest(data: bytes) -> str:
@@ -108,12 +129,29 @@ def _blob_check(name: str, data: bytes) -> bool:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file and a rename: concurrent readers never see half a file."""
+    """Write via a temp file and a rename: concurrent readers never see half a file.
+
+    The file gets the mode a plain ``open()`` would give (``0o666`` less the umask),
+    so published files are world-readable like Sphinx's own (``mkstemp`` makes
+    0600). A folder removed meanwhile (``cache clear`` during a build) is made again.
+    """
+    for attempt in range(5):
+        try:
+            _write_once(path, data)
+            return
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+
+
+def _write_once(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-model-diagram-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            with contextlib.suppress(AttributeError, OSError):  # no fchmod on Windows
+                os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
         Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -143,6 +181,45 @@ def _prune(
     return dropped
 
 
+def read_regular(path: Path, limit: int = MAX_READ, *, follow: bool = False) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes, else None (never blocks).
+
+    A FIFO, a device or (unless ``follow``) a symbolic link is not read: opening a
+    FIFO would wait forever and ``/dev/zero`` never ends. Raises ``OSError`` only
+    for an unreadable file; a missing one is None.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        if not follow and path.is_symlink():
+            return None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
+def project_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` with a project marker, else ``start``.
+
+    Manifests store project files relative to it, so the same cache validates the
+    files of another checkout whether the docs sit next to the sources
+    (``docs/`` beside ``src/``) or above them.
+    """
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return start
+
+
 @dataclass(frozen=True)
 class TraceEntry:
     """A cached trace: the layer graph and what it depended on; or, with ``error``, a
@@ -161,7 +238,7 @@ class Cache:
 
     def __init__(self, root: Path, remote: Remote | None = None, mode: str = "read-write") -> None:
         self.root = Path(root).resolve()
-        self.base = self.root.parent
+        self.base = project_root(self.root.parent)
         self._versions: dict[str, str] = {}
         self.remote = remote
         self.mode = mode
@@ -169,6 +246,7 @@ class Cache:
         self.problems: list[CacheError] = []
         #: entries the store's listing did not have (not asked for again this build)
         self._absent: set[str] = set()
+        self._tagged = False
 
     def take_problems(self) -> list[CacheError]:
         """Problems since the last call (each reported once, by the diagram that met it)."""
@@ -244,10 +322,11 @@ class Cache:
         for name, expected in manifest["files"].items():
             path = self._abs(name)
             try:
-                # a regular file only: a corrupt manifest could name /dev/zero
-                if not path.is_file() or digest(path.read_bytes()) != expected:
-                    return None
+                # a regular file only, bounded: a corrupt manifest could name /dev/zero
+                data = read_regular(path, follow=True)
             except OSError:
+                return None
+            if data is None or digest(data) != expected:
                 return None
             files.append(path)
         for dist, version in manifest["dists"].items():
@@ -262,9 +341,9 @@ class Cache:
         raw = self._read_blob(manifest["graph"], "json")
         if raw is None:
             return None
-        try:
-            graph = LayerGraph.from_json(raw)
-        except LayerGraphError:
+        try:  # names in a forged graph become text every output can hold
+            graph = LayerGraph.from_dict(scrub(json.loads(raw)))
+        except (LayerGraphError, ValueError, RecursionError):
             return None  # damaged, forged or from another schema: trace again
         return TraceEntry(
             graph,
@@ -388,9 +467,35 @@ class Cache:
             counts["remote"] = len(gone)
         return counts
 
-    def clear(self) -> None:
-        for sub in ("manifests", "renders", "blobs"):
-            shutil.rmtree(self.root / sub, ignore_errors=True)
+    def clear(self) -> int:
+        """Delete what the cache wrote (entries named by digest), never through a link.
+
+        Refuses a directory without our ``CACHEDIR.TAG``: ``--cache-dir`` pointing at
+        the wrong folder must not empty it. Returns how many entries were deleted.
+        """
+        tag = read_regular(self.root / TAG_NAME, 4096)
+        if tag is None or not tag.startswith(TAG.splitlines()[0]):
+            raise CacheError(
+                f"{self.root} is not a model-diagram cache (it has no {TAG_NAME} written by "
+                "model-diagram); nothing was deleted"
+            )
+        removed = 0
+        stale = time.time() - 3600  # temp files of builds running now are theirs
+        for sub, pattern in _ENTRY.items():
+            folder = self.root / sub
+            if folder.is_symlink() or not folder.is_dir():
+                continue  # a link is not ours to follow
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    ours = pattern.fullmatch(entry.name) or (
+                        entry.name.startswith(_TEMP_PREFIX)
+                        and entry.stat(follow_symlinks=False).st_mtime < stale
+                    )
+                    if ours and not entry.is_dir(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            Path(entry.path).unlink()  # a link itself, never its target
+                            removed += 1
+        return removed
 
     # -- internals
 
@@ -415,6 +520,23 @@ class Cache:
         path = Path(name)
         return path if path.is_absolute() else Path(os.path.normpath(self.base / path))
 
+    def _read(self, path: Path) -> bytes | None:
+        """Every read of the cache goes through here: regular files only, bounded.
+
+        Anything else where an entry should be (a FIFO, a link to ``/dev/zero``, a
+        huge file) is removed, so the next write repairs the entry.
+        """
+        try:
+            data = read_regular(path)
+        except OSError as exc:
+            log.debug("model-diagram: ignoring unreadable cache file %s (%s)", path, exc)
+            return None
+        if data is None and os.path.lexists(path):
+            log.debug("model-diagram: removing %s (not a regular cache file)", path)
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return data
+
     def _read_json(self, path: Path) -> dict[str, Any] | None:
         raw = self._load(path.relative_to(self.root).as_posix(), _json_dict_bytes)
         data = _json_dict(raw) if raw is not None else None
@@ -425,14 +547,9 @@ class Cache:
     def _load(self, name: str, valid: Callable[[str, bytes], bool]) -> bytes | None:
         """An entry's bytes: the local copy, else the store's (checked by ``valid``, then
         copied in so the next build asks nobody)."""
-        path = self.root / name
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.debug("model-diagram: ignoring unreadable cache file %s (%s)", path, exc)
-            return None
+        data = self._read(self.root / name)
+        if data is not None:
+            return data
         if self.remote is None or name in self._absent:
             return None
         try:
@@ -476,7 +593,11 @@ class Cache:
     def _write_blob(self, data: bytes, ext: str) -> str:
         blob = digest(data)
         path = self.root / "blobs" / f"{blob}.{ext}"
-        if not (path.is_file() and path.stat().st_size == len(data)):
+        try:
+            present = path.lstat()
+        except OSError:
+            present = None
+        if not (present and stat.S_ISREG(present.st_mode) and present.st_size == len(data)):
             self._write(path, data)
         else:  # the store may not have what this directory has
             self._publish(path, data)
@@ -494,6 +615,11 @@ class Cache:
         published before the manifest or pointer that names it)."""
         self._publish(path, data)
         try:
+            if not self._tagged:
+                tag = self.root / TAG_NAME
+                if read_regular(tag, 4096) != TAG:
+                    atomic_write(tag, TAG)
+                self._tagged = True
             atomic_write(path, data)
         except OSError as exc:
             raise CacheError(

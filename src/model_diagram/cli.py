@@ -127,8 +127,8 @@ def _cache_command(args: argparse.Namespace) -> int:
         for problem in store.take_problems():
             print(f"model-diagram: warning: {problem.message}", file=sys.stderr)
         if args.action == "clear":
-            store.clear()
-            print(f"cleared {store.root}")
+            removed = store.clear()
+            print(f"cleared {store.root} ({removed} entries)")
         elif args.action == "prune":
             print(json.dumps(store.prune(_duration(args.older_than)), indent=2))
         else:

@@ -19,6 +19,7 @@ from typing import Any
 from .embed import JS_NAME, asset_text, figure_html, stylesheet
 from .output import resolve_class_links
 from .pipeline import Views
+from .sanitize import sanitize_svg
 
 #: the global the sidecar scripts register their views in
 REGISTRY = "modelDiagramViews"
@@ -51,13 +52,13 @@ def manifest(
     figure_id: str,
     resolve: Resolver | None = None,
     store: Callable[[str, bytes], str] | None = None,
-    clean: Callable[[str], str] = lambda svg: svg,
 ) -> str:
     """The ``<script type="application/json">`` that turns a figure into an explorer.
 
     ``store(key, data)`` writes one sidecar and returns its URL relative to the page;
     without it every view is carried inline (a standalone page). ``resolve`` points
-    class links at API pages (``link-classes``); ``clean`` sanitises each view's SVG.
+    class links at API pages (``link-classes``). Each view's SVG is sanitised here: like
+    every cached SVG it is untrusted where it is embedded.
     """
     entries: dict[str, dict[str, Any]] = {}
     for view in views.views:
@@ -66,7 +67,7 @@ def manifest(
             entry["nodes"] = view.nodes
         else:
             payload: dict[str, Any] = {
-                "svg": clean(resolve_class_links(view.svg, resolve)),
+                "svg": resolve_class_links(sanitize_svg(view.svg), resolve),
                 "nodes": view.nodes,
             }
             if store is None:

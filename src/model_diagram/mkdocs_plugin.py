@@ -90,6 +90,7 @@ from .options import (
 from .output import find_engine, resolve_class_links
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .remote import MODES, is_url
+from .sanitize import sanitize_svg
 from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
@@ -251,7 +252,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._page: _PageState | None = None
         self._site_dir = Path("site")
         self._seconds = 0.0
-        self._nonce = secrets.token_hex(4)
+        #: per build: a page cannot forge a slot or marker that takes another's drawing
+        self._nonce = secrets.token_hex(16)
         self._files: Files | None = None
         #: what the pipeline's cache was made from (store, mode, storage options)
         self._cache: tuple[str, str | None, str] | None = None
@@ -308,6 +310,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.pipeline.new_build()
         self._site_dir = Path(config.site_dir)
         self._docs_dir = Path(config.docs_dir)
+        self._nonce = secrets.token_hex(16)  # per build: markers cannot be forged
+        self._marker = _markers(self._nonce)
         self.diagrams = self.failures = self.traced = 0
         self._class_urls = None
         self._svgs = {}
@@ -609,9 +613,14 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         number: int | None = None,
     ) -> str:
         """The figure HTML, its SVG left for ``on_post_page`` (under ``number`` if given)."""
+        try:
+            svg = sanitize_svg(result.svg)  # the cache is untrusted: sanitised where embedded
+        except DiagramError as exc:
+            self.failures += 1
+            log.warning(f"model-diagram: {state.src_uri}: {exc.message} [model_diagram.{exc.kind}]")
+            return error_html(exc, options.factory)
         occurrence = state.occurrences[result.key]
         state.occurrences[result.key] += 1
-        svg = result.svg
         if not options.link_classes:
             svg = resolve_class_links(svg)  # drop the placeholders now; else on_post_page
         if number is None:

@@ -20,6 +20,7 @@ from typing import Any, cast, get_type_hints
 from .errors import DiagramError, InputError, OptionError
 from .fonts import ALIASES, FAMILIES
 from .inputs import check_size, parse_structure
+from .sanitize import plain_text
 from .theme import PALETTES
 from .units import print_inches
 from .yamlread import YamlError, read_yaml
@@ -105,9 +106,10 @@ class OptionSpec:
 
 
 def _text(value: Any) -> str:
+    """Text without control characters or lone surrogates (they make SVG invalid XML)."""
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise TypeError("not text")
-    return str(value)
+    return plain_text(str(value))
 
 
 def _bool(value: Any) -> bool:

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from .errors import RenderError
 from .layergraph import CLASS_LINK
+from .sanitize import plain_text, sanitize_svg
 from .theme import dark_media_rule
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -127,7 +128,9 @@ def clean_svg(
     ``style`` goes inside it; ``title``/``description`` become the accessible
     name and description; node tooltips become each node's ``<title>``.
     """
-    text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
+    text = plain_text(svg.decode("utf-8", "replace") if isinstance(svg, bytes) else svg)
+    title = plain_text(title) if title else title
+    description = plain_text(description) if description else description
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -207,8 +210,9 @@ def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = 
 
 def standalone_svg(svg: str) -> str:
     """An SVG file of its own (``save()``, CLI, ``<img>``): XML prolog, and dark mode
-    that follows the viewer's ``prefers-color-scheme``."""
-    head, sep, rest = resolve_class_links(svg).partition(">")
+    that follows the viewer's ``prefers-color-scheme``. Sanitised: it may come from
+    the cache (see :mod:`model_diagram.sanitize`)."""
+    head, sep, rest = resolve_class_links(sanitize_svg(svg)).partition(">")
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{sep}<style>{dark_media_rule()}</style>'
         f"{rest}\n"

@@ -27,6 +27,7 @@ from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .output import clean_svg, find_engine, run_engine
 from .remote import Remote, cache_mode, is_url
+from .sanitize import scrub
 from .theme import svg_style
 
 if TYPE_CHECKING:
@@ -292,7 +293,8 @@ class Pipeline:
                 entry, stored = self._stored[future]
                 return entry, stored, False
             try:
-                graph = LayerGraph.from_dict(reply["graph"])
+                # a model names its layers as it likes: text every output can hold
+                graph = LayerGraph.from_dict(scrub(reply["graph"]))
             except LayerGraphError as exc:
                 raise TraceError(f"the worker sent a malformed layer graph ({exc})") from None
             notes = list(reply["notes"])

@@ -67,6 +67,7 @@ from .options import (
 from .output import resolve_class_links, standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .remote import MODES, is_url
+from .sanitize import plain_text, sanitize_svg
 from .scan import Syntax, diagrams
 
 if TYPE_CHECKING:
@@ -345,7 +346,7 @@ class ModelDiagram(SphinxDirective):
             inline, _messages = self.state.inline_text(text, self.lineno)
             caption = nodes.caption(text, "", *inline)
             self.set_source_info(caption)
-            return caption, None
+            return _plain(caption), None
         if not self.content:
             return None, None
         parsed = nodes.Element()
@@ -356,7 +357,7 @@ class ModelDiagram(SphinxDirective):
         caption = nodes.caption(first.rawsource, "", *first.children)
         caption.source, caption.line = first.source, first.line
         legend = nodes.legend("", *parsed[1:]) if len(parsed) > 1 else None
-        return caption, legend
+        return _plain(caption), legend
 
     def _options(self, factory: str, caption: nodes.caption | None) -> DiagramOptions:
         values: dict[str, Any] = {"factory": factory}
@@ -407,6 +408,15 @@ class ModelDiagram(SphinxDirective):
         node["error"] = error.to_dict()
         record(self.env, node["factory"], self.lineno, None, traced=False, error=error.kind)
         return node
+
+
+def _plain(caption: nodes.caption) -> nodes.caption:
+    """The caption without control characters (HTML and XML cannot hold them)."""
+    for text in list(caption.findall(nodes.Text)):
+        cleaned = plain_text(str(text))
+        if cleaned != str(text):
+            text.parent.replace(text, nodes.Text(cleaned))
+    return caption
 
 
 def finish(pending: Pending) -> Result:
@@ -663,20 +673,21 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         self.body.append(error_html(error, node["factory"]))
         raise nodes.SkipNode
     options: DiagramOptions = node["options"]
-    if self.config.model_diagram_embed == "img":
-        try:
+    try:
+        if self.config.model_diagram_embed == "img":
             inner = _html_img(self, node, options)
-        except DiagramError as exc:
-            warn(exc, node)
-            self.body.append(error_html(exc, node["factory"]))
-            raise nodes.SkipNode from None
-    else:
-        seen: dict[str, int] = self.__dict__.setdefault("_model_diagram_seen", {})
-        occurrence = seen.get(node["key"], 0)
-        seen[node["key"]] = occurrence + 1
-        resolve = _class_urls(self) if options.link_classes else None
-        inner = unique_ids(resolve_class_links(node["svg"], resolve), occurrence)
-        inner += _explorer(self, node, resolve)
+        else:
+            svg = sanitize_svg(node["svg"])  # the cache is untrusted: sanitised where embedded
+            seen: dict[str, int] = self.__dict__.setdefault("_model_diagram_seen", {})
+            occurrence = seen.get(node["key"], 0)
+            seen[node["key"]] = occurrence + 1
+            resolve = _class_urls(self) if options.link_classes else None
+            inner = unique_ids(resolve_class_links(svg, resolve), occurrence)
+            inner += _explorer(self, node, resolve)
+    except DiagramError as exc:
+        warn(exc, node)
+        self.body.append(error_html(exc, node["factory"]))
+        raise nodes.SkipNode from None
     table = layer_table_html(node["graph"]) if options.table else ""
     if options.format in EDITABLE_FORMATS.values():
         data = _render(self.builder.env, node, options.format)

@@ -28,7 +28,6 @@ child's reply under the same id.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import selectors
 import signal
@@ -47,6 +46,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import DiagramError, TraceError
+from .protocol import dumps as protocol_dumps
+from .protocol import loads as protocol_loads
 
 #: how long the parent may take to import torch and torchview
 STARTUP_TIMEOUT = 300.0
@@ -237,12 +238,12 @@ class Worker:
         }
         # a dead parent shows as the end of its output; the reader handles that
         with contextlib.suppress(OSError, ValueError):
-            self._proc.stdin.write(json.dumps(payload) + "\n")
+            self._proc.stdin.write(protocol_dumps(payload) + "\n")
             self._proc.stdin.flush()
 
     def _dispatch(self, line: str, proc: subprocess.Popen[str], ready: threading.Event) -> None:
         try:
-            message = json.loads(line)
+            message = protocol_loads(line)
         except ValueError:
             return
         if not isinstance(message, dict):
@@ -460,7 +461,7 @@ class _Parent:
             return False
         self.buffer += chunk
         *lines, self.buffer = self.buffer.split(b"\n")
-        self.queue.extend(json.loads(line) for line in lines if line.strip())
+        self.queue.extend(protocol_loads(line) for line in lines if line.strip())
         return True
 
     def _start_queued(self) -> None:
@@ -506,7 +507,7 @@ class _Parent:
         output_r, output_w = os.pipe()
         handle, name = tempfile.mkstemp(prefix="model-diagram-job-", suffix=".json")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(request, file)
+            file.write(protocol_dumps(request))
         popen = subprocess.Popen(
             [sys.executable, "-u", "-m", "model_diagram.worker", "--child", name],
             stdin=subprocess.DEVNULL,
@@ -565,7 +566,7 @@ class _Parent:
     def _reply(self, child: _Child, doing: str) -> dict[str, Any]:
         line = bytes(child.reply).split(b"\n", 1)[0]
         with contextlib.suppress(ValueError):
-            reply = json.loads(line)
+            reply = protocol_loads(line)
             if isinstance(reply, dict) and "ok" in reply:
                 return reply
         error = TraceError(f"the worker sent a garbled reply {doing}", detail=child.output.text())
@@ -625,7 +626,7 @@ class _Parent:
         self._say(reply)
 
     def _say(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message) + "\n").encode()
+        data = (protocol_dumps(message) + "\n").encode()
         while data:
             data = data[os.write(self.protocol, data) :]
 
@@ -664,7 +665,7 @@ def _child(request: dict[str, Any], reply_fd: int, baseline: set[str]) -> int:
         if path not in sys.path:
             sys.path.insert(0, path)
     reply = _job(request, baseline)
-    data = (json.dumps(reply) + "\n").encode()
+    data = (protocol_dumps(reply) + "\n").encode()
     with contextlib.suppress(OSError):
         while data:
             data = data[os.write(reply_fd, data) :]
@@ -759,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     protocol = _protocol_fd()
     if args.child is not None:
-        request = json.loads(args.child.read_text("utf-8"))
+        request = protocol_loads(args.child.read_text("utf-8"))
         args.child.unlink(missing_ok=True)
         return _child(request, protocol, _warm())
     parent = _Parent(protocol, max(1, args.jobs), args.start)
