@@ -697,8 +697,11 @@ def build_with_cache(make_app: MakeApp, src: Path, cache: Path | str, out: Path)
 
 
 def cache_is_sound(cache: Path) -> int:
-    """Every blob is named by its hash, every manifest and pointer is whole; no temp files."""
-    files = [p for p in cache.rglob("*") if p.is_file()]
+    """Every blob is named by its hash, every manifest and pointer is whole; no temp files;
+    the directory is tagged as a cache (CACHEDIR.TAG, what ``cache clear`` checks)."""
+    tag = (cache / "CACHEDIR.TAG").read_bytes()
+    assert tag.startswith(b"Signature: 8a477f597d28d172789f06886806bc55\n")
+    files = [p for p in cache.rglob("*") if p.is_file() and p != cache / "CACHEDIR.TAG"]
     assert not [p for p in files if p.name.startswith(".tmp-")]
     for path in files:
         data = path.read_bytes()

@@ -485,16 +485,25 @@ class Cache:
             folder = self.root / sub
             if folder.is_symlink() or not folder.is_dir():
                 continue  # a link is not ours to follow
-            with os.scandir(folder) as entries:
-                for entry in entries:
+            removed += self._clear_folder(folder, pattern, stale)
+            with contextlib.suppress(OSError):  # only when empty: nothing else is deleted
+                folder.rmdir()
+        return removed
+
+    @staticmethod
+    def _clear_folder(folder: Path, pattern: re.Pattern[str], stale: float) -> int:
+        removed = 0
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            for entry in entries:
+                # a concurrent build renames its temp files and replaces entries
+                with contextlib.suppress(FileNotFoundError):
                     ours = pattern.fullmatch(entry.name) or (
                         entry.name.startswith(_TEMP_PREFIX)
                         and entry.stat(follow_symlinks=False).st_mtime < stale
                     )
                     if ours and not entry.is_dir(follow_symlinks=False):
-                        with contextlib.suppress(FileNotFoundError):
-                            Path(entry.path).unlink()  # a link itself, never its target
-                            removed += 1
+                        Path(entry.path).unlink()  # a link itself, never its target
+                        removed += 1
         return removed
 
     # -- internals

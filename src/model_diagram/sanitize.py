@@ -150,9 +150,14 @@ ATTRIBUTES = frozenset(
         "text-rendering",
         "color-interpolation",
         "href",
+        "tabindex",
+        "cursor",
+        "pointer-events",
     }
 )
-_NAMESPACED = frozenset({f"{{{XLINK_NS}}}href", f"{{{XLINK_NS}}}title", f"{{{XML_NS}}}space"})
+_NAMESPACED = frozenset(
+    {f"{{{XLINK_NS}}}href", f"{{{XLINK_NS}}}title", f"{{{XML_NS}}}space", f"{{{XML_NS}}}lang"}
+)
 _OPEN_ATTRIBUTE = re.compile(r"^(?:data|aria)-[a-z][a-z0-9-]*$")
 #: references stay inside the drawing (``#id``) or are our class-link placeholders
 _HREF = re.compile(r"^#[^\s\"'<>\\]*$")
