@@ -698,7 +698,7 @@ def test_cache_clear_during_a_build_gives_no_warnings(tmp_path: Path) -> None:
     try:
         for n in range(150):
             options = base.with_values(alt=f"figure {n}")
-            pipeline.render_graph(options, graph, "d" * 64, "svg", warnings)
+            pipeline.render_graph(options, graph, "svg", warnings)
     finally:
         stop.set()
         thread.join()
