@@ -23,8 +23,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def diagram(tmp_path: Path, name: str, **values: Any) -> Any:
-    """Render ``models_providers:<name>`` through the worker with only the given options."""
-    options = parse_options({"factory": f"models_providers:{name}", **values})
+    """Render ``models_providers:<name>`` through the worker with only the given options.
+
+    Depth 3 unless given: the fragments name layers three levels down, which the default
+    ``depth: auto`` may fold away to keep within ``max-nodes``."""
+    options = parse_options({"factory": f"models_providers:{name}", "depth": 3, **values})
     return shared_pipeline(tmp_path / "cache").diagram(options)
 
 
