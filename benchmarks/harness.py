@@ -574,8 +574,8 @@ def write_mkdocs_site(
 def svgs_from_cache(models: Path, cache: Path, dest: Path) -> None:
     """The cached diagrams as standalone SVG files (cache lookups only: no worker)."""
     from model_diagram.options import parse_options
-    from model_diagram.output import standalone_svg
     from model_diagram.pipeline import Pipeline
+    from model_diagram.rendering import standalone_svg
 
     dest.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(cache)

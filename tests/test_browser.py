@@ -834,7 +834,7 @@ def test_each_node_keeps_its_own_tooltip(engine: str, tmp_path: Path) -> None:
 
     import model_diagram
     from model_diagram.errors import RenderError
-    from model_diagram.output import SVG_NS, find_engine
+    from model_diagram.rendering import SVG_NS, find_engine
 
     try:
         find_engine(engine)

@@ -462,7 +462,7 @@ def test_sanitiser_keeps_what_we_draw_and_drops_the_rest() -> None:
     ):
         with pytest.raises(CacheError):
             sanitize_svg(hostile)
-    from model_diagram.output import clean_svg
+    from model_diagram.rendering import clean_svg
     from model_diagram.theme import svg_style
 
     ours = clean_svg(

@@ -31,8 +31,8 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort
 
 from model_diagram.mkdocs_plugin import ModelDiagramPlugin
-from model_diagram.output import find_engine
 from model_diagram.pipeline import _code_digest
+from model_diagram.rendering import find_engine
 from model_diagram.scan import markdown_fences
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from model_diagram.errors import (
     TraceError,
 )
 from model_diagram.options import parse_options
-from model_diagram.output import clean_svg, find_engine, run_engine
+from model_diagram.rendering import clean_svg, find_engine, run_engine
 
 RECOMMENDER_INPUT = {"user_id": "long[2](0,1000)", "age": "float[2]", "hist": "long[2,10](0,1000)"}
 ENGINES = [

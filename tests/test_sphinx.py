@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from sphinx.errors import ConfigError, ExtensionError
 from sphinx.testing.util import SphinxTestApp
 
-from model_diagram.embed import CSS_NAME, stylesheet
+from model_diagram.html import CSS_NAME, stylesheet
 from model_diagram.options import OPTIONS
 from model_diagram.scan import scan
 from model_diagram.sphinx_ext import first_miss_likely, model_diagram

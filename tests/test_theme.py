@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import model_diagram
-from model_diagram.embed import stylesheet
+from model_diagram.html import stylesheet
 from model_diagram.theme import PALETTE, TEXT_ON, contrast
 
 

@@ -10,7 +10,7 @@
     Takes the ``model-diagram`` options, runs the real pipeline and expects a
     :class:`~model_diagram.errors.DiagramError`. ``:show: placeholder`` (the
     default) embeds the placeholder the directive puts in pages
-    (:func:`model_diagram.embed.error_html`), ``:show: message`` the warning
+    (:func:`model_diagram.html.error_html`), ``:show: message`` the warning
     text a build prints. Either way the build stays free of warnings, so ``-W``
     holds; a diagram that unexpectedly succeeds is a warning.
 ``.. details:: Summary``
@@ -35,8 +35,8 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from model_diagram.embed import error_html
 from model_diagram.errors import DiagramError, error_text
+from model_diagram.html import error_html
 from model_diagram.options import OPTIONS, canonical_name, parse_options
 from model_diagram.pipeline import Pipeline
 from model_diagram.sphinx_ext import page_defaults

@@ -140,7 +140,9 @@ class TargetTable(SphinxDirective):
         stale = sorted(set(described) - set(real))
         if stale:
             logger.warning(
-                "%s describes %s, which the code does not declare", self.name, ", ".join(stale),
+                "%s describes %s, which the code does not declare",
+                self.name,
+                ", ".join(stale),
                 location=self.get_location(),
             )
 
@@ -217,9 +219,7 @@ class SphinxConfigTable(TargetTable):
 
         depends_on(self, sphinx_ext)
         registered = {
-            name: opt
-            for name, opt in sorted(self.config.values.items())
-            if name.startswith(PREFIX)
+            name: opt for name, opt in sorted(self.config.values.items()) if name.startswith(PREFIX)
         }
         described = self.descriptions()
         self.check(described, registered)
@@ -253,7 +253,10 @@ class SphinxConfigTable(TargetTable):
             return schema_description(option)
         logger.warning(
             "%s: %s is registered but not described; add ':%s: ...' to the directive",
-            self.name, name, name, location=self.get_location(),
+            self.name,
+            name,
+            name,
+            location=self.get_location(),
         )
         return None
 
@@ -264,7 +267,11 @@ def schema_description(option: str) -> nodes.Element:
     para = nodes.paragraph()
     para += nodes.Text("The site-wide default of the ")
     ref = addnodes.pending_xref(
-        "", refdomain="std", reftype="diagram-option", reftarget=option, refexplicit=True,
+        "",
+        refdomain="std",
+        reftype="diagram-option",
+        reftarget=option,
+        refexplicit=True,
         refwarn=True,
     )
     ref += literal(option)
@@ -323,7 +330,9 @@ class MkDocsConfigTable(TargetTable):
                 body = schema_description(name.replace("_", "-"))
             else:
                 logger.warning(
-                    "%s: key %r is declared but not described", self.name, name,
+                    "%s: key %r is declared but not described",
+                    self.name,
+                    name,
                     location=self.get_location(),
                 )
                 continue
@@ -377,9 +386,7 @@ class DtypeTable(SphinxDirective):
 
 def swatch(color: str) -> list[nodes.Node]:
     """A colour chip (HTML only) followed by the hex value."""
-    chip = nodes.raw(
-        "", f'<span class="swatch" style="background:{color}"></span>', format="html"
-    )
+    chip = nodes.raw("", f'<span class="swatch" style="background:{color}"></span>', format="html")
     return [chip, literal(color)]
 
 
@@ -402,12 +409,13 @@ class PaletteTable(SphinxDirective):
         checks = []
         for fill, texts in TEXT_ON.items():
             for text in texts:
-                ratios = [
-                    f"{contrast(PALETTE[text][i], PALETTE[fill][i]):.1f}:1" for i in (0, 1)
-                ]
+                ratios = [f"{contrast(PALETTE[text][i], PALETTE[fill][i]):.1f}:1" for i in (0, 1)]
                 checks.append(
                     nodes.row(
-                        "", cell(literal(text)), cell(literal(fill)), cell(ratios[0]),
+                        "",
+                        cell(literal(text)),
+                        cell(literal(fill)),
+                        cell(ratios[0]),
                         cell(ratios[1]),
                     )
                 )
@@ -419,11 +427,15 @@ class PaletteTable(SphinxDirective):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_object_type(
-        "diagram-option", "diagram-option", objname="diagram option",
+        "diagram-option",
+        "diagram-option",
+        objname="diagram option",
         indextemplate="pair: %s; diagram option",
     )
     app.add_object_type(
-        "mkdocs-key", "mkdocs-key", objname="MkDocs plugin key",
+        "mkdocs-key",
+        "mkdocs-key",
+        objname="MkDocs plugin key",
         indextemplate="pair: %s; MkDocs plugin key",
     )
     app.add_directive("option-table", OptionTable)

@@ -25,8 +25,8 @@ from .errors import OptionError
 from .explorer import is_html, notebook_html, standalone_html
 from .layergraph import LayerGraph
 from .options import DiagramOptions, format_of, parse_options
-from .output import standalone_svg
 from .pipeline import Pipeline, Views, trace_options
+from .rendering import standalone_svg
 from .sanitize import sanitize_svg
 
 

@@ -28,9 +28,9 @@ from .errors import DiagramError, OptionError
 from .explorer import is_html, standalone_html
 from .layergraph import LayerGraph
 from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
-from .output import standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
 from .remote import MODE_ENV, MODES
+from .rendering import standalone_svg
 
 #: ``diff``'s own options, not the drawing's
 _DIFF_ONLY = {"compare-to"}

@@ -13,11 +13,11 @@ from __future__ import annotations
 import html
 
 from .diff import ADDED, CHANGED, REMOVED, ArchitectureDiff
-from .embed import stylesheet
+from .html import stylesheet
 from .layergraph import SCHEMA, LayerGraph
 from .options import DiagramOptions
-from .output import clean_svg, find_engine, run_engine, standalone_svg
 from .pdf import svg_to_pdf
+from .rendering import clean_svg, find_engine, run_engine, standalone_svg
 from .styles import graph as graph_style
 from .theme import svg_style
 

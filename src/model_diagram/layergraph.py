@@ -28,7 +28,7 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 Shape = tuple[int, ...]
 
 #: href placeholder for a layer's class; the front ends point it at the class's API
-#: page or drop it (:func:`model_diagram.output.resolve_class_links`)
+#: page or drop it (:func:`model_diagram.rendering.resolve_class_links`)
 CLASS_LINK = "#md-class:"
 
 #: ids become Graphviz identifiers and SVG ids: letters, digits and underscores only

@@ -2,7 +2,7 @@
 
 A thin layer over :class:`model_diagram.pipeline.Pipeline`: the plugin parses
 blocks, submits them to the pipeline and embeds the SVGs with
-:func:`model_diagram.embed.figure_html`. It never imports torch or the user's
+:func:`model_diagram.html.figure_html`. It never imports torch or the user's
 package; tracing happens in the worker process.
 
 MkDocs events used, in build order:
@@ -65,7 +65,9 @@ from mkdocs.utils import get_relative_url
 
 from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
-from .embed import (
+from .errors import DiagramError, OptionError, error_text, reported_as_bug
+from .explorer import manifest
+from .html import (
     CSS_NAME,
     JS_NAME,
     asset_text,
@@ -76,8 +78,6 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, error_text, reported_as_bug
-from .explorer import manifest
 from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
@@ -87,9 +87,9 @@ from .options import (
     parse_options,
     validate_defaults,
 )
-from .output import find_engine, resolve_class_links
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .remote import MODES, is_url
+from .rendering import find_engine, resolve_class_links
 from .sanitize import sanitize_svg
 from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
 

@@ -25,8 +25,8 @@ from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
-from .output import clean_svg, find_engine, run_engine
 from .remote import Remote, cache_mode, is_url
+from .rendering import clean_svg, find_engine, run_engine
 from .sanitize import scrub
 from .theme import svg_style
 
@@ -100,7 +100,7 @@ def _code_digest() -> str:
     The front ends, CLI and API only carry diagrams around, so they are left out.
     """
     here = Path(__file__).resolve().parent
-    carriers = {"sphinx_ext.py", "mkdocs_plugin.py", "cli.py", "api.py", "embed.py", "__init__.py"}
+    carriers = {"sphinx_ext.py", "mkdocs_plugin.py", "cli.py", "api.py", "html.py", "__init__.py"}
     # snapshots and diffs are read from the cached graph, never cached themselves
     carriers |= {"snapshot.py", "diff.py", "diffdraw.py", "compare.py", "testing.py"}
     carriers |= {"pytest_plugin.py"}

@@ -1,7 +1,7 @@
 """An allow-list SVG sanitiser, applied where an SVG is embedded in a page or file.
 
 The cache is untrusted input (it may come from another machine, or be edited),
-so what :func:`model_diagram.output.clean_svg` did when the SVG was drawn is
+so what :func:`model_diagram.rendering.clean_svg` did when the SVG was drawn is
 not relied on: every SVG is parsed again with a real XML parser and rebuilt
 from SVG elements and attributes known to be inert. Anything else is dropped:
 scripts, ``foreignObject``, event handlers, ``javascript:``/``data:`` and other

@@ -41,7 +41,9 @@ from . import __version__, diffdraw
 from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .diff import ArchitectureDiff
-from .embed import (
+from .errors import DiagramError, OptionError, error_text, reported_as_bug
+from .explorer import manifest
+from .html import (
     CSS_NAME,
     JS_NAME,
     asset_text,
@@ -52,8 +54,6 @@ from .embed import (
     stylesheet,
     unique_ids,
 )
-from .errors import DiagramError, OptionError, error_text, reported_as_bug
-from .explorer import manifest
 from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
@@ -64,9 +64,9 @@ from .options import (
     parse_options,
     validate_defaults,
 )
-from .output import resolve_class_links, standalone_svg
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
 from .remote import MODES, is_url
+from .rendering import resolve_class_links, standalone_svg
 from .sanitize import plain_text, sanitize_svg
 from .scan import Syntax, diagrams
 

@@ -11,7 +11,7 @@ cluster and edge labels, and the edges and cluster frames; node boxes keep the
 theme's fills and ink. Module nodes carry a tooltip (qualified name, class,
 parameters, shapes and dtypes) and a ``#md-class:`` placeholder link that
 the front ends resolve against the site's API pages (``link-classes``) or
-drop (:func:`model_diagram.output.resolve_class_links`).
+drop (:func:`model_diagram.rendering.resolve_class_links`).
 """
 
 from __future__ import annotations
