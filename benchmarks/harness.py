@@ -142,6 +142,16 @@ class _Sampler(threading.Thread):
         return self.peak
 
 
+def _as_installed(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment with bytecode writing on, as a user's Python has it: pip compiles
+    Sphinx and MkDocs when it installs them, and an editable model-diagram compiles on
+    its first import. A shell with PYTHONDONTWRITEBYTECODE set would recompile only our
+    sources on every run and charge that to model-diagram."""
+    found = dict(os.environ if env is None else env)
+    found.pop("PYTHONDONTWRITEBYTECODE", None)
+    return found
+
+
 def run(
     command: Sequence[str],
     *,
@@ -155,7 +165,9 @@ def run(
         sampler = _Sampler()
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        proc = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            list(command), cwd=cwd, env=_as_installed(env), stdout=out, stderr=err
+        )
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started

@@ -6,11 +6,13 @@ real Sphinx and MkDocs builds; the browser side is in ``test_browser.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import model_diagram
 from model_diagram import folding
 from model_diagram.cli import main
 from model_diagram.options import parse_options
-from model_diagram.pipeline import Pipeline
+from model_diagram.pipeline import Pipeline, Views
 from model_diagram.styles.repeats import collapse_repeats
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -160,3 +162,37 @@ def test_sphinx_writes_sanitised_sidecars_next_to_the_page(cache: Path, tmp_path
         payload: dict[str, Any] = json.loads(registered[2])
         assert "<script" not in payload["svg"] and "</" not in registered[2]
         assert ET.fromstring(payload["svg"]).get("role") == "img"
+
+
+def as_json(views: Views) -> str:
+    return json.dumps(asdict(views), sort_keys=True)
+
+
+def _views_entry(cache: Path) -> tuple[Path, Path]:
+    """(the render pointer, the blob) of the one cached views entry of the diagram."""
+    for pointer in (cache / "renders").glob("*.json"):
+        blob = cache / "blobs" / f"{json.loads(pointer.read_text())['blob']}.json"
+        if blob.is_file() and set(json.loads(blob.read_text())) == {"views", "index", "aliases"}:
+            return pointer, blob
+    raise AssertionError("no views entry in the cache")
+
+
+def test_a_warm_build_reads_the_views_as_one_entry_and_survives_a_forged_one(
+    tmp_path: Path,
+) -> None:
+    """The views are cached whole (a warm build does not fold again); a malformed entry
+    is ignored and rebuilt, never a crash or an empty explorer."""
+    options = parse_options({**TRANSFORMER, "max-nodes": 8})
+    first = Pipeline(tmp_path).diagram(options)
+    pointer, blob = _views_entry(tmp_path)
+    again = Pipeline(tmp_path).diagram(options)  # a new build: nothing held in memory
+    assert again.cached
+    assert as_json(again.explorer) == as_json(first.explorer)
+    for forged in ({"views": [{"key": 1}], "index": [], "aliases": []}, {"views": 3}, [1]):
+        data = json.dumps(forged).encode()
+        name = hashlib.sha256(data).hexdigest()
+        (tmp_path / "blobs" / f"{name}.json").write_bytes(data)
+        pointer.write_text(json.dumps({"blob": name}))
+        rebuilt = Pipeline(tmp_path).diagram(options)
+        assert as_json(rebuilt.explorer) == as_json(first.explorer), forged
+    assert blob.is_file()

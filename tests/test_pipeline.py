@@ -437,3 +437,34 @@ def test_same_second_same_size_edit_is_seen(
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert source.stat().st_size == stat.st_size
     assert "(2, 7)" in svg_text(pipeline.diagram(options).svg)
+
+
+def test_the_engine_version_is_asked_once_per_binary_and_remembered(tmp_path: Path) -> None:
+    """A warm build starts no Graphviz process: the version is remembered by the binary's
+    path, size and mtime; a new binary (or an unreadable memo) is asked again."""
+    from model_diagram.cache import ENGINES_NAME, Cache
+    from model_diagram.rendering import engine_version, locate_engine
+
+    _, binary = locate_engine("graphviz-pure")
+    engine = tmp_path / "bin" / "dot"
+    engine.parent.mkdir()
+    shutil.copy2(binary, engine)
+    asked: list[str] = []
+
+    def probe(path: str) -> str:
+        asked.append(path)
+        return engine_version(path)
+
+    cache_dir = tmp_path / "cache"
+    first = Cache(cache_dir).engine_version(str(engine), probe)
+    assert "graphviz" in first and asked == [str(engine)]
+    assert Cache(cache_dir).engine_version(str(engine), probe) == first
+    assert len(asked) == 1, "a second build asked the engine again"
+    os.utime(engine, ns=(0, 10**9))  # another binary at the same path
+    Cache(cache_dir).engine_version(str(engine), probe)
+    assert len(asked) == 2
+    (cache_dir / ENGINES_NAME).write_text("[not json")
+    assert Cache(cache_dir).engine_version(str(engine), probe) == first
+    assert len(asked) == 3
+    Cache(tmp_path / "ro", mode="read-only").engine_version(str(engine), probe)
+    assert not (tmp_path / "ro").exists(), "read-only mode wrote the memo"

@@ -75,6 +75,8 @@ def key_of(value: Any) -> str:
 
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+#: the local memo of engine versions (per machine: never published to a shared store)
+ENGINES_NAME = "engines.json"
 
 
 def _valid_manifest(manifest: Any) -> bool:
@@ -342,7 +344,7 @@ class Cache:
         if raw is None:
             return None
         try:  # names in a forged graph become text every output can hold
-            graph = LayerGraph.from_dict(scrub(json.loads(raw)))
+            graph = LayerGraph.from_dict(scrub(json.loads(raw)), digest=manifest["graph"])
         except (LayerGraphError, ValueError, RecursionError):
             return None  # damaged, forged or from another schema: trace again
         return TraceEntry(
@@ -396,6 +398,36 @@ class Cache:
         )
 
     # -- rendered outputs
+
+    def engine_version(self, path: str, probe: Callable[[str], str]) -> str:
+        """A Graphviz binary's version, remembered locally by the binary's path, size and
+        mtime, so a warm build starts no process to ask it (``probe`` asks it).
+
+        A forged entry can only name a wrong version: a render key that misses or hits
+        an entry the cache could serve anyway (every SVG is sanitised where embedded).
+        """
+        try:
+            resolved = os.path.realpath(path)
+            info = Path(resolved).stat()
+        except OSError:
+            return probe(path)
+        ident = f"{resolved}|{info.st_size}|{info.st_mtime_ns}"
+        memo_path = self.root / ENGINES_NAME
+        raw = self._read(memo_path) if self.mode != "off" else None
+        memo = {
+            k: v
+            for k, v in ((_json_dict(raw) or {}) if raw is not None else {}).items()
+            if isinstance(v, str) and len(v) <= 200
+        }
+        if ident in memo:
+            return memo[ident]
+        version = probe(path)
+        if self.mode == "read-write":
+            with contextlib.suppress(OSError):
+                self.root.mkdir(parents=True, exist_ok=True)
+                memo = dict(list(memo.items())[-15:]) | {ident: version}  # a few engines at most
+                atomic_write(memo_path, json.dumps(memo, sort_keys=True).encode())
+        return version
 
     def lookup_render(self, render_key: str, ext: str) -> bytes | None:
         if self.mode == "off":
@@ -488,6 +520,10 @@ class Cache:
             removed += self._clear_folder(folder, pattern, stale)
             with contextlib.suppress(OSError):  # only when empty: nothing else is deleted
                 folder.rmdir()
+        memo = self.root / ENGINES_NAME
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(memo.lstat().st_mode):
+                memo.unlink()  # a link itself is left alone
         return removed
 
     @staticmethod

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import diffdraw, snapshot
 from .cache import key_of
-from .diff import ArchitectureDiff, compare
 from .errors import OptionError
-from .layergraph import LayerGraph
 from .options import DiagramOptions
-from .pipeline import Pipeline, Result
+
+if TYPE_CHECKING:
+    from .diff import ArchitectureDiff
+    from .layergraph import LayerGraph
+    from .pipeline import Pipeline, Result
 
 
 def is_snapshot(source: str) -> bool:
@@ -52,6 +54,10 @@ def against(
 ) -> tuple[Result, ArchitectureDiff]:
     """``new`` redrawn as a diff against the snapshot at ``path`` or, when ``path`` is
     None, against the factory named by ``compare-to``; files of both sides included."""
+    # the diff machinery loads here: a build without compare-to never pays for it
+    from . import diffdraw, snapshot
+    from .diff import compare
+
     source = options.compare_to
     assert source is not None
     files = list(new.files)

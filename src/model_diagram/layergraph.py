@@ -157,10 +157,12 @@ class LayerGraph:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: Any) -> LayerGraph:
+    def from_dict(cls, data: Any, *, digest: str | None = None) -> LayerGraph:
         """Read and check the JSON form; raises :class:`LayerGraphError` naming the problem.
 
         Optional layer fields may be omitted (the tracer leaves out empty ones).
+        ``digest`` names the graph when the caller already has a hash of the text it was
+        read from (a cache blob's name), so a warm build never serialises it again.
         """
         if not isinstance(data, Mapping):
             raise LayerGraphError(f"a layer graph is a JSON object, not {type(data).__name__}")
@@ -175,6 +177,8 @@ class LayerGraph:
             modules=_items(data, "modules", _module),
         )
         graph.check()
+        if digest is not None:
+            graph.__dict__["digest"] = digest  # what the cached_property would hold
         return graph
 
     def check(self) -> None:

@@ -20,19 +20,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, folding
+from . import __version__
 from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
-from .rendering import clean_svg, find_engine, run_engine
+from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
 from .sanitize import scrub
 from .theme import svg_style
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from .folding import ViewGraph
     from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class Pipeline:
         self._tracing: dict[str, Future[dict[str, Any]]] = {}
         #: a trace once stored, for the other diagrams that waited for the same one
         self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
+        self._engines: dict[str, Engine] = {}
 
     @property
     def worker(self) -> Worker:
@@ -321,11 +323,17 @@ class Pipeline:
         """The explorer's views of a folded diagram, and its search index.
 
         Each view is a layer graph derived from the one full-depth trace and drawn
-        like any diagram (so cached the same way); nothing here imports torch.
+        like any diagram; nothing here imports torch. All of them are cached as one
+        entry, so a warm build neither folds the graph again nor looks up each view.
         Empty when the diagram is not folded, does not explore, or has one view.
         """
         if not (folds(options) and options.explore and options.style == "graph"):
             return Views()
+        vkey = self._render_key(options, graph, "views")
+        found = _views_from_json(self.cache.lookup_render(vkey, "json"))
+        if found is not None:
+            return found
+        from . import folding
         from .styles.graph import should_collapse
 
         exploration = folding.explore(
@@ -334,44 +342,43 @@ class Pipeline:
             collapse=should_collapse(options),
             nested=options.expand_nested,
         )
-        if len(exploration.views) < 2:
-            return Views()
         drawn: list[View] = []
-        flat = options.with_values(depth=-1)  # a view is drawn as given, never folded again
-        whole = options.alt or graph.model
-        for view in exploration.views:
-            svg = ""
-            if view.key:  # the overview is the diagram itself
-                data, _, _ = self.render_graph(
-                    flat.with_values(alt=f"{view.title}: part of {whole}"), view.graph, "svg", []
-                )
-                svg = data.decode("utf-8")
-            drawn.append(View(view.key, view.title, view.parent, svg, _node_details(view)))
-        return Views(drawn, exploration.index, exploration.aliases)
+        if len(exploration.views) >= 2:
+            flat = options.with_values(depth=-1)  # a view is drawn as given, never folded again
+            whole = options.alt or graph.model
+            for view in exploration.views:
+                svg = ""
+                if view.key:  # the overview is the diagram itself
+                    data, _, _ = self.render_graph(
+                        flat.with_values(alt=f"{view.title}: part of {whole}"),
+                        view.graph,
+                        "svg",
+                        [],
+                    )
+                    svg = data.decode("utf-8")
+                drawn.append(View(view.key, view.title, view.parent, svg, _node_details(view)))
+        views = Views(drawn, exploration.index, exploration.aliases) if drawn else Views()
+        with contextlib.suppress(CacheError):  # an unwritable cache was reported by the render
+            self.cache.store_render(vkey, json.dumps(asdict(views)).encode(), "json")
+        return views
 
-    def _render_graph(
-        self,
-        options: DiagramOptions,
-        graph: LayerGraph,
-        fmt: str,
-        warnings: list[DiagramError],
-    ) -> tuple[bytes, str, bool]:
-        figure = options.style in FIGURE_STYLES
-        engine = None if figure else find_engine(options.engine)
-        if folds(options):
-            from .styles.graph import should_collapse
+    def _engine(self, name: str) -> Engine:
+        """The engine, its version remembered by the cache: no process started when warm."""
+        if name not in self._engines:
+            engine_name, path = locate_engine(name)
+            version = self.cache.engine_version(path, engine_version)
+            self._engines[name] = Engine(engine_name, path, version)
+        return self._engines[name]
 
-            graph = folding.overview(
-                graph,
-                options.max_nodes,
-                collapse=should_collapse(options),
-                nested=options.expand_nested,
-            )
+    def _render_key(self, options: DiagramOptions, graph: LayerGraph, fmt: str) -> str:
+        """Names a drawing by the traced graph and every option that shapes it (folding
+        included), so a cache hit needs neither folding nor the styles."""
         render_options = options.stage_dict(RENDER)
         render_options.pop("format")
         if fmt != "png":
             render_options.pop("dpi")
-        rkey = key_of(
+        engine = None if options.style in FIGURE_STYLES else self._engine(options.engine)
+        return key_of(
             {
                 "graph": graph.digest,
                 "render": render_options,
@@ -380,9 +387,30 @@ class Pipeline:
                 "code": _code_digest(),
             }
         )
+
+    def _render_graph(
+        self,
+        options: DiagramOptions,
+        graph: LayerGraph,
+        fmt: str,
+        warnings: list[DiagramError],
+    ) -> tuple[bytes, str, bool]:
+        rkey = self._render_key(options, graph, fmt)
         data = self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
+        figure = options.style in FIGURE_STYLES
+        engine = None if figure else self._engine(options.engine)
+        if folds(options):
+            from . import folding
+            from .styles.graph import should_collapse
+
+            graph = folding.overview(
+                graph,
+                options.max_nodes,
+                collapse=should_collapse(options),
+                nested=options.expand_nested,
+            )
         from . import exports
         from .styles import canvas as figure_canvas
         from .styles import graph as graph_style
@@ -492,7 +520,7 @@ class Pending:
         )
 
 
-def _node_details(view: folding.ViewGraph) -> dict[str, dict[str, Any]]:
+def _node_details(view: ViewGraph) -> dict[str, dict[str, Any]]:
     """Per drawn node (by SVG id): the facts the explorer's details panel shows."""
     keys = (
         *("kind", "name", "qualname", "cls", "params", "inputs", "outputs", "in_dtypes"),
@@ -511,3 +539,23 @@ def _node_details(view: folding.ViewGraph) -> dict[str, dict[str, Any]]:
     for element, opens in view.targets.items():
         details.setdefault(element, {"kind": "repeat", "opens": opens})
     return details
+
+
+def _views_from_json(raw: bytes | None) -> Views | None:
+    """Cached views, or None when missing or malformed (the cache is untrusted: each
+    view's SVG is sanitised where it is embedded, its text escaped as JSON)."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        views = [
+            View(str(v["key"]), str(v["title"]), v["parent"], str(v["svg"]), dict(v["nodes"]))
+            for v in data["views"]
+        ]
+        index = [{str(k): str(t) for k, t in dict(e).items()} for e in data["index"]]
+        aliases = [(str(a), int(b), int(c)) for a, b, c in data["aliases"]]
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    if not all(v.parent is None or isinstance(v.parent, str) for v in views):
+        return None
+    return Views(views, index, aliases)

@@ -62,6 +62,12 @@ def _graphviz_pure_path() -> str | None:
 @cache
 def find_engine(name: str = "auto") -> Engine:
     """Resolve an engine name to a binary and its version (cached per process)."""
+    engine_name, path = locate_engine(name)
+    return Engine(engine_name, path, engine_version(path))
+
+
+def locate_engine(name: str = "auto") -> tuple[str, str]:
+    """(engine name, binary path) for ``auto``, ``dot`` or ``graphviz-pure``."""
     candidates: list[tuple[str, str | None]] = []
     if name in {"auto", "dot"}:
         candidates.append(("dot", shutil.which("dot")))
@@ -69,7 +75,7 @@ def find_engine(name: str = "auto") -> Engine:
         candidates.append(("graphviz-pure", _graphviz_pure_path()))
     for engine_name, path in candidates:
         if path:
-            return Engine(engine_name, path, _version(path))
+            return engine_name, path
     wanted = "Graphviz's 'dot' on PATH" if name == "dot" else "the 'graphviz-pure' binary"
     raise RenderError(
         f"engine {name!r} is not available: cannot find {wanted}; install Graphviz or "
@@ -77,7 +83,8 @@ def find_engine(name: str = "auto") -> Engine:
     )
 
 
-def _version(path: str) -> str:
+def engine_version(path: str) -> str:
+    """What ``path -V`` prints: part of every render key, so a new Graphviz redraws."""
     try:
         done = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -37,10 +37,9 @@ from sphinx.errors import ConfigError, ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from . import __version__, diffdraw
+from . import __version__
 from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
-from .diff import ArchitectureDiff
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .explorer import manifest
 from .html import (
@@ -76,6 +75,8 @@ if TYPE_CHECKING:
     from sphinx.environment import BuildEnvironment
     from sphinx.writers.html5 import HTML5Translator
     from sphinx.writers.latex import LaTeXTranslator
+
+    from .diff import ArchitectureDiff
 
 logger = logging.getLogger(__name__)
 
@@ -658,6 +659,8 @@ def _store(folder: Path, data: bytes, ext: str) -> str:
 def _render(env: BuildEnvironment, node: model_diagram, fmt: str) -> bytes:
     """Another format of a diagram read earlier, from its stored graph (no worker, no trace)."""
     if "diff" in node:
+        from . import diffdraw  # only a compare-to diagram needs it
+
         return diffdraw.draw(node["diff"], node["options"], fmt)
     graph = node["graph"]
     warnings: list[DiagramError] = []

@@ -16,9 +16,8 @@ the problem per option (see :func:`model_diagram.inputs.check_size`).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
-
-import yaml
 
 from .errors import OptionError
 
@@ -31,39 +30,46 @@ MAX_DEPTH = 100
 #: longest integer (Python refuses to convert more than 4300 digits)
 MAX_INT_DIGITS = 100
 
-_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
-
 
 class YamlError(OptionError):
-    """What is wrong with a YAML text; ``line`` (0-based) when the parser knows it."""
+    """A problem with a YAML document; ``line`` is 0-based within it when known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
 
 
-class _Loader(_BASE):  # type: ignore[misc]  # PyYAML has no stubs for the C loader
-    """Safe types only; integers bounded in length before conversion."""
+@cache
+def _loaders() -> tuple[Any, Any]:
+    """(the event parser, the bounded safe loader), built when first needed: a build
+    whose options hold no YAML never imports PyYAML."""
+    import yaml
 
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when present
 
-def _bounded_int(loader: Any, node: Any) -> Any:
-    digits = sum(c.isalnum() for c in str(node.value))
-    if digits > MAX_INT_DIGITS:
-        raise YamlError(
-            f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS} digits)"
-        )
-    return yaml.SafeLoader.construct_yaml_int(loader, node)
+    class Loader(base):  # type: ignore[misc]  # PyYAML has no stubs for the C loader
+        """Safe types only; integers bounded in length before conversion."""
 
+    def bounded_int(loader: Any, node: Any) -> Any:
+        digits = sum(c.isalnum() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise YamlError(
+                f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS} digits)"
+            )
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+    Loader.add_constructor("tag:yaml.org,2002:int", bounded_int)
+    return base, Loader
 
 
 def _measure(text: str) -> None:
     """Walk the event stream and refuse a document too large or deep once expanded."""
+    import yaml
+
     collections: list[list[Any]] = []  # open ones: [expanded nodes, depth below, anchor]
     anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, depth)
     total = 0
-    for event in yaml.parse(text, Loader=_BASE):
+    for event in yaml.parse(text, Loader=_loaders()[0]):
         if isinstance(event, yaml.CollectionStartEvent):
             collections.append([1, 0, event.anchor])
             total += 1
@@ -103,11 +109,13 @@ def read_yaml(text: str) -> Any:
     The message is a bare problem (``"it is nested ..."``, ``"... at line 3"``):
     callers say what the text was (an option value, a block).
     """
+    import yaml
+
     if len(text) > MAX_TEXT:
         raise YamlError(f"it is {len(text)} characters long (at most {MAX_TEXT})")
     try:
         _measure(text)
-        loader = _Loader(text)
+        loader = _loaders()[1](text)
         try:
             return loader.get_single_data()
         finally:
