@@ -25,7 +25,7 @@ from .errors import OptionError
 from .explorer import is_html, notebook_html, standalone_html
 from .layergraph import LayerGraph
 from .options import DiagramOptions, format_of, parse_options
-from .pipeline import Pipeline, Views, trace_options
+from .pipeline import Pipeline, Result, Views, trace_options
 from .rendering import standalone_svg
 from .sanitize import sanitize_svg
 
@@ -49,28 +49,30 @@ class Diagram:
     def title(self) -> str:
         return self.options.alt or self.options.caption or self.graph.model
 
-    def save(self, path: str | Path, dpi: int | None = None) -> Path:
-        """Write the format the file name says (see ``FILE_FORMATS``), or a ``.json``
-        architecture snapshot; ``dpi`` applies to PNG.
+    @classmethod
+    def of(cls, result: Result, options: DiagramOptions, pipeline: Pipeline) -> Diagram:
+        """The diagram a pipeline produced (as SVG), its markup sanitised: the cache is
+        untrusted input."""
+        return cls(sanitize_svg(result.svg), result.graph, options, pipeline, result.explorer)
+
+    def save(self, path: str | Path, dpi: int | None = None, *, fmt: str | None = None) -> Path:
+        """Write ``fmt`` or else what the file name says (:func:`output_format`);
+        ``dpi`` applies to PNG. The one writer of files: the CLI saves through it too.
 
         An ``.html`` file is a standalone explorer: no server, no network needed.
         """
         target = Path(path)
-        if is_html(target.name):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(standalone_html(self.svg, self.views, title=self.title), "utf-8")
-            return target
-        fmt = "json" if target.suffix.lower() == ".json" else format_of(target.name)
+        fmt = fmt or output_format(target.name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "json":
+        if fmt == "html":
+            target.write_text(standalone_html(self.svg, self.views, title=self.title), "utf-8")
+        elif fmt == "json":
             target.write_text(self.to_json(), "utf-8")
-            return target
-        if fmt == "svg":
+        elif fmt == "svg":
             target.write_text(standalone_svg(self.svg), "utf-8")
-            return target
-        options = self.options.with_values(dpi=dpi) if dpi else self.options
-        data = self._export(options, fmt)
-        target.write_bytes(data)
+        else:
+            options = self.options.with_values(dpi=dpi) if dpi else self.options
+            target.write_bytes(self._export(options, fmt))
         return target
 
     def to_json(self) -> str:
@@ -92,6 +94,17 @@ class Diagram:
 
     def _repr_png_(self) -> bytes:
         return self._export(self.options, "png")
+
+
+def output_format(filename: str) -> str:
+    """What a file name asks for: ``html`` (a standalone explorer), ``json`` (an
+    architecture snapshot) or one of ``FILE_FORMATS``; an :class:`OptionError` naming
+    what we write otherwise, so callers can refuse before tracing."""
+    if is_html(filename):
+        return "html"
+    if filename.lower().endswith(".json"):
+        return "json"
+    return format_of(filename)
 
 
 def render(
@@ -118,7 +131,7 @@ def render(
         parsed = parse_options({"factory": model_or_factory, **options})
         with pipeline:  # the worker stops here; the diagram keeps the cache for exports
             result = pipeline.diagram(parsed)
-        diagram = Diagram(sanitize_svg(result.svg), result.graph, parsed, pipeline, result.explorer)
+        diagram = Diagram.of(result, parsed, pipeline)
     else:
         parsed = parse_options(options, require_factory=False)
         graph = _trace_live(model_or_factory, input_data, parsed)

@@ -23,11 +23,11 @@ from typing import Any
 import yaml
 
 from . import diffdraw, snapshot
+from .api import Diagram, output_format
 from .diff import compare
 from .errors import DiagramError, OptionError
-from .explorer import is_html, standalone_html
 from .layergraph import LayerGraph
-from .options import OPTIONS, DiagramOptions, format_of, parse_options, writable_formats
+from .options import OPTIONS, DiagramOptions, parse_options, writable_formats
 from .pipeline import DEFAULT_CACHE_DIR, Pipeline, Result
 from .remote import MODE_ENV, MODES
 from .rendering import standalone_svg
@@ -156,29 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = _pipeline(args)
     try:
         options = parse_options({"factory": args.factory, **given}, strings=True)
-        page = is_html(out.name) and "format" not in given
-        if out.suffix.lower() == ".json":
-            fmt = "json"
-        elif page:
-            fmt = "svg"
-        else:
-            fmt = options.format if "format" in given else format_of(out.name)
-        result = _traced(pipeline, options, "svg" if fmt == "json" else fmt)
+        # --format wins over the file name; an unwritable name is refused before tracing
+        fmt = options.format if "format" in given else output_format(out.name)
+        Diagram.of(_traced(pipeline, options, "svg"), options, pipeline).save(out, fmt=fmt)
     except DiagramError as exc:
         print(f"model-diagram: error ({exc.kind}): {exc.message}", file=sys.stderr)
         return 1
     finally:
         pipeline.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "json":
-        out.write_text(snapshot.to_json(result.graph), "utf-8")
-    elif page:
-        title = options.alt or options.caption or result.graph.model
-        out.write_text(standalone_html(result.svg, result.explorer, title=title), "utf-8")
-    elif fmt == "svg":
-        out.write_text(standalone_svg(result.svg), "utf-8")
-    else:
-        out.write_bytes(result.data)
     print(f"wrote {out} ({'traced' if pipeline.traced else 'from cache'})")
     return 0
 
