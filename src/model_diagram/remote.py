@@ -20,7 +20,6 @@ import contextlib
 import importlib.util
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,7 +160,7 @@ class Remote:
             if self._local:
                 parent = path.rsplit("/", 1)[0]
                 self.fs.makedirs(parent, exist_ok=True)
-                tmp = f"{parent}/.tmp-model-diagram-{uuid.uuid4().hex}"
+                tmp = f"{parent}/.tmp-model-diagram-{os.urandom(16).hex()}"
                 self.fs.pipe_file(tmp, data)
                 try:
                     self.fs.mv(tmp, path)
