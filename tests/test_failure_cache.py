@@ -10,12 +10,8 @@ working diagram.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ import yaml
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 
+from fresh_builds import run_mkdocs, run_sphinx
 from model_diagram.errors import FactoryError, TraceError
 from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline, _code_digest, trace_key
@@ -58,7 +55,6 @@ DIAGRAMS = [
     ("broken_models:make_forward_raises", {"input": "float[2,8]"}),
 ]
 WARNING = re.compile(r"^(\S+?):(\d+): WARNING: (model-diagram: .*)$", re.MULTILINE)
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 def sphinx_site(src: Path) -> None:
@@ -81,32 +77,6 @@ def sphinx_site(src: Path) -> None:
         lines += [f".. model-diagram:: {factory}", *(f"   :{k}: {v}" for k, v in options.items())]
         lines.append("")
     (src / "index.rst").write_text("\n".join(lines), "utf-8")
-
-
-SPHINX_BUILD = """
-import io, json, sys
-from sphinx.application import Sphinx
-out = io.StringIO()
-app = Sphinx(sys.argv[1], sys.argv[1], sys.argv[2], sys.argv[2] + "-doctrees", "html",
-             status=out, warning=out, freshenv=True)
-app.build()
-started = app.env.model_diagram_build.pipeline.worker_started
-print(json.dumps({"torch": "torch" in sys.modules, "workers": int(started),
-                  "status": app.statuscode, "log": out.getvalue()}))
-"""
-
-
-def run_sphinx(src: Path, out: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", SPHINX_BUILD, str(src), str(out)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def located(log: str) -> list[tuple[str, str, str]]:
@@ -157,23 +127,6 @@ def mkdocs_site(root: Path) -> Path:
     return path
 
 
-MKDOCS_BUILD = """
-import json, logging, sys
-from mkdocs.commands.build import build
-from mkdocs.config import load_config
-records = []
-handler = logging.Handler()
-handler.emit = lambda record: records.append(record.getMessage())
-logging.getLogger("mkdocs.plugins.model_diagram").addHandler(handler)
-config = load_config(config_file=sys.argv[1])
-build(config)
-plugin = config.plugins["model-diagram"]
-print(json.dumps({"traced": plugin.pipeline.traced, "torch": "torch" in sys.modules,
-                  "worker": plugin.pipeline._worker is not None,
-                  "warnings": [r for r in records if r.startswith("model-diagram: index.md")]}))
-"""
-
-
 def test_mkdocs_warm_build_repeats_cached_failures_without_the_worker(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -185,16 +138,7 @@ def test_mkdocs_warm_build_repeats_cached_failures_without_the_worker(
     assert len(first) == 2
     assert "factory exploded" in first[0] and "bad forward: shape mismatch" in first[1]
 
-    done = subprocess.run(
-        [sys.executable, "-c", MKDOCS_BUILD, str(config_file)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_mkdocs(config_file)
     assert report == {"traced": 0, "torch": False, "worker": False, "warnings": first}
 
 

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,16 +25,12 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from fresh_builds import environment, run_mkdocs, run_sphinx
 from model_diagram import cli
 from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline, _code_digest
 
 TESTS = Path(__file__).resolve().parent
-
-
-def environment(**extra: str) -> dict[str, str]:
-    """This process's environment (the test server's credentials included) and sys.path."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **extra}
 
 
 needs_s3 = pytest.mark.skipif(
@@ -148,32 +141,6 @@ def sphinx_site(src: Path, cache_dir: str, options: dict[str, Any], mode: str | 
         (src / f"{page}.rst").write_text("\n".join(lines), "utf-8")
 
 
-SPHINX_BUILD = """
-import io, json, sys
-from sphinx.application import Sphinx
-out = io.StringIO()
-app = Sphinx(sys.argv[1], sys.argv[1], sys.argv[2], sys.argv[2] + "-doctrees", "html",
-             status=out, warning=out)
-app.build()
-started = app.env.model_diagram_build.pipeline.worker_started
-print(json.dumps({"torch": "torch" in sys.modules, "workers": int(started),
-                  "status": app.statuscode, "log": out.getvalue()}))
-"""
-
-
-def run_sphinx(src: Path, out: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", SPHINX_BUILD, str(src), str(out)],
-        capture_output=True,
-        text=True,
-        env=env or environment(),
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def svgs(out: Path) -> dict[str, list[str]]:
     pages = {}
     for page in PAGES:
@@ -250,36 +217,6 @@ def mkdocs_site(root: Path, cache: dict[str, Any]) -> Path:
     path = root / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config), "utf-8")
     return path
-
-
-MKDOCS_BUILD = """
-import json, logging, sys
-from mkdocs.commands.build import build
-from mkdocs.config import load_config
-records = []
-handler = logging.Handler()
-handler.emit = lambda record: records.append(record.getMessage())
-logging.getLogger("mkdocs.plugins.model_diagram").addHandler(handler)
-config = load_config(config_file=sys.argv[1])
-build(config)
-plugin = config.plugins["model-diagram"]
-print(json.dumps({"traced": plugin.pipeline.traced, "torch": "torch" in sys.modules,
-                  "worker": plugin.pipeline._worker is not None,
-                  "warnings": [r for r in records if "[model_diagram." in r]}))
-"""
-
-
-def run_mkdocs(config: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", MKDOCS_BUILD, str(config)],
-        capture_output=True,
-        text=True,
-        env=env or environment(),
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def site_svgs(config: Path) -> list[str]:

@@ -181,29 +181,20 @@ BAD_OPTIONS: list[tuple[str, dict[str, str], str, str]] = [
     ("models:make_mlp", {"input": "float[2,8]", "color-map": BOMB}, "option", "expanded"),
     ("models:make_mlp", {"input": "float[2,8]", "timeout": HUGE_INT[:4000]}, "option", "digits"),
     ("models:make_mlp", {"input": f"float[2,{HUGE_INT}]"}, "input", "too long"),
-    (
-        "models:make_mlp",
-        {"input": "float[2,8]", "style": "layered", "spacing": "1e308"},
-        "option",
-        "option 'spacing'",
-    ),
-    (
-        "models:make_mlp",
-        {"input": "float[2,8]", "style": "layered", "min-z": "1e308"},
-        "option",
-        "option 'min-z'",
-    ),
-    (
-        "models:make_mlp",
-        {"input": "float[2,8]", "style": "lenet", "font-size": "1e308"},
-        "option",
-        "option 'font-size'",
-    ),
-    (
-        "models:make_mlp",
-        {"input": "float[2,8]", "style": "layered", "scale-xy": "1e300"},
-        "option",
-        "option 'scale-xy'",
+    # a figure style's number so large that its drawing would overflow
+    *(
+        (
+            "models:make_mlp",
+            {"input": "float[2,8]", "style": style, name: value},
+            "option",
+            f"option '{name}'",
+        )
+        for style, name, value in [
+            ("layered", "spacing", "1e308"),
+            ("layered", "min-z", "1e308"),
+            ("lenet", "font-size", "1e308"),
+            ("layered", "scale-xy", "1e300"),
+        ]
     ),
 ]
 
