@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .layergraph import LayerGraph
+from .layergraph import LayerGraph, nearest_kept
 from .snapshot import snapshot
 
 Layer = Mapping[str, Any]
@@ -160,8 +160,9 @@ def compare(old: LayerGraph, new: LayerGraph) -> ArchitectureDiff:
             layers.append(LayerChange(ADDED, None, by_b[nid]))
         else:
             oid = new_to_old[nid]
-            before = {old_to_new[p] for p in _kept_sources(preds_a, oid, old_to_new)}
-            rewired = before != _kept_sources(preds_b, nid, new_to_old)
+            # through added/removed layers: an insertion is one change, not a rewiring too
+            before = {old_to_new[p] for p in nearest_kept(preds_a, oid, old_to_new)}
+            rewired = before != nearest_kept(preds_b, nid, new_to_old)
             changes = _changes(by_a[oid], by_b[nid], rewired)
             layers.append(LayerChange(CHANGED if changes else SAME, by_a[oid], by_b[nid], changes))
         layers.extend(after.get(nid, []))
@@ -195,23 +196,6 @@ def _predecessors(graph: Mapping[str, Any]) -> dict[str, set[str]]:
     for edge in graph["edges"]:
         preds.setdefault(edge["head"], set()).add(edge["tail"])
     return preds
-
-
-def _kept_sources(preds: Mapping[str, set[str]], node: str, kept: Mapping[str, str]) -> set[str]:
-    """The nearest matched layers feeding ``node``, looking through added/removed ones,
-    so an insertion is reported once, not again as a rewiring of the next layer."""
-    found: set[str] = set()
-    stack, seen = list(preds.get(node, ())), set()
-    while stack:
-        source = stack.pop()
-        if source in seen:
-            continue
-        seen.add(source)
-        if source in kept:
-            found.add(source)
-        else:
-            stack.extend(preds.get(source, ()))
-    return found
 
 
 def _match(old: Sequence[Layer], new: Sequence[Layer]) -> list[tuple[str, str]]:

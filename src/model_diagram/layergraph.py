@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, Literal, TypeVar, cast, get_args
@@ -365,6 +365,24 @@ def _unique(what: str, ids: Iterable[str]) -> set[str]:
             raise LayerGraphError(f"two {what}s have the id {item!r}")
         seen.add(item)
     return seen
+
+
+def nearest_kept(links: Mapping[str, Iterable[str]], start: str, kept: Container[str]) -> set[str]:
+    """The ``kept`` nodes ``start`` reaches along ``links`` (successors or predecessors)
+    through nodes that are not kept: how a view that drops layers still joins the ones
+    it shows (a figure style's boxes, the two sides of a diff)."""
+    found: set[str] = set()
+    stack, seen = list(links.get(start, ())), set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node in kept:
+            found.add(node)
+        else:
+            stack.extend(links.get(node, ()))
+    return found
 
 
 # -- words for layers, shared by every style and front end

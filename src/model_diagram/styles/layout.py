@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from ..errors import RenderError
 from ..fonts import FontFamily, family
 from ..layergraph import Layer as GraphLayer
-from ..layergraph import LayerGraph
+from ..layergraph import LayerGraph, nearest_kept
 from ..options import DiagramOptions
 from ..scene import Link, Node, Scene
 from ..theme import PALETTES, on_background
@@ -127,19 +127,7 @@ def extract_layers(graph: LayerGraph, type_ignore: Sequence[str]) -> list[Layer]
             nid, node.kind, layer_type(node), title, tuple(shape[1:]), name, node.params
         )
     for nid in keep:
-        seen: set[str] = set()
-        stack = sorted(succ[nid], key=order.__getitem__, reverse=True)
-        found: list[str] = []
-        while stack:
-            cur = stack.pop()
-            if cur in seen:
-                continue
-            seen.add(cur)
-            if cur in kept:
-                found.append(cur)
-            else:
-                stack.extend(sorted(succ[cur], key=order.__getitem__, reverse=True))
-        for head in sorted(set(found), key=order.__getitem__):
+        for head in sorted(nearest_kept(succ, nid, kept), key=order.__getitem__):
             layers[nid].succs.append(head)
             layers[head].preds.append(nid)
     if not layers:
