@@ -89,9 +89,9 @@ class DataDependent(nn.Module):
     ``one_hot`` without ``num_classes`` must read the largest value.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, classes: int = 4) -> None:
         super().__init__()
-        self.linear = nn.Linear(8, 4)
+        self.linear = nn.Linear(8, classes)
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.linear(x)
@@ -122,9 +122,9 @@ class ClassFactory(nn.Module):
         return self.out(self.act(self.hidden(x)))
 
 
-def make_mlp() -> nn.Module:
-    """The smallest useful model: Linear(8,16)-ReLU-Linear(16,4)."""
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+def make_mlp(width: int = 16) -> nn.Module:
+    """The smallest useful model: Linear(8,16)-ReLU-Linear(16,4) (``width``: its middle)."""
+    return nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 4))
 
 
 def make_branchy() -> Branchy:
@@ -167,9 +167,9 @@ def make_recursive() -> Recursive:
     return Recursive()
 
 
-def make_data_dependent() -> DataDependent:
-    """A model that traces on CPU but not on the meta device."""
-    return DataDependent()
+def make_data_dependent(classes: int = 4) -> DataDependent:
+    """A model that traces on CPU but not on the meta device (``classes``: its size)."""
+    return DataDependent(classes)
 
 
 def make_wants_tensor() -> WantsTensor:

@@ -105,9 +105,45 @@ def test_kwargs_and_meta_device_for_a_10b_model(tmp_path: Path) -> None:
 
 
 def test_data_dependent_model_falls_back_to_cpu(tmp_path: Path) -> None:
-    result = diagram(tmp_path, factory="models:make_data_dependent", input="float[2,8]")
+    """A model too large to trace on CPU first (64 MiB of weights) tries meta, then CPU."""
+    result = diagram(
+        tmp_path,
+        factory="models:make_data_dependent",
+        input="float[2,8]",
+        factory_kwargs={"classes": 2**21},
+    )
     assert "one_hot" in svg_text(result.svg)
     assert result.notes and "traced on CPU because the meta device failed" in result.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "device"),
+    [
+        ({"factory": "models:make_mlp", "input": "float[2,8]"}, "cpu"),  # small, given
+        (  # 96 MiB of weights: built on CPU only when it must be
+            {
+                "factory": "models:make_mlp",
+                "input": "float[2,8]",
+                "factory-kwargs": {"width": 2**21},
+            },
+            "meta",
+        ),
+        ({"factory": "models_providers:make_example_tuple"}, "meta"),  # inputs guessed
+    ],
+)
+def test_auto_traces_small_models_with_given_inputs_on_cpu(
+    values: dict[str, Any], device: str
+) -> None:
+    """``device: auto`` picks the CPU where that draws the same and spares the meta
+    device's one-off imports (torch._dynamo); forcing the other device agrees."""
+    from model_diagram.pipeline import trace_options
+    from model_diagram.trace import trace_diagram
+
+    options = trace_options(parse_options(values))
+    done = trace_diagram(options)
+    assert done["device"] == device and done["notes"] == []
+    other = trace_diagram({**options, "device": "meta" if device == "cpu" else "cpu"})
+    assert other["graph"] == done["graph"]
 
 
 def test_class_factory_instance_and_expand_nested(tmp_path: Path) -> None:

@@ -714,8 +714,10 @@ class DiagramOptions:
     device: str = opt(
         "auto",
         "auto | meta | cpu | cuda",
-        "Where to build and trace. `auto` uses the meta device (no weights are allocated) "
-        "and falls back to CPU for data-dependent models.",
+        "Where to build and trace. `auto` builds on the meta device (no weights are "
+        "allocated), traces a model of at most 32 MiB of weights whose inputs the page "
+        "gives on CPU and any other on meta, and falls back to CPU for data-dependent "
+        "models.",
         _choice("auto", "meta", "cpu", "cuda"),
         stage=TRACE,
         example="cpu",

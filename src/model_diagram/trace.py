@@ -18,39 +18,61 @@ from pathlib import Path
 from typing import Any
 
 from .describe import dtype_names, input_names
-from .errors import FactoryError, TraceError
+from .errors import DiagramError, FactoryError, TraceError
 from .forward_inputs import build_inputs
 from .graph_builder import builder_class, recording
 from .loader import call_factory, import_object, user_location
 
 #: a model larger than this is never rebuilt on CPU after a failed meta trace
 CPU_FALLBACK_LIMIT = 8 * 1024**3
+#: ``auto`` traces a model with at most this many bytes of weights on CPU: building it
+#: there costs less than the meta device's one-off imports (``torch._dynamo`` and
+#: sympy, about 1.5 s), which a build of small models then never pays
+SMALL_MODEL = 32 * 1024**2
 
 
 def trace_diagram(options: Mapping[str, Any]) -> dict[str, Any]:
     """Load, build inputs and trace, following the ``device`` policy.
 
-    ``auto`` builds and traces on the meta device (no weights allocated) and,
-    when that fails on a data-dependent op, tries again on CPU and says so.
+    ``auto`` builds on the meta device (no weights allocated); a small model with
+    given inputs is built again and traced on CPU, any other traced on meta and,
+    when that fails on a data-dependent op, tried again on CPU (with a note).
     """
     device = options["device"]
     if device != "auto":
-        graph, notes = _attempt(options, device)
-        return {"graph": graph, "device": device, "notes": notes}
+        return _traced(options, device)
     try:
-        graph, notes = _attempt(options, "meta")
-        return {"graph": graph, "device": "meta", "notes": notes}
-    except (TraceError, FactoryError) as meta_error:
-        # too big for CPU, or a factory that returned no Module: never called twice
-        if getattr(meta_error, "too_big", False) or getattr(meta_error, "final", False):
+        model, used = _build(options, "meta")
+    except FactoryError as meta_error:
+        if getattr(meta_error, "final", False):  # it returned no Module: never called twice
             raise
-        graph, notes = _attempt(options, "cpu")
-        note = f"traced on CPU because the meta device failed: {meta_error.message}"
-        return {"graph": graph, "device": "cpu", "notes": [*notes, note]}
+        return _traced(options, "cpu", because=meta_error)
+    if used == "meta" and _given_inputs(options) and _weight_bytes(model) <= SMALL_MODEL:
+        del model  # the same tensors on CPU: the same drawing, without the meta imports
+        return _traced(options, "cpu")
+    try:
+        graph, notes = _trace(model, options, used)
+    except TraceError as meta_error:
+        if used != "meta" or getattr(meta_error, "too_big", False):
+            raise
+        del model
+        return _traced(options, "cpu", because=meta_error)
+    return {"graph": graph, "device": used, "notes": notes}
 
 
-def _attempt(options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], list[str]]:
-    """(layer graph, notes) of one build-and-trace on ``device``."""
+def _traced(
+    options: Mapping[str, Any], device: str, because: DiagramError | None = None
+) -> dict[str, Any]:
+    """Build and trace on ``device``; ``because``: the meta device's failure, noted."""
+    model, used = _build(options, device)
+    graph, notes = _trace(model, options, used)
+    if because is not None:
+        notes.append(f"traced on CPU because the meta device failed: {because.message}")
+    return {"graph": graph, "device": used, "notes": notes}
+
+
+def _build(options: Mapping[str, Any], device: str) -> tuple[Any, str]:
+    """(the model, the device it is on): an instance given as the factory stays where it is."""
     import torch
 
     factory_path = options["factory"]
@@ -59,6 +81,11 @@ def _attempt(options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], l
         model = call_factory(factory_path, factory, options["factory-kwargs"])
     if isinstance(factory, torch.nn.Module):
         device = module_device(model) or "cpu"
+    return model, device
+
+
+def _trace(model: Any, options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], list[str]]:
+    """(layer graph, notes) of one traced pass on ``device``."""
     notes: list[str] = []
     args, kwargs = build_inputs(options, device, model, notes)
     try:
@@ -67,7 +94,7 @@ def _attempt(options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], l
         if notes:  # a failure with guessed inputs says how they were guessed
             exc.message += f" ({'; '.join(notes)})"
         if device == "meta":
-            size = sum(p.numel() * p.element_size() for p in model.parameters())
+            size = _weight_bytes(model)
             if size > CPU_FALLBACK_LIMIT:
                 exc.too_big = True  # type: ignore[attr-defined]
                 exc.message += (
@@ -78,11 +105,24 @@ def _attempt(options: Mapping[str, Any], device: str) -> tuple[dict[str, Any], l
         raise
 
 
+def _given_inputs(options: Mapping[str, Any]) -> bool:
+    """The page gives forward's inputs (guessed ones depend on the device: a
+    transformers mask is left out on meta, so those stay there for one drawing)."""
+    keys = ("input", "inputs", "kwargs", "input-size", "input-factory")
+    return any(options.get(key) is not None for key in keys)
+
+
+def _weight_bytes(model: Any) -> int:
+    """Bytes of the model's parameters and buffers (counted on meta: nothing allocated)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 def warm_up() -> None:
-    """Pay one-off costs before the first job, while the docs build is still starting.
+    """Pay the meta device's one-off costs in the worker's parent, for its later children.
 
     The first meta-device ``linear`` imports ``torch._dynamo`` and sympy (about
-    1 s); doing it here also keeps them out of every diagram's recorded
+    1.5 s); doing it there also keeps them out of those diagrams' recorded
     dependencies.
     """
     import torch

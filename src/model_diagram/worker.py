@@ -2,7 +2,7 @@
 
 The docs build never imports torch or the user's package. It starts one
 *parent* (``python -m model_diagram.worker``) that imports torch and
-torchview and pays the meta device's one-off costs once, then forks one
+torchview once (and the meta device's one-off imports when a model needs them), then forks one
 *child* per diagram: copy-on-write fast, and isolated, so a monkeypatch, a
 thread or a global left by one model never reaches the next. Each child is
 the leader of its own process group: a timeout kills the group (processes the
@@ -433,6 +433,8 @@ class _Parent:
         self.children: dict[int, _Child] = {}
         self.buffer = b""
         self.baseline: set[str] = set()
+        #: the meta device's one-off imports are paid (see _warm_meta)
+        self.warmed = False
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
 
@@ -624,6 +626,18 @@ class _Parent:
         del self.children[child.pid]
         reply["id"] = child.request.get("id")
         self._say(reply)
+        if reply.get("device") == "meta" and self.start_method == "fork" and not self.warmed:
+            self._warm_meta()
+
+    def _warm_meta(self) -> None:
+        """The build traces on the meta device: pay its one-off imports here, once, so
+        the children forked from now on do not each pay them."""
+        from . import trace
+
+        self.warmed = True
+        with contextlib.suppress(Exception):
+            trace.warm_up()
+        self.baseline |= set(sys.modules)  # torch's own modules, never a dependency
 
     def _say(self, message: dict[str, Any]) -> None:
         data = (protocol_dumps(message) + "\n").encode()
@@ -727,13 +741,16 @@ def _limit_memory(limit: int) -> None:
 
 
 def _warm() -> set[str]:
-    """Import torch and torchview and pay one-off costs; the modules loaded by then."""
+    """Import torch and torchview and pay one-off costs; the modules loaded by then.
+
+    The meta device's own imports wait for a model that needs them (``_warm_meta``):
+    ``auto`` traces small models on CPU, and most docs sites draw only those.
+    """
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
     import torchview  # noqa: F401
 
-    from . import loader, trace
+    from . import loader, trace  # noqa: F401  -- the tracer's own imports, for every child
 
-    trace.warm_up()
     loader.distributions_by_top_level()  # a one-off 0.3 s, paid before the first job
     loader.project_modules()  # classifies torch's 0.5 s of module files, once for all children
     baseline = set(sys.modules)
@@ -768,7 +785,10 @@ def main(argv: list[str] | None = None) -> int:
         parent.baseline = _warm()
     parent._say({"ready": True})
     parent.serve()
-    return 0
+    # the build waits for this exit: skip the interpreter's teardown of torch (about 1 s)
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
