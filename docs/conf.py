@@ -44,7 +44,7 @@ nitpicky = True
 numfig = True
 
 model_diagram_cache_dir = ".model-diagram-cache"
-model_diagram_timeout = 300
+model_diagram_defaults = {"timeout": 300}
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

@@ -399,10 +399,13 @@ def test_config_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         tmp_path,
         {"index.md": page, "links.md": linked + "\n" + unlinked, "api.md": api},
         plugin={
-            "defaults": {"direction": "LR", "show_shapes": False},
+            "defaults": {
+                "direction": "LR",
+                "show_shapes": False,
+                "engine": "graphviz-pure",
+                "timeout": 60,
+            },
             "cache_dir": "build/diagram-cache",
-            "engine": "graphviz-pure",
-            "timeout": 60,
             "on_error": "warn",
             "paths": ["lib"],
         },
@@ -459,7 +462,11 @@ def test_config_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         ({"defaults": {"factory": "a:b"}}, "option 'defaults': 'factory' names one model"),
         ({"engine": "neato"}, "option 'engine': invalid value 'neato'"),
         ({"timeout": -1}, "option 'timeout': invalid value -1"),
-        ({"timeout": 5, "defaults": {"timeout": 9}}, "option 'defaults': 'timeout' is given both"),
+        (
+            {"timeout": 5, "defaults": {"timeout": 9}},
+            "option 'defaults': plugin key 'timeout': 5.0 contradicts 'timeout': 9.0 in "
+            "'defaults'; set it in one place",
+        ),
         ({"on_error": "ignore"}, "option 'on_error': Expected one of: ('warn', 'raise')"),
         ({"paths": ["no-such-dir"]}, "option 'paths': The path"),
         ({"paths": "src"}, "option 'paths': Expected a list of items"),
@@ -474,6 +481,26 @@ def test_bad_config_values_stop_the_build(
         site.config()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(f"Plugin 'model-diagram' {expected}" in m for m in errors), errors
+
+
+def test_deprecated_engine_and_timeout_keys_still_apply(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plugin keys ``engine``/``timeout`` keep old sites building: folded into
+    ``defaults`` with one configuration warning each, which ``--strict`` stops on."""
+    plugin = {"engine": "graphviz-pure", "timeout": 30, "defaults": {"depth": 2, "timeout": 30}}
+    site = make_site(tmp_path, {"index.md": "# Empty\n"}, plugin=plugin)
+    caplog.set_level(logging.WARNING)
+    assert site.build().defaults == {"depth": 2, "timeout": 30.0, "engine": "graphviz-pure"}
+    notices = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(notices) == 2, notices
+    for key, notice in zip(("engine", "timeout"), notices, strict=True):
+        assert notice.endswith(
+            f"Plugin 'model-diagram' option 'defaults': plugin key '{key}' is deprecated; "
+            f"set '{key}' in 'defaults' instead"
+        ), notice
+    with pytest.raises(Abort, match="2 configuration warnings in 'strict' mode"):
+        site.config(strict=True)
 
 
 # -- the example project's MkDocs site
@@ -587,7 +614,7 @@ def test_errors_are_located_and_the_rest_builds(
     site = make_site(
         tmp_path,
         {"errors.md": ERRORS, "index.md": "# Fine\n\n" + MLP},
-        plugin={"cache_dir": str(shared_cache), "timeout": 2},
+        plugin={"cache_dir": str(shared_cache), "defaults": {"timeout": 2}},
         superfences=True,
     )
     plugin = site.build()

@@ -289,7 +289,9 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
         "model-diagram",
         "latex",
         srcdir=src,
-        confoverrides={"model_diagram_engine": "graphviz-pure"},
+        confoverrides={
+            "model_diagram_defaults": {"hide-module-functions": True, "engine": "graphviz-pure"}
+        },
     )
     assert warnings(latex) == ""
     (tex_file,) = latex.outdir.glob("*.tex")
@@ -645,7 +647,8 @@ def test_unwritable_cache_warns_and_still_draws(build: Build, tmp_path: Path) ->
         ({"model_diagram_cache_dir": 3}, r"model_diagram_cache_dir: 3 is not a path"),
         (
             {"model_diagram_engine": "dot", "model_diagram_defaults": {"engine": "graphviz-pure"}},
-            r"model_diagram_engine: 'dot' contradicts",
+            r"model_diagram_engine: 'dot' contradicts 'engine': 'graphviz-pure' in "
+            r"model_diagram_defaults; set it in one place",
         ),
     ],
 )
@@ -654,6 +657,30 @@ def test_bad_config_names_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make_app("html", srcdir=rootdir / "test-single", builddir=tmp_path, confoverrides=overrides)
+
+
+def test_deprecated_engine_and_timeout_still_apply(build: Build, tmp_path: Path) -> None:
+    """``model_diagram_engine``/``timeout`` keep old sites building, with a typed warning;
+    the same value under ``model_diagram_defaults`` too is no conflict."""
+    app = build(
+        "single",
+        confoverrides={
+            "model_diagram_engine": "graphviz-pure",
+            "model_diagram_timeout": 90,
+            "model_diagram_defaults": {"timeout": 90.0},
+        },
+    )
+    log = warnings(app)
+    for key in ("engine", "timeout"):
+        notice = (
+            f"WARNING: model_diagram_{key} is deprecated; set '{key}' in "
+            "model_diagram_defaults instead [model_diagram.deprecated]"
+        )
+        assert log.count(notice) == 1, log
+    assert len(log.strip().splitlines()) == 2, log
+    options = [node["options"] for node in nodes_of(app)]
+    assert len(options) == 2
+    assert all(o.engine == "graphviz-pure" and o.timeout == 90.0 for o in options)
 
 
 def test_config_defaults_and_metadata(make_app: Build, rootdir: Path, tmp_path: Path) -> None:

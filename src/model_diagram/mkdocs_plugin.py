@@ -82,8 +82,10 @@ from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
+    SHORTHANDS,
     SUFFIXES,
     DiagramOptions,
+    fold_shorthands,
     parse_options,
     validate_defaults,
 )
@@ -125,11 +127,17 @@ class _Defaults(BaseConfigOption[dict[str, Any]]):
         return defaults
 
     def post_validation(self, config: base.Config, key_name: str) -> None:
-        for key in ("engine", "timeout"):
-            if key in config[key_name] and config[key] is not None:
-                raise ValidationError(
-                    f"'{key}' is given both as a plugin option and under '{key_name}'; keep one"
-                )
+        """Fold the deprecated plugin keys ``engine``/``timeout`` into the defaults."""
+        try:
+            config[key_name], notices = fold_shorthands(
+                config[key_name],
+                {key: config[key] for key in SHORTHANDS},
+                spelled=lambda key: f"plugin key '{key}'",
+                defaults_name=f"'{key_name}'",
+            )
+        except DiagramError as exc:
+            raise ValidationError(exc.message) from None
+        self.warnings.extend(notices)  # MkDocs logs them; --strict aborts on them
 
 
 class _SchemaValue(BaseConfigOption[Any]):
@@ -286,11 +294,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         settings = self.config
         if settings.jobs is not None and settings.jobs < 1:
             raise PluginError(f"model-diagram: jobs: {settings.jobs} is not 1 or more")
-        self.defaults = {
-            key: getattr(settings, key)
-            for key in ("engine", "timeout")
-            if getattr(settings, key) is not None
-        } | settings.defaults
+        self.defaults = settings.defaults
         here = Path(config.config_file_path or "mkdocs.yml").resolve().parent
         # a URL is a shared store; the site's own directory keeps a read-through copy
         local = here / (DEFAULT_CACHE_DIR if is_url(settings.cache_dir) else settings.cache_dir)

@@ -1233,3 +1233,44 @@ def validate_defaults(values: Any) -> dict[str, Any]:
     if not isinstance(values, Mapping):
         raise OptionError(f"defaults must be a mapping of option names to values, got {values!r}")
     return {canonical_name(k): OPTIONS[canonical_name(k)].from_value(v) for k, v in values.items()}
+
+
+#: diagram options a site may also set outside its defaults, in the spelling of its front
+#: end (``model_diagram_engine``, the plugin key ``engine``); deprecated: ``defaults`` is
+#: the one way, these keep old configurations building
+SHORTHANDS = ("engine", "timeout")
+
+
+def fold_shorthands(
+    defaults: Mapping[str, Any],
+    given: Mapping[str, Any],
+    *,
+    spelled: Callable[[str], str],
+    defaults_name: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """Merge a site's shorthand values (``None``: not set) into its checked ``defaults``.
+
+    The one rule for both front ends: a shorthand is validated like the option, a
+    value that differs from the same option in ``defaults`` is an error naming both
+    places, and each shorthand given returns a deprecation notice for the front end
+    to log.
+    """
+    merged = dict(defaults)
+    notices: list[str] = []
+    for name in SHORTHANDS:
+        value = given.get(name)
+        if value is None:
+            continue
+        where = spelled(name)
+        try:
+            checked = OPTIONS[name].from_value(value)
+        except DiagramError as exc:
+            raise OptionError(f"{where}: {exc.message}") from None
+        if name in defaults and defaults[name] != checked:
+            raise OptionError(
+                f"{where}: {value!r} contradicts {name!r}: {defaults[name]!r} in "
+                f"{defaults_name}; set it in one place"
+            )
+        merged.setdefault(name, checked)
+        notices.append(f"{where} is deprecated; set {name!r} in {defaults_name} instead")
+    return merged, notices

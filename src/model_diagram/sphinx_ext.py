@@ -57,9 +57,11 @@ from .layergraph import describe as describe_layers
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
+    SHORTHANDS,
     SUFFIXES,
     DiagramOptions,
     canonical_name,
+    fold_shorthands,
     parse_options,
     validate_defaults,
 )
@@ -108,20 +110,17 @@ def check_config(app: Sphinx, config: Config) -> None:
         defaults = validate_defaults(config.model_diagram_defaults)
     except DiagramError as exc:  # an option error, or a malformed tensor spec
         raise _config_error("defaults", exc.message) from None
-    for key in ("engine", "timeout"):
-        value = config[PREFIX + key]
-        if value is None:
-            continue
-        try:
-            checked = OPTIONS[key].from_value(value)
-        except DiagramError as exc:
-            raise _config_error(key, exc.message) from None
-        if key in defaults and defaults[key] != checked:
-            raise _config_error(
-                key,
-                f"{value!r} contradicts {PREFIX}defaults[{key!r}] = {defaults[key]!r}; "
-                "set it in one place",
-            )
+    try:
+        _, notices = fold_shorthands(
+            defaults,
+            {key: config[PREFIX + key] for key in SHORTHANDS},
+            spelled=lambda key: PREFIX + key,
+            defaults_name=f"{PREFIX}defaults",
+        )
+    except DiagramError as exc:
+        raise ConfigError(exc.message) from None
+    for notice in notices:
+        logger.warning(notice, type="model_diagram", subtype="deprecated")
     for key, choices in (("embed", EMBED_MODES), ("on_error", ON_ERROR_MODES)):
         value = config[PREFIX + key]
         if value not in choices:
@@ -226,11 +225,9 @@ def end_build(app: Sphinx, exception: BaseException | None) -> None:
 
 
 def page_defaults(config: Config) -> dict[str, Any]:
-    """Schema defaults from config: ``model_diagram_engine``/``timeout`` under ``defaults``."""
+    """Schema defaults from config, with the deprecated shorthands (checked to agree)."""
     values: dict[str, Any] = {
-        key: config[PREFIX + key]
-        for key in ("engine", "timeout")
-        if config[PREFIX + key] is not None
+        key: config[PREFIX + key] for key in SHORTHANDS if config[PREFIX + key] is not None
     }
     values.update(config.model_diagram_defaults)
     return values

@@ -1,5 +1,5 @@
-"""model_diagram_timeout is the default for every diagram."""
+"""A timeout in model_diagram_defaults is the default for every diagram."""
 
 extensions = ["model_diagram"]
 exclude_patterns = ["_build"]
-model_diagram_timeout = 1.5
+model_diagram_defaults = {"timeout": 1.5}
