@@ -18,6 +18,7 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -690,76 +691,67 @@ def wait_for(predicate: Any, timeout: float, what: str, log: Path) -> Any:
     raise AssertionError(f"timed out waiting for {what}; serve log:\n{log.read_text('utf-8')}")
 
 
-def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
-    models = tmp_path / "src" / "served_models.py"
-    models.parent.mkdir()
-    models.write_text(
-        "from torch import nn\n\n\ndef make():\n"
-        "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n",
-        "utf-8",
-    )
-    block = "```model-diagram\nfactory: served_models:make\ninput: float[2,8]\n```\n"
-    site = make_site(
-        tmp_path,
-        {"index.md": "# Served\n\n" + block},
-        plugin={"paths": ["src"], "cache_dir": "cache"},
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = tmp_path / "serve.log"
+#: a model file for the serve tests, which edit it (``ReLU`` becomes ``Tanh``)
+SERVED_MODEL = (
+    "from torch import nn\n\n\ndef make():\n"
+    "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n"
+)
 
-    def page() -> str:
+
+@dataclass(frozen=True)
+class Served:
+    """What a serve test reads and edits: the page, the serve log, the model file."""
+
+    url: str
+    log: Path
+    models: Path
+    block: str
+
+    def page(self) -> str:
+        """The served page, or ``""`` while nothing is served yet."""
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(self.url, timeout=5) as response:
                 return str(response.read().decode("utf-8"))
         except OSError:
             return ""
 
-    def diagram_text() -> str:
-        found = figures(BeautifulSoup(page(), "lxml"))
+    def diagram_text(self) -> str:
+        found = figures(BeautifulSoup(self.page(), "lxml"))
         return svg_text(found[0]) if found else ""
 
-    with log.open("w") as out:
+    def log_text(self) -> str:
+        return self.log.read_text("utf-8")
+
+    def edit_model(self) -> None:
+        self.models.write_text(self.models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"))
+
+
+@contextmanager
+def serving(root: Path, module: str, title: str) -> Iterator[Served]:
+    """``mkdocs serve`` of a one-page site drawing ``src/<module>.py``, in a process of
+    its own; stopped (SIGINT, then killed) when the block ends."""
+    models = root / "src" / f"{module}.py"
+    models.parent.mkdir()
+    models.write_text(SERVED_MODEL, "utf-8")
+    block = f"```model-diagram\nfactory: {module}:make\ninput: float[2,8]\n```\n"
+    site = make_site(
+        root,
+        {"index.md": f"# {title}\n\n" + block},
+        plugin={"paths": ["src"], "cache_dir": "cache"},
+    )
+    port = free_port()
+    served = Served(f"http://127.0.0.1:{port}/", root / "serve.log", models, block)
+    serve = [sys.executable, "-m", "mkdocs", "serve", "-f", str(site.config_file)]
+    with served.log.open("w") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mkdocs",
-                "serve",
-                "-f",
-                str(site.config_file),
-                "-a",
-                f"127.0.0.1:{port}",
-            ],
+            [*serve, "-a", f"127.0.0.1:{port}"],
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+            cwd=root,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
-            first = wait_for(diagram_text, 90, "the first diagram", log)
-            assert "ReLU" in first and "Tanh" not in first
-            assert "served_models.py" in wait_for(
-                lambda: "Watching paths" in log.read_text("utf-8") and log.read_text("utf-8"),
-                10,
-                "the watch list",
-                log,
-            )
-            models.write_text(models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"))
-            wait_for(lambda: "Tanh" in diagram_text(), 60, "the edited diagram", log)
-            assert "1 diagram(s), 1 traced" in log.read_text("utf-8")
-
-            # a docs-only edit rebuilds from the cache: nothing more is traced
-            builds = log.read_text("utf-8").count("Documentation built")
-            (tmp_path / "docs" / "index.md").write_text("# Served again\n\n" + block)
-            wait_for(lambda: "Served again" in page(), 60, "the edited page", log)
-            wait_for(
-                lambda: log.read_text("utf-8").count("Documentation built") > builds,
-                10,
-                "the rebuild",
-                log,
-            )
-            assert log.read_text("utf-8").count("traced") == 2  # the first build and the edit
+            yield served
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -767,62 +759,49 @@ def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_serve_rebuilds_when_a_model_file_changes(tmp_path: Path) -> None:
+    with serving(tmp_path, "served_models", "Served") as served:
+        log = served.log
+        first = wait_for(served.diagram_text, 90, "the first diagram", log)
+        assert "ReLU" in first and "Tanh" not in first
+        assert "served_models.py" in wait_for(
+            lambda: "Watching paths" in served.log_text() and served.log_text(),
+            10,
+            "the watch list",
+            log,
+        )
+        served.edit_model()
+        wait_for(lambda: "Tanh" in served.diagram_text(), 60, "the edited diagram", log)
+        assert "1 diagram(s), 1 traced" in served.log_text()
+
+        # a docs-only edit rebuilds from the cache: nothing more is traced
+        builds = served.log_text().count("Documentation built")
+        (tmp_path / "docs" / "index.md").write_text("# Served again\n\n" + served.block)
+        wait_for(lambda: "Served again" in served.page(), 60, "the edited page", log)
+        wait_for(
+            lambda: served.log_text().count("Documentation built") > builds,
+            10,
+            "the rebuild",
+            log,
+        )
+        assert served.log_text().count("traced") == 2  # the first build and the edit
 
 
 def test_serve_sees_an_edit_made_before_its_watcher_started(tmp_path: Path) -> None:
     """The model file changes while the first build is still running (its trace is
     cached, the page not yet written): MkDocs' watcher takes its first look at the file
     later and never reports the edit; the plugin compares content and rebuilds."""
-    models = tmp_path / "src" / "early_models.py"
-    models.parent.mkdir()
-    models.write_text(
-        "from torch import nn\n\n\ndef make():\n"
-        "    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))\n",
-        "utf-8",
-    )
-    block = "```model-diagram\nfactory: early_models:make\ninput: float[2,8]\n```\n"
-    site = make_site(
-        tmp_path,
-        {"index.md": "# Early\n\n" + block},
-        plugin={"paths": ["src"], "cache_dir": "cache"},
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = tmp_path / "serve.log"
     manifests = tmp_path / "cache" / "manifests"
-
-    def diagram_text() -> str:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                found = figures(BeautifulSoup(response.read().decode("utf-8"), "lxml"))
-        except OSError:
-            return ""
-        return svg_text(found[0]) if found else ""
-
-    serve = [sys.executable, "-m", "mkdocs", "serve", "-f", str(site.config_file)]
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*serve, "-a", f"127.0.0.1:{port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while not (manifests.is_dir() and any(manifests.iterdir())):
-                assert time.monotonic() < deadline, log.read_text("utf-8")
-                time.sleep(0.02)
-            models.write_text(models.read_text("utf-8").replace("nn.ReLU()", "nn.Tanh()"))
-            assert "Watching paths" not in log.read_text("utf-8")  # edited before serving
-            wait_for(lambda: "Tanh" in diagram_text(), 60, "the edited diagram", log)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with serving(tmp_path, "early_models", "Early") as served:
+        deadline = time.monotonic() + 90
+        while not (manifests.is_dir() and any(manifests.iterdir())):
+            assert time.monotonic() < deadline, served.log_text()
+            time.sleep(0.02)
+        served.edit_model()
+        assert "Watching paths" not in served.log_text()  # edited before serving
+        wait_for(lambda: "Tanh" in served.diagram_text(), 60, "the edited diagram", served.log)
 
 
 def test_blocks_naming_only_the_factory_use_the_input_providers(
