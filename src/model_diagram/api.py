@@ -56,7 +56,7 @@ class Diagram:
         return cls(sanitize_svg(result.svg), result.graph, options, pipeline, result.explorer)
 
     def save(self, path: str | Path, dpi: int | None = None, *, fmt: str | None = None) -> Path:
-        """Write ``fmt`` or else what the file name says (:func:`output_format`);
+        """Write ``fmt`` or else what the file name says (``output_format``);
         ``dpi`` applies to PNG. The one writer of files: the CLI saves through it too.
 
         An ``.html`` file is a standalone explorer: no server, no network needed.
