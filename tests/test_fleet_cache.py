@@ -305,12 +305,13 @@ def test_cli_cache_info_and_prune(bucket: Bucket, tmp_path: Path, capsys: Any) -
     capsys.readouterr()
     assert cli.main(["cache", "info", *flags]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["remote"]["manifests"] == 1 and info["remote"]["renders"] == 1
-    assert info["remote"]["blobs"] == 2 and info["remote"]["bytes"] > 0
+    # the trace, the drawing and its explorer views (none: too small to fold), and blobs
+    assert info["remote"]["manifests"] == 1 and info["remote"]["renders"] == 2
+    assert info["remote"]["blobs"] == 3 and info["remote"]["bytes"] > 0
     assert cli.main(["cache", "prune", "--older-than", "30d", *flags]) == 0
     assert json.loads(capsys.readouterr().out)["remote"] == 0  # all used just now
     assert cli.main(["cache", "prune", "--older-than", "0s", *flags]) == 0
-    assert json.loads(capsys.readouterr().out)["remote"] == 4
+    assert json.loads(capsys.readouterr().out)["remote"] == 6
     left = sorted(p.rsplit("/cli/", 1)[1] for p in bucket.objects("cli"))
     assert left == ["README.txt", "manifests/notes.json"]  # nothing the cache did not write
 

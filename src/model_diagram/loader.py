@@ -111,6 +111,10 @@ def import_project_files_fresh() -> None:
         sys.meta_path.insert(0, _FreshProjectFinder())
 
 
+#: packages whose versions (or code) are part of every cache key already
+KEYED = frozenset({"torch", "torchview", "model_diagram"})
+
+
 @cache
 def distributions_by_top_level() -> dict[str, list[str]]:
     return {k: sorted(set(v)) for k, v in importlib.metadata.packages_distributions().items()}
@@ -127,7 +131,8 @@ def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     dists: dict[str, str] = {}
     tops = {name.partition(".")[0] for name in sys.modules if name not in baseline}
     tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
-    by_top = distributions_by_top_level()
+    tops -= KEYED  # a submodule of torch imported by a trace is no new dependency
+    by_top = distributions_by_top_level() if tops else {}  # 0.4 s: only when needed
     for top in sorted(tops):
         for dist in by_top.get(top, ()):
             try:

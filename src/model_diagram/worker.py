@@ -433,7 +433,7 @@ class _Parent:
         self.children: dict[int, _Child] = {}
         self.buffer = b""
         self.baseline: set[str] = set()
-        #: the meta device's one-off imports are paid (see _warm_meta)
+        #: the meta device's one-off imports are paid (see _learn)
         self.warmed = False
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
@@ -626,18 +626,23 @@ class _Parent:
         del self.children[child.pid]
         reply["id"] = child.request.get("id")
         self._say(reply)
-        if reply.get("device") == "meta" and self.start_method == "fork" and not self.warmed:
-            self._warm_meta()
+        if self.start_method == "fork":
+            self._learn(reply)
 
-    def _warm_meta(self) -> None:
-        """The build traces on the meta device: pay its one-off imports here, once, so
-        the children forked from now on do not each pay them."""
-        from . import trace
+    def _learn(self, reply: dict[str, Any]) -> None:
+        """Pay, once and here, the one-off costs the build's models turn out to need, so
+        the children forked from now on do not each pay them: the meta device's imports
+        and the map from modules to installed distributions."""
+        from . import loader, trace
 
-        self.warmed = True
-        with contextlib.suppress(Exception):
-            trace.warm_up()
-        self.baseline |= set(sys.modules)  # torch's own modules, never a dependency
+        if reply.get("device") == "meta" and not self.warmed:
+            self.warmed = True
+            with contextlib.suppress(Exception):
+                trace.warm_up()
+            self.baseline |= set(sys.modules)  # torch's own modules, never a dependency
+        if reply.get("dists"):
+            with contextlib.suppress(Exception):
+                loader.distributions_by_top_level()  # cached from now on
 
     def _say(self, message: dict[str, Any]) -> None:
         data = (protocol_dumps(message) + "\n").encode()
@@ -743,15 +748,15 @@ def _limit_memory(limit: int) -> None:
 def _warm() -> set[str]:
     """Import torch and torchview and pay one-off costs; the modules loaded by then.
 
-    The meta device's own imports wait for a model that needs them (``_warm_meta``):
-    ``auto`` traces small models on CPU, and most docs sites draw only those.
+    The meta device's imports and the distribution map wait for a model that needs
+    them (``_Parent._learn``): ``auto`` traces small models on CPU, and a model of
+    plain torch imports no other distribution.
     """
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
     import torchview  # noqa: F401
 
     from . import loader, trace  # noqa: F401  -- the tracer's own imports, for every child
 
-    loader.distributions_by_top_level()  # a one-off 0.3 s, paid before the first job
     loader.project_modules()  # classifies torch's 0.5 s of module files, once for all children
     baseline = set(sys.modules)
     loader.import_project_files_fresh()
