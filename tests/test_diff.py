@@ -433,7 +433,7 @@ def test_sphinx_prescan_finds_the_earlier_factory(
     make_app: Callable[..., object], tmp_path: Path
 ) -> None:
     """``-j`` pre-traces what the scan finds: the compare-to factory is one more trace."""
-    from model_diagram.sphinx_ext import scanned_misses
+    from model_diagram.sphinx_ext import build_state, scanned_misses
 
     src = tmp_path / "prescan"
     src.mkdir()
@@ -446,7 +446,9 @@ def test_sphinx_prescan_finds_the_earlier_factory(
         "utf-8",
     )
     app = make_app("html", srcdir=src)
-    found = list(scanned_misses(app.env, ["index"]))  # type: ignore[attr-defined]
+    env = app.env  # type: ignore[attr-defined]
+    page = [Path(env.doc2path("index"))]
+    found = list(scanned_misses(build_state(env).pipeline.cache, env.config, page))
     assert [o.factory for o in found] == [
         "models_diff:widened",
         "models_diff:base",

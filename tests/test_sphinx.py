@@ -26,10 +26,11 @@ from pypdf import PdfReader
 from sphinx.errors import ConfigError, ExtensionError
 from sphinx.testing.util import SphinxTestApp
 
+from model_diagram.cache import Cache
 from model_diagram.html import CSS_NAME, stylesheet
 from model_diagram.options import OPTIONS
 from model_diagram.scan import scan
-from model_diagram.sphinx_ext import first_miss_likely, model_diagram
+from model_diagram.sphinx_ext import model_diagram, scanned_misses
 
 Build = Callable[..., SphinxTestApp]
 
@@ -453,9 +454,11 @@ def test_warm_build_never_imports_torch(build: Build, tmp_path: Path) -> None:
     cold = build("single", srcdir=src)
     assert warnings(cold) == ""
     # the scan that starts the worker early sees a miss only where there is one
-    assert first_miss_likely(cold.env, ["index"]) is False
-    cold.config.model_diagram_cache_dir = str(tmp_path / "empty-cache")
-    assert first_miss_likely(cold.env, ["index"]) is True
+    page = [Path(cold.env.doc2path("index"))]
+    filled = Cache(Path(cold.config.model_diagram_cache_dir))
+    assert next(scanned_misses(filled, cold.config, page), None) is None
+    empty = Cache(tmp_path / "empty-cache")
+    assert next(scanned_misses(empty, cold.config, page), None) is not None
     script = f"""
 import io, json, sys
 from sphinx.application import Sphinx

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,11 +35,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError, ExtensionError
+from sphinx.project import Project
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .cache import atomic_write
+from .cache import Cache, atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .explorer import manifest
@@ -162,6 +164,8 @@ class BuildState:
         self.waiting: dict[str, Pending] = {}
         #: what each joined diagram became, by node id, for ``doctree-resolved``
         self.outcomes: dict[str, Result | DiagramError] = {}
+        #: the scan at ``config-inited`` found every diagram of the project traced
+        self.all_traced = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_empty_state, ())
@@ -214,9 +218,31 @@ def build_state(env: BuildEnvironment) -> BuildState:
     return state
 
 
+def start_early(app: Sphinx, config: Config) -> None:
+    """Start the worker as soon as the configuration is read, when a page has a diagram
+    that was never traced: torch then imports while Sphinx loads its environment and
+    builder (a quarter of a second of a small site), not only while it reads pages."""
+    state = BuildState(config)
+    project = Project(app.srcdir, config.source_suffix)
+    try:
+        docnames = project.discover(config.exclude_patterns, config.include_patterns)
+    except Exception:
+        return
+    paths = (Path(project.doc2path(name, absolute=True)) for name in sorted(docnames))
+    if next(scanned_misses(state.pipeline.cache, config, paths), None) is not None:
+        state.pipeline.start_worker()
+    else:
+        state.all_traced = True  # the pages about to be read are some of these
+    app.model_diagram_early = state  # type: ignore[attr-defined]
+
+
 def new_build(app: Sphinx) -> None:
-    """A fresh state per build (installed versions may have changed since the last one)."""
-    app.env.model_diagram_build = BuildState(app.config)  # type: ignore[attr-defined]
+    """A fresh state per build (installed versions may have changed since the last one);
+    the one :func:`start_early` made, with its worker, when there is one."""
+    state = getattr(app, "model_diagram_early", None)
+    if state is not None:
+        del app.model_diagram_early  # type: ignore[attr-defined]
+    app.env.model_diagram_build = state or BuildState(app.config)  # type: ignore[attr-defined]
 
 
 def end_build(app: Sphinx, exception: BaseException | None) -> None:
@@ -417,6 +443,25 @@ def _plain(caption: nodes.caption) -> nodes.caption:
     return caption
 
 
+def _finished(
+    state: BuildState, jobs: list[tuple[Pending | None, DiagramOptions]]
+) -> list[Result | DiagramError]:
+    """Every joined diagram, drawn side by side: Graphviz lays one out while the next
+    trace is awaited, instead of all of them one after another at the end."""
+
+    def one(job: tuple[Pending | None, DiagramOptions]) -> Result | DiagramError:
+        pending, options = job
+        try:
+            return finish(pending or state.pipeline.submit(options))
+        except DiagramError as exc:
+            return exc
+
+    if len(jobs) < 2:
+        return [one(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1, 4)) as pool:
+        return list(pool.map(one, jobs))
+
+
 def finish(pending: Pending) -> Result:
     """Wait for a diagram; also fail now if the engine cannot write its file format."""
     with reported_as_bug():
@@ -512,7 +557,10 @@ def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None
     #: diagrams traced by joins rather than while their page was read
     env.model_diagram_pretraced = 0  # type: ignore[attr-defined]
     state = build_state(env)
-    for options in scanned_misses(env, docnames):
+    if state.all_traced:
+        return
+    paths = (Path(env.doc2path(docname)) for docname in docnames)
+    for options in scanned_misses(state.pipeline.cache, env.config, paths):
         state.pipeline.submit(options)
 
 
@@ -532,11 +580,12 @@ def join(app: Sphinx, env: BuildEnvironment) -> None:
             except DiagramError:
                 pending = None
             joining.append((docname, entry, ident, pending, options))
-    for docname, entry, ident, pending, options in joining:
+    for (docname, entry, ident, pending, _), result in zip(
+        joining, _finished(state, [(p, o) for _, _, _, p, o in joining]), strict=True
+    ):
         location = (docname, entry["line"])
-        try:
-            result = finish(pending or state.pipeline.submit(options))
-        except DiagramError as exc:
+        if isinstance(result, DiagramError):
+            exc = result
             if app.config.model_diagram_on_error == "raise":
                 where = f"{env.doc2path(docname)}:{entry['line']}"
                 raise ExtensionError(
@@ -604,34 +653,24 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
 # -- the worker starts early when a page about to be read has an untraced diagram
 
 
-def first_miss_likely(env: BuildEnvironment, docnames: list[str]) -> bool:
-    """True when a page about to be read has a diagram that was never traced.
-
-    A cheap scan (no hashing, no import): starting the worker now lets torch import
-    while Sphinx reads the pages before the first diagram. Directives the scan
-    cannot read, and manifests made stale by an edit, are found by the directive.
-    """
-    return next(scanned_misses(env, docnames), None) is not None
-
-
-def scanned_misses(env: BuildEnvironment, docnames: list[str]) -> Iterator[DiagramOptions]:
+def scanned_misses(cache: Cache, config: Config, paths: Iterable[Path]) -> Iterator[DiagramOptions]:
     """Options of the diagrams a cheap scan finds on these pages that were never traced
-    (a shared store's entries for them are fetched in one batch first)."""
-    cache = build_state(env).pipeline.cache
-    defaults = page_defaults(env.config)
+    (a shared store's entries for them are fetched in one batch first).
+
+    No hashing, no import: directives the scan cannot read, and manifests made stale
+    by an edit, are found by the directive.
+    """
+    defaults = page_defaults(config)
+    colon_fence = "colon_fence" in getattr(config, "myst_enable_extensions", ())
     found: list[DiagramOptions] = []
-    for docname in docnames:
-        path = Path(env.doc2path(docname))
+    for path in paths:
         try:
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         if "model-diagram" not in text:
             continue
-        syntax: Syntax = (
-            "myst" if env.config.source_suffix.get(path.suffix) == "markdown" else "rst"
-        )
-        colon_fence = "colon_fence" in getattr(env.config, "myst_enable_extensions", ())
+        syntax: Syntax = "myst" if config.source_suffix.get(path.suffix) == "markdown" else "rst"
         for scanned in diagrams(text, syntax, defaults, colon_fence=colon_fence):
             found.extend(traced_versions(scanned))
     cache.prefetch(trace_key(options) for options in found)
@@ -839,6 +878,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     )
     app.add_directive("model-diagram", ModelDiagram)
     app.connect("config-inited", check_config)
+    app.connect("config-inited", start_early, priority=900)  # after source_suffix is a dict
     app.connect("builder-inited", new_build)
     app.connect("builder-inited", add_assets)
     app.connect("env-before-read-docs", before_read)
