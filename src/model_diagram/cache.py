@@ -38,7 +38,7 @@ from typing import Any
 from .errors import CacheError
 from .layergraph import LayerGraph, LayerGraphError
 from .remote import ENTRY, Entry, Remote, RemoteUnavailable
-from .sanitize import scrub
+from .sanitize import loads_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ class Cache:
         if raw is None:
             return None
         try:  # names in a forged graph become text every output can hold
-            graph = LayerGraph.from_dict(scrub(json.loads(raw)), digest=manifest["graph"])
+            graph = LayerGraph.from_dict(loads_scrubbed(raw), digest=manifest["graph"])
         except (LayerGraphError, ValueError, RecursionError):
             return None  # damaged, forged or from another schema: trace again
         return TraceEntry(

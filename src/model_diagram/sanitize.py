@@ -10,6 +10,7 @@ external references, CSS that can load or run something, DOCTYPEs and entities.
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -175,6 +176,22 @@ def plain_text(text: str) -> str:
     """Text that XML, HTML and UTF-8 can all hold: controls dropped, lone surrogates
     (which cannot be encoded) replaced by U+FFFD."""
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+#: what JSON text must hold for :func:`scrub` to change anything once it is loaded: a
+#: control, a noncharacter or a surrogate, raw or as a ``\u`` escape
+_SCRUBBED_IN_JSON = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]"
+    r"|\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+)
+
+
+def loads_scrubbed(raw: str | bytes) -> Any:
+    """``json.loads`` then :func:`scrub`, skipping the walk when the text cannot hold
+    anything it would change (every graph model-diagram writes: a warm build reads many)."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    value = json.loads(text)
+    return scrub(value) if _SCRUBBED_IN_JSON.search(text) else value
 
 
 def scrub(value: Any) -> Any:
