@@ -640,9 +640,13 @@ def test_non_regular_cache_files_are_skipped_and_repaired(tmp_path: Path) -> Non
     first = pipeline.diagram(options)
     root = pipeline.cache.root
     manifest = root / "manifests" / f"{trace_key(options)}.json"
-    pointer = next((root / "renders").glob("*.json"))
-    blob = root / "blobs" / f"{json.loads(pointer.read_text())['blob']}.svg"
-    graph = next(p for p in (root / "blobs").glob("*.json"))
+    # the drawing's pointer (the other one names the explorer's views, a .json blob)
+    pointer, blob = next(
+        (p, b)
+        for p in (root / "renders").glob("*.json")
+        if (b := root / "blobs" / f"{json.loads(p.read_text())['blob']}.svg").is_file()
+    )
+    graph = root / "blobs" / f"{json.loads(manifest.read_text())['graph']}.json"
     manifest.unlink()
     os.mkfifo(manifest)
     blob.unlink()
