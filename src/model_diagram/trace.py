@@ -144,6 +144,43 @@ def _device_context(device: str, factory: Any) -> Iterator[None]:
         yield
 
 
+def warm_up_cpu() -> None:
+    """Trace a tiny model of common layers on CPU once, in the worker's parent.
+
+    The first time a process sends an op through torchview's recorder tensor,
+    torch pays a one-off cost per op (0.1 to 0.3 s for a small transformer):
+    paid here, the children forked later trace in tens of milliseconds.
+    """
+    import torch
+    from torch import nn
+
+    from .options import TRACE, DiagramOptions
+
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(16, 8)
+            self.attend = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+            self.norm = nn.LayerNorm(8)
+            self.conv = nn.Sequential(
+                nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)
+            )
+            self.head = nn.Sequential(nn.Linear(8 + 16, 4), nn.GELU(), nn.Dropout(0.1))
+
+        def forward(self, ids: Any, image: Any) -> Any:
+            text = self.norm(self.attend(self.embed(ids))).mean(1)
+            pixels = torch.flatten(nn.functional.adaptive_avg_pool2d(self.conv(image), 2), 1)
+            return torch.softmax(self.head(torch.cat([text, pixels], -1)), -1)
+
+    # children are forked from this process: a pool of OpenMP threads started here would
+    # hang them (libgomp does not survive fork), so the parent computes on one thread
+    torch.set_num_threads(1)
+    options = DiagramOptions(factory="model_diagram:warm_up").stage_dict(TRACE)
+    ids, image = torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 3, 8, 8)
+    with contextlib.suppress(Exception):  # an optimisation only: never a failed build
+        trace_module(Tiny(), (ids, image), {}, {**options, "depth": 3}, "cpu")
+
+
 @contextlib.contextmanager
 def _no_weight_init(torch: Any) -> Iterator[None]:
     """Skip ``torch.nn.init`` while building on meta: there are no values to fill.

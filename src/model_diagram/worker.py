@@ -495,7 +495,7 @@ class _Parent:
                 os.dup2(null, 0)
                 os.dup2(output_w, 1)
                 os.dup2(output_w, 2)
-                code = _child(request, reply_w, self.baseline)
+                code = _child(request, reply_w, self.baseline, self._threads())
             finally:
                 os._exit(code)
         with contextlib.suppress(OSError):  # here too: the group exists before any kill
@@ -520,6 +520,14 @@ class _Parent:
         os.close(reply_w)
         os.close(output_w)
         return _Child(request, popen.pid, reply_r, output_r, _deadline(request), popen, Path(name))
+
+    def _threads(self) -> int:
+        """Compute threads for a child: the cores shared by the children running at once."""
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return max(1, cores // self.jobs)
 
     def _child_fds(self) -> list[int]:
         return [fd for c in self.children.values() for fd in (c.reply_fd, c.output_fd)]
@@ -675,8 +683,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _child(request: dict[str, Any], reply_fd: int, baseline: set[str]) -> int:
-    """Run one job in this fresh child and write the reply to ``reply_fd``."""
+def _child(
+    request: dict[str, Any], reply_fd: int, baseline: set[str], threads: int | None = None
+) -> int:
+    """Run one job in this fresh child and write the reply to ``reply_fd``; ``threads``:
+    torch's compute threads (the parent used one, so that forking it is safe)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     limit = request.get("memory_limit")
     if limit:
         _limit_memory(int(limit))
@@ -755,8 +770,9 @@ def _warm() -> set[str]:
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
     import torchview  # noqa: F401
 
-    from . import loader, trace  # noqa: F401  -- the tracer's own imports, for every child
+    from . import loader, trace
 
+    trace.warm_up_cpu()  # torch's first-call costs, paid once for all children
     loader.project_modules()  # classifies torch's 0.5 s of module files, once for all children
     baseline = set(sys.modules)
     loader.import_project_files_fresh()
