@@ -433,8 +433,9 @@ class _Parent:
         self.children: dict[int, _Child] = {}
         self.buffer = b""
         self.baseline: set[str] = set()
-        #: the meta device's one-off imports are paid (see _learn)
-        self.warmed = False
+        #: one-off costs the models turned out to need, and those paid (see _prepare)
+        self.wanted: set[str] = set()
+        self.done: set[str] = set()
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
 
@@ -471,6 +472,8 @@ class _Parent:
             alone = any(c.request.get("exclusive") for c in self.children.values())
             if alone or (self.queue[0].get("exclusive") and self.children):
                 return  # a suspect of killing the parent runs with nothing beside it
+            if self.wanted - self.done:
+                self._prepare()
             request = self.queue.popleft()
             child = self._fork(request) if self.start_method == "fork" else self._spawn(request)
             self.children[child.pid] = child
@@ -634,21 +637,27 @@ class _Parent:
         del self.children[child.pid]
         reply["id"] = child.request.get("id")
         self._say(reply)
-        if self.start_method == "fork":
-            self._learn(reply)
+        if reply.get("device") == "meta":
+            self.wanted.add("meta")
+        if reply.get("dists"):
+            self.wanted.add("dists")
 
-    def _learn(self, reply: dict[str, Any]) -> None:
-        """Pay, once and here, the one-off costs the build's models turn out to need, so
-        the children forked from now on do not each pay them: the meta device's imports
-        and the map from modules to installed distributions."""
+    def _prepare(self) -> None:
+        """Before the next fork, pay once the one-off costs the build's models turned out
+        to need, so the children forked from now on do not each pay them: the meta
+        device's imports and the map from modules to installed distributions. Never
+        while nothing waits: a one-diagram build ends without them."""
         from . import loader, trace
 
-        if reply.get("device") == "meta" and not self.warmed:
-            self.warmed = True
+        due, self.wanted = self.wanted - self.done, set()
+        self.done |= due
+        if self.start_method != "fork":
+            return
+        if "meta" in due:
             with contextlib.suppress(Exception):
                 trace.warm_up()
             self.baseline |= set(sys.modules)  # torch's own modules, never a dependency
-        if reply.get("dists"):
+        if "dists" in due:
             with contextlib.suppress(Exception):
                 loader.distributions_by_top_level()  # cached from now on
 
@@ -764,7 +773,7 @@ def _warm() -> set[str]:
     """Import torch and torchview and pay one-off costs; the modules loaded by then.
 
     The meta device's imports and the distribution map wait for a model that needs
-    them (``_Parent._learn``): ``auto`` traces small models on CPU, and a model of
+    them (``_Parent._prepare``): ``auto`` traces small models on CPU, and a model of
     plain torch imports no other distribution.
     """
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
