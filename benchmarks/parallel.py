@@ -5,6 +5,7 @@ nine documents, so Sphinx reads in parallel (it does for more than five) in fork
 chunks. The main process submits the misses its pre-scan finds before the readers
 fork and joins every diagram after they merge, so one warm parent serves the build.
 Targets: -j 2 never slower than -j 1 (ratio <= 1.00), one worker parent per build.
+Then the same two on the site with static figures: Sphinx's own cost of ``-j 2``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> int:
             f"time ratio {ratio:.2f} <= {TARGET:.2f} ({h.verdict(ratio, TARGET)}), "
             f"tree memory {a.tree / b.tree:.2f}x (reported)"
         )
+        sphinx_own = static_ratio(root, models, caches["A"], rounds)
     if record:
         h.record(
             [
@@ -84,12 +86,48 @@ def main() -> int:
                 h.cell(b),
                 f"{ratio:.2f} ({h.verdict(ratio, TARGET)}); memory {a.tree / b.tree:.2f}x; "
                 f"{'/'.join(map(str, workers['A']))} worker parent(s) vs "
-                f"{'/'.join(map(str, workers['B']))}",
+                f"{'/'.join(map(str, workers['B']))}; Sphinx's own -j 2 / -j 1 on the "
+                f"static site: {sphinx_own:.2f}",
                 f"<= {TARGET:.2f}; one worker parent per build",
                 f"``{h.command_line('parallel.py')}``",
             ]
         )
     return 0
+
+
+def static_ratio(root: Path, models: Path, cache: Path, rounds: int) -> float:
+    """Sphinx's own ``-j 2`` / ``-j 1`` on the same site with static figures: what
+    parallel reading costs or gains before any diagram is involved."""
+    site = h.write_sphinx_site(root / "sphinx-static", models, None, static=True)
+    h.svgs_from_cache(models, cache, site / "diagrams")
+    outs = {"C": root / "out-c", "D": root / "out-d"}
+
+    def check(name: str) -> Callable[[h.Sample], None]:
+        def run_check(sample: h.Sample) -> None:
+            found = h.count_static_figures(outs[name])
+            h.expect(found == h.DIAGRAMS, f"{found} static figures, not {h.DIAGRAMS}")
+
+        return run_check
+
+    cases = [
+        h.Case(
+            name,
+            label,
+            h.sphinx_command(site, outs[name], "-q", "-j", jobs),
+            prepare=h.fresh(outs[name]),
+            check=check(name),
+        )
+        for name, label, jobs in (
+            ("C", "static site, sphinx-build -j 2", "2"),
+            ("D", "static site, sphinx-build -j 1", "1"),
+        )
+    ]
+    summaries = h.print_table(
+        "parallel, Sphinx alone (static figures)", cases, h.interleave(cases, rounds), rounds
+    )
+    own = summaries["C"].seconds / summaries["D"].seconds
+    print(f"Sphinx's own -j 2 / -j 1 on the static site: {own:.2f} (reported)")
+    return own
 
 
 if __name__ == "__main__":
