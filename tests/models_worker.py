@@ -39,6 +39,13 @@ class _Linear(nn.Module):
         self.linear = nn.Linear(8, 4)
 
 
+def _write_pid(path: str, pid: int) -> None:
+    """Atomically: the test polls for the file and reads it at once."""
+    partial = Path(f"{path}.partial")
+    partial.write_text(str(pid))
+    partial.replace(path)
+
+
 class StartsProcessAndHangs(_Linear):
     """Starts a long-lived process, writes its pid, then hangs until the timeout."""
 
@@ -48,7 +55,7 @@ class StartsProcessAndHangs(_Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-        Path(self.pid_file).write_text(str(sleeper.pid))
+        _write_pid(self.pid_file, sleeper.pid)
         time.sleep(300)
         return self.linear(x)
 
@@ -69,7 +76,7 @@ class ForksThenCrashes(_Linear):
         if pid == 0:
             time.sleep(300)
             os._exit(0)
-        Path(self.pid_file).write_text(str(pid))
+        _write_pid(self.pid_file, pid)
         os._exit(5)
 
 
