@@ -196,3 +196,11 @@ def test_a_warm_build_reads_the_views_as_one_entry_and_survives_a_forged_one(
         rebuilt = Pipeline(tmp_path).diagram(options)
         assert as_json(rebuilt.explorer) == as_json(first.explorer), forged
     assert blob.is_file()
+    # a well-formed entry with text no page can hold (a control, a lone surrogate): scrubbed
+    view = {"key": "", "title": "a\x01b\ud800", "parent": None, "svg": "", "nodes": {}}
+    data = json.dumps({"views": [view], "index": [], "aliases": []}).encode()
+    name = hashlib.sha256(data).hexdigest()
+    (tmp_path / "blobs" / f"{name}.json").write_bytes(data)
+    pointer.write_text(json.dumps({"blob": name}))
+    (title,) = [v.title for v in Pipeline(tmp_path).diagram(options).explorer.views]
+    assert title == "ab\ufffd"

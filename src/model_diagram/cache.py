@@ -414,11 +414,8 @@ class Cache:
         ident = f"{resolved}|{info.st_size}|{info.st_mtime_ns}"
         memo_path = self.root / ENGINES_NAME
         raw = self._read(memo_path) if self.mode != "off" else None
-        memo = {
-            k: v
-            for k, v in ((_json_dict(raw) or {}) if raw is not None else {}).items()
-            if isinstance(v, str) and len(v) <= 200
-        }
+        found = (_json_dict(raw) if raw is not None else None) or {}
+        memo = {k: v for k, v in found.items() if isinstance(v, str) and len(v) <= 200}
         if ident in memo:
             return memo[ident]
         version = probe(path)

@@ -27,7 +27,7 @@ from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
 from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
-from .sanitize import scrub
+from .sanitize import loads_scrubbed, scrub
 from .theme import svg_style
 
 if TYPE_CHECKING:
@@ -542,12 +542,12 @@ def _node_details(view: ViewGraph) -> dict[str, dict[str, Any]]:
 
 
 def _views_from_json(raw: bytes | None) -> Views | None:
-    """Cached views, or None when missing or malformed (the cache is untrusted: each
-    view's SVG is sanitised where it is embedded, its text escaped as JSON)."""
+    """Cached views, or None when missing or malformed (the cache is untrusted: its text
+    is scrubbed like a cached graph's, each view's SVG sanitised where it is embedded)."""
     if raw is None:
         return None
     try:
-        data = json.loads(raw)
+        data = loads_scrubbed(raw)
         views = [
             View(str(v["key"]), str(v["title"]), v["parent"], str(v["svg"]), dict(v["nodes"]))
             for v in data["views"]
