@@ -227,6 +227,14 @@ def test_no_option_raises_anything_but_a_diagram_error(name: str) -> None:
     assert time.perf_counter() - started < 2
 
 
+def assert_bad_options_located(built: Build, page_name: str, where: list[int]) -> None:
+    """Each of BAD_OPTIONS is one warning at its own line, of its kind, saying what."""
+    found = built.warnings(page_name)
+    assert [w[0] for w in found] == where[:-1], built.log
+    for (line, kind, message), (_, _, want_kind, fragment) in zip(found, BAD_OPTIONS, strict=True):
+        assert (kind, fragment in message) == (want_kind, True), (line, message)
+
+
 def test_sphinx_option_bombs_are_located_warnings_cold_and_warm(tmp_path: Path) -> None:
     """D1, D3, D13: a 5000-digit int, a self-referencing alias and an alias bomb crashed
     or hung the build (cold in the directive, warm in the -j pre-scan)."""
@@ -236,12 +244,7 @@ def test_sphinx_option_bombs_are_located_warnings_cold_and_warm(tmp_path: Path) 
     for flags in ((), ("-j", "2")):  # cold -j 1, then warm with the parallel pre-scan
         built = build_sphinx(tmp_path, *flags)
         assert built.code == 0, built.log
-        found = built.warnings("cases.rst")
-        assert [w[0] for w in found] == where[:-1], built.log
-        for (line, kind, message), (_, _, want_kind, fragment) in zip(
-            found, BAD_OPTIONS, strict=True
-        ):
-            assert (kind, fragment in message) == (want_kind, True), (line, message)
+        assert_bad_options_located(built, "cases.rst", where)
         assert "Traceback" not in built.log and "Exception occurred" not in built.log
         assert len(svgs(built.html("cases.html"))) == 1
     strict = build_sphinx(tmp_path, "-W", out="strict")
@@ -256,12 +259,7 @@ def test_mkdocs_option_bombs_are_located_warnings_cold_and_warm(tmp_path: Path) 
     for _ in ("cold", "warm"):
         built = build_mkdocs(tmp_path)
         assert built.code == 0, built.log
-        found = built.warnings("cases.md")
-        assert [w[0] for w in found] == where[:-1], built.log
-        for (line, kind, message), (_, _, want_kind, fragment) in zip(
-            found, BAD_OPTIONS, strict=True
-        ):
-            assert (kind, fragment in message) == (want_kind, True), (line, message)
+        assert_bad_options_located(built, "cases.md", where)
         assert "Traceback" not in built.log
         assert len(svgs(built.html("cases/index.html"))) == 1
     assert build_mkdocs(tmp_path, "--strict").code == 1
