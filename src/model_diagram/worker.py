@@ -769,8 +769,10 @@ def _limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _warm() -> set[str]:
+def _warm(*, forks: bool) -> set[str]:
     """Import torch and torchview and pay one-off costs; the modules loaded by then.
+    ``forks``: this process is a parent that forks children (a spawned child traces
+    once: a warm-up would only delay it, and pin it to one thread).
 
     The meta device's imports and the distribution map wait for a model that needs
     them (``_Parent._prepare``): ``auto`` traces small models on CPU, and a model of
@@ -781,7 +783,8 @@ def _warm() -> set[str]:
 
     from . import loader, trace
 
-    trace.warm_up_cpu()  # torch's first-call costs, paid once for all children
+    if forks:
+        trace.warm_up_cpu()  # torch's first-call costs, paid once for all children
     loader.project_modules()  # classifies torch's 0.5 s of module files, once for all children
     baseline = set(sys.modules)
     loader.import_project_files_fresh()
@@ -809,10 +812,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         request = protocol_loads(args.child.read_text("utf-8"))
         args.child.unlink(missing_ok=True)
-        return _child(request, protocol, _warm())
+        return _child(request, protocol, _warm(forks=False))
     parent = _Parent(protocol, max(1, args.jobs), args.start)
     if args.start == "fork":
-        parent.baseline = _warm()
+        parent.baseline = _warm(forks=True)
     parent._say({"ready": True})
     parent.serve()
     # the build waits for this exit: skip the interpreter's teardown of torch (about 1 s)
