@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from model_diagram.errors import InputError, OptionError
 from model_diagram.options import OPTIONS, canonical_name, parse_options, validate_defaults
+from model_diagram.yamlread import read_yaml
 
 FACTORY = {"factory": "models:make_mlp"}
 
@@ -120,3 +124,63 @@ def test_defaults_apply_underneath() -> None:
     assert (opts.depth, opts.direction) == (2, "LR")
     with pytest.raises(OptionError, match="unknown option 'colour'"):
         validate_defaults({"colour": "red"})
+
+
+SIMPLE = [
+    '{user_id: "long[2](0,1000)", age: "float[2]", hist: "long[2,10](0,1000)"}',
+    "{input_ids: 'long[2,16](0,50000)'}",
+    '{ a : "float[1, 3]" ,\n  b:\n   "int[2](0,5)"}',
+    '{x: "float[2](-1.5e3,+2)"}',
+    *("2", "0", "-7", "123456789012345678", "0.5", "-2.25", " 3 "),
+    *("true", "True", "TRUE", "no", "Off", "yes", "y", "n", "auto", "LR", "graphviz-pure"),
+    *("a.b", "_x", "NaN", "inf", "e5", "float[2,3,32,32]", "long[2, 16](0,1000)"),
+]
+NOT_SIMPLE = [
+    '{yes: "float[2]"}',  # YAML 1.1 reads the key as True
+    '{Null: "float[2]"}',
+    '{a: "float[2]", a: "long[3]"}',  # a repeated key: the parser decides
+    '{a: "float[2]",}',
+    "{a: float[2]}",  # brackets in a plain flow scalar: YAML refuses it
+    '{a:"float[2]"}',
+    '{a: "float[2]", b: {c: "long[1]"}}',
+    '{a: "x\\"y"}',
+    "{}",
+    '{a: "float[2]"} # note',
+    *("010", "0x1f", "1_000", "+5", "1e3", ".5", "1.", "null", "~", "tRUE", "yES", "1:20"),
+    *("a b", "[1, 2]", "'quoted'", "2024-01-01"),
+]
+
+
+def test_simple_options_read_as_yaml_reads_them() -> None:
+    """Numbers, booleans, words and ``{name: "spec"}`` are read without the parser, as
+    YAML reads them; anything YAML might read otherwise goes to the parser."""
+    import yaml
+
+    from model_diagram import yamlread
+
+    for text in SIMPLE:
+        assert yamlread._simple(text) is not yamlread._NOT_SIMPLE, text
+        found = read_yaml(text)
+        assert found == yaml.safe_load(text), text
+        assert type(found) is type(yaml.safe_load(text)), text
+    for text in NOT_SIMPLE:
+        assert yamlread._simple(text) is yamlread._NOT_SIMPLE, text
+
+
+def test_common_options_parse_without_importing_yaml() -> None:
+    """A warm Sphinx build whose options are specs, dicts of specs and numbers never
+    loads PyYAML (MkDocs has loaded it for its own configuration anyway)."""
+    script = (
+        "import sys\n"
+        "from model_diagram.options import parse_options\n"
+        "o = parse_options({'factory': 'm:f', 'input': '{a: \"long[2](0,9)\", b: \"float[2]\"}',"
+        " 'kwargs': \"{mask: 'long[2]'}\", 'depth': '2', 'table': 'true'}, strings=True)\n"
+        "assert o.input == {'a': 'long[2](0,9)', 'b': 'float[2]'}, o.input\n"
+        "assert o.depth == 2 and o.table is True\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

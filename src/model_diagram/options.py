@@ -90,8 +90,6 @@ class OptionSpec:
             raise OptionError(f"option '{self.name}' needs a value ({self.type})")
         if not self.structured:
             return self.from_value(text.strip())
-        if _ONE_SPEC.fullmatch(text.strip()):  # YAML reads it as this string: skip the parser
-            return self.from_value(text.strip())
         if self.colors:  # '[#fff, #000]' and '{Conv2d: #56b4e9}' as typed on a command line
             text = _BARE_HEX.sub(r"\1'\2'", text)
         try:
@@ -344,8 +342,6 @@ def _input_provider(value: Any) -> str:
 
 
 _HEX = re.compile(r"^#?(?:[0-9a-f]{3}|[0-9a-f]{6})$")
-#: one tensor spec, ``float[2,3,32,32]`` or ``long[2,16](0,1000)``: a plain YAML string
-_ONE_SPEC = re.compile(r"[A-Za-z][A-Za-z0-9_]*\[[0-9, ]*\](?:\([0-9, +\-.eE]*\))?")
 _BARE_HEX = re.compile(r"(^|[\s\[{,:])(#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?)(?=$|[\s\]},])")
 _CSS_NAME = re.compile(r"^[a-z]+$")
 

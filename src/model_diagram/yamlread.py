@@ -16,6 +16,7 @@ the problem per option (see :func:`model_diagram.inputs.check_size`).
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -29,6 +30,65 @@ MAX_NODES = 200_000
 MAX_DEPTH = 100
 #: longest integer (Python refuses to convert more than 4300 digits)
 MAX_INT_DIGITS = 100
+
+
+#: one tensor spec as typed in an option, ``float[2,3,32,32]`` or ``long[2,16](0,1000)``
+SPEC = r"[A-Za-z][A-Za-z0-9_]*\[[0-9, ]*\](?:\([0-9, +\-.eE]*\))?"
+_BLANK = r"[ \t\r\n]*"
+_ENTRY = rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}:[ \t\r\n]+(?:\"({SPEC})\"|'({SPEC})')"
+_ENTRIES = re.compile(rf"{_BLANK}{_ENTRY}{_BLANK}(,|\Z)")
+_ONE_SPEC = re.compile(SPEC)
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})\.[0-9]{1,17}")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+#: YAML 1.1's booleans, exactly as it spells them
+_BOOLEANS = {
+    word: value
+    for words, value in (("yes true on", True), ("no false off", False))
+    for lower in words.split()
+    for word in (lower, lower.title(), lower.upper())
+}
+#: words YAML 1.1 reads as booleans or null in some spelling (compared lower-cased)
+_RESOLVED = frozenset({*map(str.lower, _BOOLEANS), "null"})
+_NOT_SIMPLE = object()
+
+
+def _simple(text: str) -> Any:
+    """What YAML reads from the options most pages have, read without the parser: a
+    number, a boolean, a plain word, a tensor spec, and ``{ids: "long[2,16](0,1000)",
+    ...}`` (dict and keyword inputs of quoted tensor specs); ``_NOT_SIMPLE`` for
+    anything else. A build whose options are all like this never imports PyYAML."""
+    stripped = text.strip()
+    if stripped in _BOOLEANS:
+        return _BOOLEANS[stripped]
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if _FLOAT.fullmatch(stripped):
+        return float(stripped)
+    if _WORD.fullmatch(stripped):
+        return _NOT_SIMPLE if stripped.lower() in _RESOLVED else stripped
+    if _ONE_SPEC.fullmatch(stripped):
+        return stripped
+    return _flow_specs(stripped)
+
+
+def _flow_specs(text: str) -> Any:
+    """``{ids: "long[2,16](0,1000)", mask: 'long[2,16]'}`` as a dict, as YAML reads it, or
+    ``_NOT_SIMPLE`` when the text is anything else or the parser must decide."""
+    if len(text) < 2 or text[0] != "{" or text[-1] != "}":
+        return _NOT_SIMPLE
+    body, found, at = text[1:-1], {}, 0
+    while at < len(body):
+        match = _ENTRIES.match(body, at)
+        if match is None:
+            return _NOT_SIMPLE
+        key, value = match[1], match[2] if match[2] is not None else match[3]
+        trailing = match[4] == "," and match.end() == len(body)
+        if key.lower() in _RESOLVED or key in found or trailing:
+            return _NOT_SIMPLE  # a boolean or null key, a repeated key, a trailing comma
+        found[key] = value
+        at = match.end()
+    return found or _NOT_SIMPLE
 
 
 class YamlError(OptionError):
@@ -109,10 +169,13 @@ def read_yaml(text: str) -> Any:
     The message is a bare problem (``"it is nested ..."``, ``"... at line 3"``):
     callers say what the text was (an option value, a block).
     """
-    import yaml
-
     if len(text) > MAX_TEXT:
         raise YamlError(f"it is {len(text)} characters long (at most {MAX_TEXT})")
+    simple = _simple(text)
+    if simple is not _NOT_SIMPLE:
+        return simple
+    import yaml
+
     try:
         _measure(text)
         loader = _loaders()[1](text)
