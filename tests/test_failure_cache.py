@@ -158,7 +158,7 @@ def test_crashes_timeouts_and_missing_modules_are_not_cached(
     pipeline = Pipeline(tmp_path / "cache")
     with pytest.raises(error, match=fragment):
         pipeline.diagram(options)
-    assert not pipeline.cache.has_trace(trace_key(options))
+    assert not pipeline.cache.has_trace(trace_key(options, pipeline.cache))
 
 
 def test_a_cached_failure_is_the_same_error(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_a_cached_failure_is_the_same_error(tmp_path: Path) -> None:
     first = Pipeline(tmp_path / "cache")
     with pytest.raises(TraceError) as cold:
         first.diagram(options)
-    assert first.cache.has_trace(trace_key(options))
+    assert first.cache.has_trace(trace_key(options, first.cache))
     jobs = first.worker.submitted
     again = Pipeline(tmp_path / "cache", worker=first.worker)
     with pytest.raises(TraceError) as warm:

@@ -637,7 +637,7 @@ def test_non_regular_cache_files_are_skipped_and_repaired(tmp_path: Path) -> Non
     pipeline = Pipeline(tmp_path / "cache")
     first = pipeline.diagram(options)
     root = pipeline.cache.root
-    manifest = root / "manifests" / f"{trace_key(options)}.json"
+    manifest = root / "manifests" / f"{trace_key(options, pipeline.cache)}.json"
     # the drawing's pointer (the other one names the explorer's views, a .json blob)
     pointer, blob = next(
         (p, b)

@@ -504,3 +504,37 @@ def test_the_engine_version_is_asked_once_per_binary_and_remembered(tmp_path: Pa
     assert len(asked) == 3
     Cache(tmp_path / "ro", mode="read-only").engine_version(str(engine), probe)
     assert not (tmp_path / "ro").exists(), "read-only mode wrote the memo"
+
+
+def test_installed_versions_are_remembered_by_the_import_path(tmp_path: Path) -> None:
+    """A warm build asks importlib.metadata nothing (it does not even load it); a change
+    to a directory on the import path (an install) makes it ask again."""
+    import importlib.metadata
+
+    extra = tmp_path / "site"
+    extra.mkdir()
+    script = (
+        "import sys\n"
+        "from model_diagram.cache import Cache\n"
+        "cache = Cache(sys.argv[1])\n"
+        "print(cache.installed('torch'), cache.installed('no-such-dist-md'),"
+        " 'importlib.metadata' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(extra), *sys.path])}
+
+    def run() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "cache")],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        return done.stdout.split()
+
+    torch_version = importlib.metadata.version("torch")
+    assert run() == [torch_version, "missing", "True"]
+    assert run() == [torch_version, "missing", "False"], "a second build asked again"
+    (extra / "new_dist-1.0.dist-info").mkdir()  # what pip does to a directory on the path
+    assert run() == [torch_version, "missing", "True"]
+    assert run()[2] == "False"

@@ -41,7 +41,7 @@ from mkdocs.config import load_config
 from sphinx.testing.util import SphinxTestApp
 
 from conftest import shared_pipeline
-from model_diagram.cache import ENGINES_NAME
+from model_diagram.cache import MEMO_NAMES
 from model_diagram.errors import KINDS
 from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline
@@ -710,7 +710,7 @@ def cache_is_sound(cache: Path) -> int:
         data = path.read_bytes()
         if path.parent.name == "blobs":
             assert hashlib.sha256(data).hexdigest() == path.name.split(".")[0], path
-        elif path == cache / ENGINES_NAME:  # engine versions by binary: text only
+        elif path.parent == cache and path.name in MEMO_NAMES:  # local memos: text only
             assert all(isinstance(v, str) for v in json.loads(data).values()), path
         else:
             entry = json.loads(data)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -77,6 +77,10 @@ def key_of(value: Any) -> str:
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 #: the local memo of engine versions (per machine: never published to a shared store)
 ENGINES_NAME = "engines.json"
+#: installed distributions' versions by the import path's state, local to this machine
+VERSIONS_NAME = "versions.json"
+#: the small local memo files (not entries: never shared with a store)
+MEMO_NAMES = (ENGINES_NAME, VERSIONS_NAME)
 
 
 def _valid_manifest(manifest: Any) -> bool:
@@ -235,6 +239,25 @@ class TraceEntry:
     digests: tuple[str, ...] = ()
 
 
+def _import_path_state() -> str:
+    """The import path with each entry's modification time: what changes when a
+    distribution is installed, upgraded or removed."""
+    parts = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError, ValueError):
+            parts.append(f"{entry}:{Path(entry or '.').stat().st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _version(dist: str) -> str:
+    import importlib.metadata  # only when the memo has no answer: a warm build skips it
+
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
 class Cache:
     """One cache directory; safe to share between concurrent builds."""
 
@@ -242,6 +265,8 @@ class Cache:
         self.root = Path(root).resolve()
         self.base = project_root(self.root.parent)
         self._versions: dict[str, str] = {}
+        self._path_state: str | None = None
+        self._memos: dict[str, dict[str, str]] = {}
         self.remote = remote
         self.mode = mode
         #: problems to report once each (the store became unreachable); see take_problems
@@ -264,10 +289,28 @@ class Cache:
 
     # -- traces
 
-    def _installed(self, dist: str) -> str:
-        """A distribution's version, looked up once per cache object (one build)."""
+    def new_build(self) -> None:
+        """Forget what one build learnt of the machine (``mkdocs serve`` builds again
+        after an install)."""
+        self._versions.clear()
+        self._path_state = None
+        self._memos.clear()
+
+    def installed(self, dist: str) -> str:
+        """A distribution's version, or ``"missing"``, asked once per build.
+
+        importlib.metadata scans every directory on the import path (its import and
+        first answers cost a warm Sphinx build 30 ms). A version only changes when a
+        directory on the path does (pip adds and removes ``*.dist-info`` directories),
+        so answers are remembered locally by the path's modification times. A forged
+        memo can only name a wrong version: a trace key that misses, or hits an entry
+        the cache could serve anyway.
+        """
         if dist not in self._versions:
-            self._versions[dist] = importlib.metadata.version(dist)
+            if self._path_state is None:
+                self._path_state = _import_path_state()
+            ident = f"{dist}|{self._path_state}"
+            self._versions[dist] = self._remembered(VERSIONS_NAME, ident, lambda: _version(dist))
         return self._versions[dist]
 
     def has_trace(self, trace_key: str) -> bool:
@@ -332,10 +375,7 @@ class Cache:
                 return None
             files.append(path)
         for dist, version in manifest["dists"].items():
-            try:
-                if self._installed(dist) != version:
-                    return None
-            except importlib.metadata.PackageNotFoundError:
+            if self.installed(dist) != version:
                 return None
         self._refresh(self.root / "manifests" / f"{trace_key}.json")
         if manifest.get("error") is not None:
@@ -412,19 +452,27 @@ class Cache:
         except OSError:
             return probe(path)
         ident = f"{resolved}|{info.st_size}|{info.st_mtime_ns}"
-        memo_path = self.root / ENGINES_NAME
-        raw = self._read(memo_path) if self.mode != "off" else None
-        found = (_json_dict(raw) if raw is not None else None) or {}
-        memo = {k: v for k, v in found.items() if isinstance(v, str) and len(v) <= 200}
+        return self._remembered(ENGINES_NAME, ident, lambda: probe(path))
+
+    def _remembered(self, name: str, ident: str, compute: Callable[[], str]) -> str:
+        """``compute()``, remembered under ``ident`` in the local memo file ``name`` (a
+        few dozen answers at most; read once per build)."""
+        memo = self._memos.get(name)
+        if memo is None:
+            raw = self._read(self.root / name) if self.mode != "off" else None
+            found = (_json_dict(raw) if raw is not None else None) or {}
+            memo = {k: v for k, v in found.items() if isinstance(v, str) and len(v) <= 200}
+            self._memos[name] = memo
         if ident in memo:
             return memo[ident]
-        version = probe(path)
+        value = compute()
+        memo[ident] = value
         if self.mode == "read-write":
             with contextlib.suppress(OSError):
                 self.root.mkdir(parents=True, exist_ok=True)
-                memo = dict(list(memo.items())[-15:]) | {ident: version}  # a few engines at most
-                atomic_write(memo_path, json.dumps(memo, sort_keys=True).encode())
-        return version
+                kept = dict(list(memo.items())[-32:])
+                atomic_write(self.root / name, json.dumps(kept, sort_keys=True).encode())
+        return value
 
     def lookup_render(self, render_key: str, ext: str) -> bytes | None:
         if self.mode == "off":
@@ -517,10 +565,11 @@ class Cache:
             removed += self._clear_folder(folder, pattern, stale)
             with contextlib.suppress(OSError):  # only when empty: nothing else is deleted
                 folder.rmdir()
-        memo = self.root / ENGINES_NAME
-        with contextlib.suppress(OSError):
-            if stat.S_ISREG(memo.lstat().st_mode):
-                memo.unlink()  # a link itself is left alone
+        for name in MEMO_NAMES:
+            memo = self.root / name
+            with contextlib.suppress(OSError):
+                if stat.S_ISREG(memo.lstat().st_mode):
+                    memo.unlink()  # a link itself is left alone
         return removed
 
     @staticmethod

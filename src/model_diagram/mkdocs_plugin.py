@@ -719,9 +719,9 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             for scanned in diagrams(text, self._syntax, self.defaults):
                 found.extend(traced_versions(scanned))
         cache = self.pipeline.cache
-        cache.prefetch(trace_key(options) for options in found)  # a shared store's, at once
+        cache.prefetch(trace_key(options, cache) for options in found)  # a shared store's, at once
         for options in found:
-            if not cache.has_trace(trace_key(options)):
+            if not cache.has_trace(trace_key(options, cache)):
                 yield options
 
     def _add_paths(self, paths: list[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.metadata
 import json
 import logging
 import sys
@@ -115,15 +114,9 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-@cache
-def _tool_versions() -> dict[str, str]:
+def _tool_versions(cache: Cache) -> dict[str, str]:
     versions = {"model-diagram": __version__, "python": "{}.{}".format(*sys.version_info[:2])}
-    for dist in ("torch", "torchview"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "missing"
-    return versions
+    return versions | {dist: cache.installed(dist) for dist in ("torch", "torchview")}
 
 
 def trace_options(options: DiagramOptions) -> dict[str, Any]:
@@ -134,10 +127,11 @@ def trace_options(options: DiagramOptions) -> dict[str, Any]:
     return stage
 
 
-def trace_key(options: DiagramOptions) -> str:
-    return key_of(
-        {"trace": trace_options(options), "tools": _tool_versions(), "code": _code_digest()}
-    )
+def trace_key(options: DiagramOptions, cache: Cache) -> str:
+    """What a trace depends on: its options, the tools' versions (as ``cache`` finds
+    them installed) and our tracing code."""
+    tools = _tool_versions(cache)
+    return key_of({"trace": trace_options(options), "tools": tools, "code": _code_digest()})
 
 
 def folds(options: DiagramOptions) -> bool:
@@ -234,10 +228,11 @@ class Pipeline:
             self._tracing.clear()
             self._stored.clear()
         self.traced = 0
+        self.cache.new_build()
 
     def lookup(self, options: DiagramOptions, fmt: str = "svg") -> Pending | None:
         """The diagram from the cache (ready at once), or None: no worker is involved."""
-        key = trace_key(options)
+        key = trace_key(options, self.cache)
         entry = self.cache.lookup_trace(key)
         return None if entry is None else Pending(self, options, fmt, key, entry=entry)
 
@@ -246,7 +241,7 @@ class Pipeline:
         found = self.lookup(options, fmt)
         if found is not None:
             return found
-        key = trace_key(options)
+        key = trace_key(options, self.cache)
         with self._lock:
             future = self._tracing.get(key)
             if future is None:

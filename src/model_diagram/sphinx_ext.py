@@ -673,9 +673,9 @@ def scanned_misses(cache: Cache, config: Config, paths: Iterable[Path]) -> Itera
         syntax: Syntax = "myst" if config.source_suffix.get(path.suffix) == "markdown" else "rst"
         for scanned in diagrams(text, syntax, defaults, colon_fence=colon_fence):
             found.extend(traced_versions(scanned))
-    cache.prefetch(trace_key(options) for options in found)
+    cache.prefetch(trace_key(options, cache) for options in found)
     for options in found:
-        if not cache.has_trace(trace_key(options)):
+        if not cache.has_trace(trace_key(options, cache)):
             yield options
 
 
