@@ -10,9 +10,12 @@ rolling, hidden tensors) and record the nodes it would draw.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
+import sys
 import traceback
+import types
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -121,13 +124,13 @@ def _weight_bytes(model: Any) -> int:
 def warm_up() -> None:
     """Pay the meta device's one-off costs in the worker's parent, for its later children.
 
-    The first meta-device ``linear`` imports ``torch._dynamo`` and sympy (about
-    1.5 s); doing it there also keeps them out of those diagrams' recorded
-    dependencies.
+    The first meta-device ``linear`` imports sympy (about 0.5 s; the compiler it
+    would import too is deferred, as in a trace); doing it there also keeps them out
+    of those diagrams' recorded dependencies.
     """
     import torch
 
-    with torch.device("meta"), _no_weight_init(torch):
+    with torch.device("meta"), _no_weight_init(torch), _compiler_deferred(torch):
         layer = torch.nn.Linear(4, 4)
         layer(torch.empty(2, 4))
 
@@ -179,6 +182,72 @@ def warm_up_cpu() -> None:
     ids, image = torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 3, 8, 8)
     with contextlib.suppress(Exception):  # an optimisation only: never a failed build
         trace_module(Tiny(), (ids, image), {}, {**options, "depth": 3}, "cpu")
+
+
+#: what the first meta-device op imports (about 1.3 s; sympy is another 0.5 s)
+DYNAMO = "torch._dynamo"
+
+
+class _DeferredDynamo(types.ModuleType):
+    """Stands in for ``torch._dynamo`` while one meta-device pass runs.
+
+    torch's Python meta kernels (``torch._refs``) are wrapped in
+    ``torch._compile._disable_dynamo``, whose first call imports the compiler only
+    to mark the kernel "never compile this". Nothing compiles during a trace, so
+    that call gets the kernel itself back, and :meth:`undo` forgets the marks.
+    Any other use of this module imports the real one.
+    """
+
+    def __init__(self, inner: types.CodeType) -> None:
+        super().__init__(DYNAMO)
+        self._inner = inner
+        self._marked: list[Any] = []
+
+    def disable(self, fn: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if callable(fn) and sys._getframe(1).f_code is self._inner:
+            self._marked.append(fn)
+            return fn
+        return self._real().disable(fn, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def _real(self) -> Any:
+        self._release()
+        return importlib.import_module(DYNAMO)
+
+    def _release(self) -> None:
+        if sys.modules.get(DYNAMO) is self:
+            del sys.modules[DYNAMO]
+
+    def undo(self) -> None:
+        """Nothing outlives the pass: a later compile in this process sees torch as it was."""
+        self._release()
+        for fn in self._marked:
+            if getattr(fn, "__dict__", {}).get("__dynamo_disable") is fn:
+                delattr(fn, "__dynamo_disable")
+
+
+@contextlib.contextmanager
+def _compiler_deferred(torch: Any) -> Iterator[None]:
+    """Trace on meta without importing ``torch._dynamo`` (see :class:`_DeferredDynamo`).
+
+    Where torch's ``_disable_dynamo`` no longer has that shape, or the compiler
+    is loaded already, nothing changes.
+    """
+    probe = getattr(getattr(torch, "_compile", None), "_disable_dynamo", None)
+    inner = getattr(probe(lambda: None), "__code__", None) if callable(probe) else None
+    if DYNAMO in sys.modules or not isinstance(inner, types.CodeType):
+        yield
+        return
+    stand_in = _DeferredDynamo(inner)
+    sys.modules[DYNAMO] = stand_in
+    try:
+        yield
+    finally:
+        stand_in.undo()
 
 
 @contextlib.contextmanager
@@ -251,8 +320,11 @@ def _record(
         dtypes.setdefault(id(module), (dtype_names(inputs), dtype_names(output)))
 
     hooks = [m.register_forward_hook(record_dtypes) for m in model.modules()]
+    import torch
+
+    deferred = _compiler_deferred(torch) if device == "meta" else contextlib.nullcontext()
     try:
-        with recording():
+        with recording(), deferred:
             x, kw, input_nodes = process_input(list(args), None, kwargs, device)
             builder = builder_class()(
                 None,
