@@ -179,14 +179,8 @@ def test_a_meta_trace_defers_the_compiler_and_draws_the_same() -> None:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(root / "src"), str(root / "example_project"), env.get("PYTHONPATH", "")]
     )
-    done = subprocess.run(
-        [sys.executable, "-c", _DEFERRED_COMPILER],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    command = [sys.executable, "-c", _DEFERRED_COMPILER]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report == {"loaded": False, "marks_left": 0, "same": True, **report}

@@ -29,8 +29,8 @@ from .loader import call_factory, import_object, user_location
 #: a model larger than this is never rebuilt on CPU after a failed meta trace
 CPU_FALLBACK_LIMIT = 8 * 1024**3
 #: ``auto`` traces a model with at most this many bytes of weights on CPU: building it
-#: there costs less than the meta device's one-off imports (``torch._dynamo`` and
-#: sympy, about 1.5 s), which a build of small models then never pays
+#: there costs less than the meta device's one-off import of sympy (about 0.5 s;
+#: ``torch._dynamo`` is deferred), which a build of small models then never pays
 SMALL_MODEL = 32 * 1024**2
 
 
