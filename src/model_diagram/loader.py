@@ -18,7 +18,7 @@ import site
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,11 +60,11 @@ def _project_source(filename: str) -> Path | None:
     return path if path.suffix == ".py" and is_project_file(path) and path.is_file() else None
 
 
-def project_modules() -> dict[str, Path]:
-    """Modules now imported whose source is a project file."""
+def project_modules(names: Iterable[str] | None = None) -> dict[str, Path]:
+    """Modules now imported (of ``names``, default all) whose source is a project file."""
     found: dict[str, Path] = {}
-    for name, module in list(sys.modules.items()):
-        filename = getattr(module, "__file__", None)
+    for name in list(sys.modules) if names is None else names:
+        filename = getattr(sys.modules.get(name), "__file__", None)
         path = _project_source(filename) if isinstance(filename, str) else None
         if path is not None:
             found[name] = path
@@ -111,6 +111,14 @@ def import_project_files_fresh() -> None:
         sys.meta_path.insert(0, _FreshProjectFinder())
 
 
+def loaded_before() -> set[str]:
+    """The modules loaded now, as a job's baseline: none can be its dependency, except
+    project modules (normally none: a ``.pth`` file could import one), which every job
+    checks again."""
+    project = project_modules()  # first: classifying files may import (sysconfig's data)
+    return set(sys.modules) - set(project)
+
+
 #: packages whose versions (or code) are part of every cache key already
 KEYED = frozenset({"torch", "torchview", "model_diagram"})
 
@@ -124,12 +132,15 @@ def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Project files (path -> sha256) and distributions (name -> version) now loaded.
 
     ``baseline`` holds the modules the worker imported for itself (torch,
-    torchview); their versions are part of every cache key already.
+    torchview; see :func:`loaded_before`); their versions are part of every cache
+    key already. Only names are compared: in a forked child, touching the thousand
+    module objects would copy their memory pages (10 ms per diagram).
     """
-    project = project_modules()
+    new = [name for name in sys.modules if name not in baseline]
+    project = project_modules(new)
     files = {str(path): file_digest(path) for path in project.values()}
     dists: dict[str, str] = {}
-    tops = {name.partition(".")[0] for name in sys.modules if name not in baseline}
+    tops = {name.partition(".")[0] for name in new}
     tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
     tops -= KEYED  # a submodule of torch imported by a trace is no new dependency
     by_top = distributions_by_top_level() if tops else {}  # 0.4 s: only when needed

@@ -28,6 +28,7 @@ child's reply under the same id.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import selectors
 import signal
@@ -485,6 +486,9 @@ class _Parent:
     def _fork(self, request: dict[str, Any]) -> _Child:
         reply_r, reply_w = os.pipe()
         output_r, output_w = os.pipe()
+        # the child's collections then skip torch's million objects instead of writing
+        # to each one's header, which would copy every page of the parent's heap
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 70
@@ -656,7 +660,7 @@ class _Parent:
         if "meta" in due:
             with contextlib.suppress(Exception):
                 trace.warm_up()
-            self.baseline |= set(sys.modules)  # torch's own modules, never a dependency
+            self.baseline |= loader.loaded_before()  # torch's own modules, never a dependency
         if "dists" in due:
             with contextlib.suppress(Exception):
                 loader.distributions_by_top_level()  # cached from now on
@@ -785,8 +789,7 @@ def _warm(*, forks: bool) -> set[str]:
 
     if forks:
         trace.warm_up_cpu()  # torch's first-call costs, paid once for all children
-    loader.project_modules()  # classifies torch's 0.5 s of module files, once for all children
-    baseline = set(sys.modules)
+    baseline = loader.loaded_before()  # classifies torch's 0.5 s of files, once for all children
     loader.import_project_files_fresh()
     return baseline
 
