@@ -93,7 +93,7 @@ from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace
 from .remote import MODES, is_url
 from .rendering import find_engine, resolve_class_links
 from .sanitize import sanitize_svg
-from .scan import Syntax, body_key, diagrams, markdown_fences, read_block
+from .scan import Syntax, body_key, markdown_fences, read_block, scan
 
 log = logging.getLogger("mkdocs.plugins.model_diagram")
 
@@ -275,6 +275,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._later: dict[int, _Later] = {}
         #: pages whose messages wait for on_post_page, by source URI
         self._pages: dict[str, _PageState] = {}
+        #: the options of the blocks the pre-scan parsed, by body (per build)
+        self._scanned: dict[str, DiagramOptions] = {}
         self._markers = 0
         self._marker = _markers(self._nonce)
         #: under ``mkdocs serve`` the worker stays warm between rebuilds
@@ -322,6 +324,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._views = {}
         self._later = {}
         self._pages = {}
+        self._scanned = {}
         self._seconds = 0.0
         self._add_paths(settings.paths)
 
@@ -503,10 +506,13 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         factory = ""
         try:
             with reported_as_bug():  # a bug of ours: still one placeholder, not a lost page
-                values = read_block(source, line)
-                found = values.get("factory")
-                factory = found if isinstance(found, str) else ""  # str() of a YAML bomb never ends
-                options = parse_options(values, defaults=self.defaults)
+                options = self._scanned.get(source)
+                if options is None:
+                    values = read_block(source, line)
+                    found = values.get("factory")
+                    factory = found if isinstance(found, str) else ""  # str() of a bomb never ends
+                    options = parse_options(values, defaults=self.defaults)
+                factory = options.factory
                 assert self.pipeline is not None
                 pending = self.pipeline.submit(options)
                 # traced while MkDocs renders the other pages; ``raise`` stops at the
@@ -716,8 +722,11 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 continue
             if FENCE_NAME not in text:
                 continue
-            for scanned in diagrams(text, self._syntax, self.defaults):
-                found.extend(traced_versions(scanned))
+            for block in scan(text, self._syntax):
+                scanned = block.options(self.defaults)
+                if scanned is not None:
+                    self._scanned[block.body] = scanned  # the block, rendered, reads it once
+                    found.extend(traced_versions(scanned))
         cache = self.pipeline.cache
         cache.prefetch(trace_key(options, cache) for options in found)  # a shared store's, at once
         for options in found:
