@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from typing import Any
+from xml.parsers import expat
 
 from .errors import CacheError
 
@@ -168,13 +168,18 @@ _CSS_DANGER = re.compile(
 )
 _DECLARATIONS = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 #: characters XML 1.0 cannot hold (C0 controls but tab/newline/return, lone surrogates)
+#: characters XML 1.0 cannot hold (C0 controls but tab/newline/return, lone surrogates)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNPLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 
 
 def plain_text(text: str) -> str:
     """Text that XML, HTML and UTF-8 can all hold: controls dropped, lone surrogates
-    (which cannot be encoded) replaced by U+FFFD."""
+    (which cannot be encoded) replaced by U+FFFD. One search first: almost every text
+    has neither, and it then costs one pass, not two substitutions."""
+    if not _UNPLAIN.search(text):
+        return text
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
@@ -213,59 +218,210 @@ def _safe_css(css: str) -> bool:
     return all(m[2].strip().startswith("#") for m in _URL.finditer(css))
 
 
-def _allowed_attribute(key: str) -> bool:
-    if key.startswith("{"):
-        return key in _NAMESPACED
-    return key in ATTRIBUTES or bool(_OPEN_ATTRIBUTE.match(key))
+#: expat's name (``uri}local`` inside a namespace) of every allowed element -> its output name
+_TAGS = {f"{SVG_NS}}}{name}": name for name in ELEMENTS}
+_ROOT = f"{SVG_NS}}}svg"
+#: expat's name of every allowed attribute that needs only the ``url()`` check -> its output name
+_PLAIN = {name: name for name in ATTRIBUTES - {"href", "style"}} | {
+    f"{XML_NS}}}space": "xml:space",
+    f"{XML_NS}}}lang": "xml:lang",
+}
+_LINKS = {"href": "href", f"{XLINK_NS}}}href": "xlink:href"}
+_XLINK_TITLE = f"{XLINK_NS}}}title"
+_REFUSED = (
+    "refusing to embed an SVG with a DOCTYPE or entity declarations (the cache entry "
+    "was not written by model-diagram); run 'model-diagram cache clear'"
+)
 
 
-_TAGS = frozenset(f"{{{SVG_NS}}}{name}" for name in ELEMENTS)
-_STYLE = f"{{{SVG_NS}}}style"
+def _text(text: str) -> str:
+    """Character data escaped as :mod:`xml.etree.ElementTree` writes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
-def _clean_attributes(element: ET.Element) -> None:
-    attrib = element.attrib
-    for key, value in list(attrib.items()):
-        if not _allowed_attribute(key) or "\x00" in value:
-            del attrib[key]
-        elif key.endswith("href"):
-            if not _HREF.match(value):
-                del attrib[key]
-        elif (key == "style" or "url(" in value.lower()) and not _safe_css(value):
-            del attrib[key]
+#: stands for the quotes around attribute values until the whole SVG is written, so one
+#: search per element finds a value to escape: expat never reports it (XML 1.0 cannot
+#: hold it, raw or as a reference) and :func:`plain_text` drops it
+_QUOTE = "\x01"
+_NEEDS_ESCAPE = re.compile('[&<>"\r\n\t]').search
+_QUOTED = re.compile("\x01([^\x01]*)\x01")
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
+     "\t": "&#09;"}
+)  # fmt: skip
 
 
-def _clean(root: ET.Element) -> None:
-    """Drop every element (with its subtree) and attribute not on the allow-lists."""
-    stack = [root]
-    while stack:
-        element = stack.pop()
-        _clean_attributes(element)
-        for child in list(element):
-            tag = child.tag
-            if tag not in _TAGS or (
-                tag == _STYLE and (len(child) or not _safe_css(child.text or ""))
-            ):
-                element.remove(child)
-            else:
-                stack.append(child)
+def _escape_value(match: re.Match[str]) -> str:
+    return f"\x01{match[1].translate(_ATTRIBUTE_ESCAPES)}\x01"
+
+
+def _css_ok(value: str) -> bool:
+    """A value without ``url()`` is inert; one with it must pass :func:`_safe_css`."""
+    return "(" not in value or "url(" not in value.lower() or _safe_css(value)
+
+
+def _checked_name(key: str, value: str) -> str | None:
+    """The output name of an attribute that is not a plain presentation one, if it may stay."""
+    if key in _LINKS:
+        return _LINKS[key] if _HREF.match(value) else None
+    if key == "style":
+        return key if _safe_css(value) else None
+    if key == _XLINK_TITLE:
+        return "xlink:title" if _css_ok(value) else None
+    if "}" not in key and _OPEN_ATTRIBUTE.match(key):  # data-*, aria-*
+        return key if (_HREF.match(value) if key.endswith("href") else _css_ok(value)) else None
+    return None
+
+
+def _attributes(pairs: list[str]) -> str:
+    """The allowed attributes of one element as written out (values between
+    :data:`_QUOTE`); the common case first: this runs for every element of every embed."""
+    written = ""
+    items = iter(pairs)
+    for key, value in zip(items, items, strict=True):
+        name = _PLAIN.get(key)
+        if name is None or "(" in value:
+            name = _checked_name(key, value) if name is None else name if _css_ok(value) else None
+            if name is None:
+                continue
+        written += f" {name}=\x01{value}\x01"
+    if _NEEDS_ESCAPE(written):
+        return _QUOTED.sub(_escape_value, written)
+    return written
+
+
+def _rebuild(svg: str) -> str:
+    """One streaming pass of expat: allowed elements and attributes are written out as
+    they are read, everything else is skipped with its subtree (and, as ElementTree's
+    ``remove`` did, with the text that follows it up to the next tag). Comments and
+    processing instructions are never written; a ``<style>`` is held until its end to
+    check its CSS (and that it holds no element)."""
+    out: list[str] = []
+    write = out.append
+    opened: list[str] = []  # the written elements not yet closed
+    pending = False  # the last start tag still lacks its ">" (it may end as " />")
+    drop_tail = False  # the text after a dropped element is dropped with it
+    # off the common path: before the root, inside a dropped subtree or a <style>
+    special = True
+    skip = 0  # depth inside a dropped subtree
+    style: str | None = None  # the held start tag of a <style> being read
+    css: list[str] = []
+    root: str | None = None
+
+    def start(name: str, pairs: list[str]) -> None:
+        nonlocal pending, drop_tail, special, skip, style, root
+        drop_tail = False
+        if special:
+            if skip:
+                skip += 1
+                return
+            if style is not None:  # an element inside <style>: the style goes with it
+                style, skip = None, 2
+                return
+            root = name
+            if name != _ROOT:
+                skip = 1
+                return
+            special = False
+            if pairs:  # the root's "<svg" and namespaces are written at the end
+                write(_attributes(pairs))
+            opened.append("svg")
+            pending = True
+            return
+        tag = _TAGS.get(name)
+        if tag is None:
+            special, skip = True, 1
+            return
+        if tag == "style":
+            special, style = True, "<style" + _attributes(pairs)
+            css.clear()
+            return
+        opener = "><" if pending else "<"
+        write(f"{opener}{tag}{_attributes(pairs)}" if pairs else opener + tag)
+        opened.append(tag)
+        pending = True
+
+    def end(name: str) -> None:
+        nonlocal pending, drop_tail, special, skip, style
+        drop_tail = False
+        if special:
+            if skip:
+                skip -= 1
+                if not skip:
+                    drop_tail, special = True, not opened
+                return
+            if style is not None:
+                text, held, style, special = "".join(css), style, None, False
+                if not _safe_css(text):
+                    drop_tail = True
+                    return
+                if pending:
+                    write(">")
+                    pending = False
+                write(f"{held}>{_text(text)}</style>" if text else held + " />")
+                return
+        if pending:
+            write(" />")
+            pending = False
+            opened.pop()
+        else:
+            write(f"</{opened.pop()}>")
+
+    def data(text: str) -> None:
+        nonlocal pending
+        if special or drop_tail:
+            if style is not None:
+                css.append(text)
+            return
+        if "&" in text or "<" in text or ">" in text:
+            text = _text(text)
+        if pending:
+            write(">" + text)
+            pending = False
+        else:
+            write(text)
+
+    def doctype(*_: object) -> None:
+        raise CacheError(_REFUSED)  # the declarations check above already refused them
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.ordered_attributes = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.Parse(svg, True)
+    if root != _ROOT:
+        tag = f"{{{root}" if root and "}" in root else root
+        raise CacheError(f"the cached drawing is a <{tag}>, not an SVG; clear the cache")
+    written = "".join(out)
+    head = f' xmlns="{SVG_NS}"'
+    if " xlink:href=\x01" in written or " xlink:title=\x01" in written:
+        head += f' xmlns:xlink="{XLINK_NS}"'
+    return f"<svg{head}{written}".replace(_QUOTE, '"')
 
 
 def sanitize_svg(svg: str) -> str:
-    """The SVG rebuilt from allowed parts only; :class:`CacheError` if it is not SVG at all."""
-    svg = plain_text(svg)
+    """The SVG rebuilt from allowed parts only; :class:`CacheError` if it is not SVG at all.
+
+    :func:`plain_text` changes nothing that expat accepts but DEL, so it runs only when
+    there is a DEL or the parse fails (almost never: SVGs we wrote hold neither)."""
+    if "\x7f" in svg:
+        svg = plain_text(svg)
     if _DECLARATIONS.search(svg):
-        raise CacheError(
-            "refusing to embed an SVG with a DOCTYPE or entity declarations (the cache entry "
-            "was not written by model-diagram); run 'model-diagram cache clear'"
-        )
+        raise CacheError(_REFUSED)
     try:
-        root = ET.fromstring(svg)
-    except ET.ParseError as exc:
+        return _rebuild(svg)
+    except (expat.ExpatError, UnicodeEncodeError) as exc:
+        plain = plain_text(svg)
+        if plain != svg:
+            return sanitize_svg(plain)
         raise CacheError(f"the cached SVG does not parse ({exc}); clear the cache") from None
-    if root.tag != f"{{{SVG_NS}}}svg":
-        raise CacheError(f"the cached drawing is a <{root.tag}>, not an SVG; clear the cache")
-    _clean(root)
-    ET.register_namespace("", SVG_NS)
-    ET.register_namespace("xlink", XLINK_NS)
-    return ET.tostring(root, encoding="unicode")
