@@ -245,12 +245,13 @@ def _text(text: str) -> str:
     return text
 
 
-#: stands for the quotes around attribute values until the whole SVG is written, so one
-#: search per element finds a value to escape: expat never reports it (XML 1.0 cannot
-#: hold it, raw or as a reference) and :func:`plain_text` drops it
-_QUOTE = "\x01"
+#: stand for the quotes around attribute values until the whole SVG is written, so one
+#: search per element finds a value to escape and a search of the SVG finds an
+#: ``xlink:`` attribute: expat never reports them (XML 1.0 cannot hold them, raw or as
+#: references) and :func:`plain_text` drops them
+_OPEN, _CLOSE = "\x01", "\x02"
 _NEEDS_ESCAPE = re.compile('[&<>"\r\n\t]').search
-_QUOTED = re.compile("\x01([^\x01]*)\x01")
+_QUOTED = re.compile("\x01([^\x02]*)\x02")
 _ATTRIBUTE_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
      "\t": "&#09;"}
@@ -258,7 +259,7 @@ _ATTRIBUTE_ESCAPES = str.maketrans(
 
 
 def _escape_value(match: re.Match[str]) -> str:
-    return f"\x01{match[1].translate(_ATTRIBUTE_ESCAPES)}\x01"
+    return f"{_OPEN}{match[1].translate(_ATTRIBUTE_ESCAPES)}{_CLOSE}"
 
 
 def _css_ok(value: str) -> bool:
@@ -280,8 +281,8 @@ def _checked_name(key: str, value: str) -> str | None:
 
 
 def _attributes(pairs: list[str]) -> str:
-    """The allowed attributes of one element as written out (values between
-    :data:`_QUOTE`); the common case first: this runs for every element of every embed."""
+    """The allowed attributes of one element as written out (values between :data:`_OPEN`
+    and :data:`_CLOSE`); the common case first: this runs for every element rebuilt."""
     written = ""
     items = iter(pairs)
     for key, value in zip(items, items, strict=True):
@@ -290,7 +291,7 @@ def _attributes(pairs: list[str]) -> str:
             name = _checked_name(key, value) if name is None else name if _css_ok(value) else None
             if name is None:
                 continue
-        written += f" {name}=\x01{value}\x01"
+        written += f" {name}={_OPEN}{value}{_CLOSE}"
     if _NEEDS_ESCAPE(written):
         return _QUOTED.sub(_escape_value, written)
     return written
@@ -403,10 +404,81 @@ def _rebuild(svg: str) -> str:
         tag = f"{{{root}" if root and "}" in root else root
         raise CacheError(f"the cached drawing is a <{tag}>, not an SVG; clear the cache")
     written = "".join(out)
-    head = f' xmlns="{SVG_NS}"'
-    if " xlink:href=\x01" in written or " xlink:title=\x01" in written:
+    head = _HEAD
+    if f" xlink:href={_OPEN}" in written or f" xlink:title={_OPEN}" in written:
         head += f' xmlns:xlink="{XLINK_NS}"'
-    return f"<svg{head}{written}".replace(_QUOTE, '"')
+    return f"{head}{written}".replace(_OPEN, '"').replace(_CLOSE, '"')
+
+
+def _trie(words: frozenset[str]) -> str:
+    """A regex for exactly ``words``, shaped as a trie: a name costs a few steps, not one
+    per word (a flat alternation of the allow-list made the check below cost a rebuild)."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [
+            re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(tree)
+
+
+_HEAD = f'<svg xmlns="{SVG_NS}"'
+_XLINK_HEAD = f'{_HEAD} xmlns:xlink="{XLINK_NS}"'
+#: an attribute value as written: escaped, and no ``url(`` (that needs :func:`_safe_css`)
+_VALUE = r'"(?:[^"<>&\r\n\t(]++|\((?<![uU][rR][lL]\()|&(?:amp|lt|gt|quot|#10|#13|#09);)*+"'
+#: an allowed attribute as written (not ``style``: its CSS needs :func:`_safe_css`); a name
+#: ending in ``href`` holds a ``#id`` reference
+_WRITTEN_ATTRIBUTE = (
+    f" (?:{_trie(frozenset(_PLAIN.values()) | {'href', 'xlink:href', 'xlink:title'})}"
+    rf"|(?:data|aria)-[a-z][a-z0-9-]*+)(?:(?<!href)={_VALUE}|(?<=href)=\"#[^\s\"'<>\\&]*+\")"
+)
+_ELEMENT = _trie(ELEMENTS)
+#: exactly what :func:`_rebuild` writes when it drops nothing: allowed elements and
+#: attributes, written as it writes them (quotes, escapes, ``<x />``), text without a
+#: ``\r``, no comment, CDATA, processing instruction or declaration
+_WRITTEN = re.compile(
+    rf'{_HEAD}(?: xmlns:xlink="{XLINK_NS}")?(?:{_WRITTEN_ATTRIBUTE})*+(?: />|>(?!</))'
+    rf"(?:[^<>&\r]++|&(?:amp|lt|gt);"
+    rf"|<(?:/{_ELEMENT}>|{_ELEMENT}(?:{_WRITTEN_ATTRIBUTE})*+(?: />|>(?!</))))*+"
+)
+# in an SVG that :data:`_WRITTEN` matched, '<' starts a tag and no value holds a quote:
+#: the first ``xlink:`` attribute
+_XLINK_USE = re.compile(r'<[a-zA-Z]+(?: [^\s="]+="[^"]*")*? xlink:(?:href|title)="')
+#: every ``<style>`` that holds text only
+_STYLE_ELEMENT = re.compile(r'<style(?: [^\s="]+="[^"]*")*(?: />|>([^<]*)</style>)')
+
+
+def _already_sanitized(svg: str) -> bool:
+    """Whether :func:`_rebuild` would write ``svg`` back byte for byte: it matches
+    :data:`_WRITTEN`, ends with its root, declares ``xlink`` only if it uses it, every
+    ``<style>`` holds safe CSS and nothing else, and it parses. What model-diagram
+    writes passes (so a warm embed costs a few regex passes and a handler-less parse,
+    not a rebuild); anything else is rebuilt."""
+    if not (svg.endswith("</svg>") and _WRITTEN.fullmatch(svg)):
+        return False
+    if svg.startswith(_XLINK_HEAD) and not _XLINK_USE.search(svg):
+        return False
+    styles = _STYLE_ELEMENT.findall(svg)
+    if len(styles) != svg.count("<style") or not all(
+        _safe_css(css.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        for css in styles
+    ):
+        return False
+    try:
+        expat.ParserCreate(namespace_separator="}").Parse(svg, True)
+    except (expat.ExpatError, UnicodeEncodeError):
+        return False
+    return True
 
 
 def sanitize_svg(svg: str) -> str:
@@ -418,6 +490,8 @@ def sanitize_svg(svg: str) -> str:
         svg = plain_text(svg)
     if _DECLARATIONS.search(svg):
         raise CacheError(_REFUSED)
+    if _already_sanitized(svg):
+        return svg
     try:
         return _rebuild(svg)
     except (expat.ExpatError, UnicodeEncodeError) as exc:
