@@ -17,7 +17,13 @@ from .theme import page_css
 CSS_NAME = "model-diagram.css"
 JS_NAME = "model-diagram.js"
 
-_ID_ATTR = re.compile(r'(\bid="|href="#|url\(#)(md[0-9a-f]{10})-')
+#: an id prefix in an ``id``, ``href="#`` or ``url(#``: the pattern starts with its
+#: literal ``md`` and looks back for the rest (one that starts with the three
+#: alternatives tries every character of the SVG, 40 times slower)
+_ID_ATTR = re.compile(
+    r'md[0-9a-f]{10}-(?:(?<=\bid="md[0-9a-f]{10}-)|(?<=href="#md[0-9a-f]{10}-)'
+    r"|(?<=url\(#md[0-9a-f]{10}-))"
+)
 
 
 def asset_text(name: str) -> str:
@@ -36,7 +42,7 @@ def unique_ids(svg: str, occurrence: int) -> str:
     """Re-prefix ids when the same diagram appears more than once on a page."""
     if occurrence == 0:
         return svg
-    return _ID_ATTR.sub(lambda m: f"{m[1]}{m[2]}-{occurrence}-", svg)
+    return _ID_ATTR.sub(lambda m: f"{m[0]}{occurrence}-", svg)
 
 
 def figure_html(
