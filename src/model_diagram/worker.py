@@ -437,6 +437,8 @@ class _Parent:
         #: one-off costs the models turned out to need, and those paid (see _prepare)
         self.wanted: set[str] = set()
         self.done: set[str] = set()
+        #: killed children not reaped yet (a process group id stays reserved until then)
+        self.dying: list[int] = []
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
 
@@ -444,7 +446,7 @@ class _Parent:
         """Until the build closes our input: start children, forward their replies."""
         while True:
             # a short wait while children run: their exit is polled, not signalled
-            timeout = 0.05 if self.children else None
+            timeout = 0.05 if self.children or self.dying else None
             for key, _ in self.selector.select(timeout):
                 if key.data is None:
                     if not self._read_requests():
@@ -455,6 +457,7 @@ class _Parent:
             for child in list(self.children.values()):
                 self._check(child)
             self._start_queued()
+            self._reap(block=False)
 
     def _read_requests(self) -> bool:
         try:
@@ -629,9 +632,8 @@ class _Parent:
                 os.killpg(child.pid, signal.SIGKILL)  # the model's own processes too
             if child.popen is not None:
                 child.popen.wait()
-            else:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(child.pid, 0)
+            else:  # reaped later: the next child forks while this one's memory is freed
+                self.dying.append(child.pid)
         for fd in (child.reply_fd, child.output_fd):
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(fd)
@@ -665,6 +667,16 @@ class _Parent:
             with contextlib.suppress(Exception):
                 loader.distributions_by_top_level()  # cached from now on
 
+    def _reap(self, *, block: bool) -> None:
+        """Collect killed children that have ended (all of them, with ``block``)."""
+        for pid in list(self.dying):
+            try:
+                done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.dying.remove(pid)
+
     def _say(self, message: dict[str, Any]) -> None:
         data = (protocol_dumps(message) + "\n").encode()
         while data:
@@ -682,6 +694,7 @@ class _Parent:
                     os.waitpid(child.pid, 0)
             if child.request_file is not None:
                 child.request_file.unlink(missing_ok=True)
+        self._reap(block=True)
 
 
 def _deadline(request: dict[str, Any]) -> float:
