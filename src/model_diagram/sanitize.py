@@ -156,9 +156,6 @@ ATTRIBUTES = frozenset(
         "pointer-events",
     }
 )
-_NAMESPACED = frozenset(
-    {f"{{{XLINK_NS}}}href", f"{{{XLINK_NS}}}title", f"{{{XML_NS}}}space", f"{{{XML_NS}}}lang"}
-)
 _OPEN_ATTRIBUTE = re.compile(r"^(?:data|aria)-[a-z][a-z0-9-]*$")
 #: references stay inside the drawing (``#id``) or are our class-link placeholders
 _HREF = re.compile(r"^#[^\s\"'<>\\]*$")
