@@ -220,3 +220,30 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
 def test_automatic_jobs_fit_the_machine() -> None:
     jobs = auto_jobs()
     assert 1 <= jobs <= max(1, len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_the_parent_names_what_a_model_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
+) -> None:
+    """A child reports the packages its model loaded; the parent names their installed
+    distributions (it maps modules to distributions beside the first trace)."""
+    from importlib.metadata import version
+
+    from model_diagram.pipeline import trace_options
+
+    (tmp_path / "souped.py").write_text(
+        "import bs4\nfrom torch import nn\n\n\ndef make():\n    return nn.Linear(8, 4)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    options = parse_options({"factory": "souped:make", **X})
+    request = {"factory": options.factory, "options": trace_options(options)}
+    worker = Worker(jobs=1, start_method=start_method)
+    try:
+        for _ in range(2):  # the first reply, and one after the map was made
+            reply = worker.run(request, timeout=120)
+            assert "tops" not in reply
+            assert reply["dists"]["beautifulsoup4"] == version("beautifulsoup4")
+            assert not {"torch", "torchview", "model_diagram"} & set(reply["dists"])
+    finally:
+        worker.stop()

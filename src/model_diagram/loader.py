@@ -7,6 +7,7 @@ cache manifest, so a warm lookup can re-hash files without importing anything.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -18,7 +19,7 @@ import site
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,27 @@ KEYED = frozenset({"torch", "torchview", "model_diagram"})
 
 
 @cache
-def distributions_by_top_level() -> dict[str, list[str]]:
-    return {k: sorted(set(v)) for k, v in importlib.metadata.packages_distributions().items()}
+def distributions_by_top_level(path: tuple[str, ...]) -> dict[str, list[str]]:
+    """Top-level module name -> the distributions installed on ``path`` that provide it."""
+    with _searching(path):
+        return {k: sorted(set(v)) for k, v in importlib.metadata.packages_distributions().items()}
 
 
-def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Project files (path -> sha256) and distributions (name -> version) now loaded.
+@contextlib.contextmanager
+def _searching(path: tuple[str, ...]) -> Iterator[None]:
+    """importlib.metadata looks on ``sys.path``: here, on the job's (the worker's
+    parent answers for children whose path it extended)."""
+    saved = sys.path[:]
+    sys.path[:] = path
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def dependencies(baseline: set[str]) -> tuple[dict[str, str], list[str]]:
+    """Project files (path -> sha256) now loaded, and the top-level names of the other
+    packages loaded (:func:`distributions` names their versions).
 
     ``baseline`` holds the modules the worker imported for itself (torch,
     torchview; see :func:`loaded_before`); their versions are part of every cache
@@ -139,18 +155,28 @@ def dependencies(baseline: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     new = [name for name in sys.modules if name not in baseline]
     project = project_modules(new)
     files = {str(path): file_digest(path) for path in project.values()}
-    dists: dict[str, str] = {}
     tops = {name.partition(".")[0] for name in new}
     tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
     tops -= KEYED  # a submodule of torch imported by a trace is no new dependency
-    by_top = distributions_by_top_level() if tops else {}  # 0.4 s: only when needed
-    for top in sorted(tops):
-        for dist in by_top.get(top, ()):
-            try:
-                dists[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-    return dict(sorted(files.items())), dists
+    return dict(sorted(files.items())), sorted(tops)
+
+
+def distributions(tops: list[str], path: tuple[str, ...]) -> dict[str, str]:
+    """The distributions (name -> version) installed on ``path`` that provide ``tops``.
+
+    Mapping modules to distributions reads every installed distribution's file
+    list (0.4 s): the worker's parent does it once, beside the first child's trace.
+    """
+    by_top = distributions_by_top_level(path) if tops else {}
+    dists: dict[str, str] = {}
+    with _searching(path):
+        for top in sorted(tops):
+            for dist in by_top.get(top, ()):
+                try:
+                    dists[dist] = importlib.metadata.version(dist)
+                except importlib.metadata.PackageNotFoundError:
+                    continue
+    return dists
 
 
 @cache

@@ -62,12 +62,17 @@ MAX_ATTEMPTS = 3
 GRACE = 15.0
 
 
+def _cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def auto_jobs() -> int:
     """Children at once: one per core this process may use, as memory allows, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    cores = _cores()
     available = _available_memory()
     by_memory = max(1, available // CHILD_MEMORY) if available else cores
     return max(1, min(cores, by_memory, 8))
@@ -439,6 +444,8 @@ class _Parent:
         self.done: set[str] = set()
         #: killed children not reaped yet (a process group id stays reserved until then)
         self.dying: list[int] = []
+        #: whether the map from modules to distributions was made ahead of a reply
+        self.listed = False
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
 
@@ -485,6 +492,13 @@ class _Parent:
                 os.set_blocking(fd, False)
                 self.selector.register(fd, selectors.EVENT_READ, (child.pid, which))
             self._say({"id": request.get("id"), "started": True})
+            if not self.listed and len(self.children) < _cores():
+                # a core to spare: map modules to distributions beside the child's trace
+                self.listed = True
+                with contextlib.suppress(Exception):  # the reply will say what failed
+                    from . import loader
+
+                    loader.distributions_by_top_level(tuple(job_path(request)))
 
     def _fork(self, request: dict[str, Any]) -> _Child:
         reply_r, reply_w = os.pipe()
@@ -533,11 +547,7 @@ class _Parent:
 
     def _threads(self) -> int:
         """Compute threads for a child: the cores shared by the children running at once."""
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = os.cpu_count() or 1
-        return max(1, cores // self.jobs)
+        return max(1, _cores() // self.jobs)
 
     def _child_fds(self) -> list[int]:
         return [fd for c in self.children.values() for fd in (c.reply_fd, c.output_fd)]
@@ -641,18 +651,17 @@ class _Parent:
         if child.request_file is not None:
             child.request_file.unlink(missing_ok=True)
         del self.children[child.pid]
+        reply = _with_distributions(reply, child.request)
         reply["id"] = child.request.get("id")
         self._say(reply)
         if reply.get("device") == "meta":
             self.wanted.add("meta")
-        if reply.get("dists"):
-            self.wanted.add("dists")
 
     def _prepare(self) -> None:
         """Before the next fork, pay once the one-off costs the build's models turned out
         to need, so the children forked from now on do not each pay them: the meta
-        device's imports and the map from modules to installed distributions. Never
-        while nothing waits: a one-diagram build ends without them."""
+        device's imports. Never while nothing waits: a one-diagram build ends without
+        them."""
         from . import loader, trace
 
         due, self.wanted = self.wanted - self.done, set()
@@ -663,9 +672,6 @@ class _Parent:
             with contextlib.suppress(Exception):
                 trace.warm_up()
             self.baseline |= loader.loaded_before()  # torch's own modules, never a dependency
-        if "dists" in due:
-            with contextlib.suppress(Exception):
-                loader.distributions_by_top_level()  # cached from now on
 
     def _reap(self, *, block: bool) -> None:
         """Collect killed children that have ended (all of them, with ``block``)."""
@@ -697,6 +703,32 @@ class _Parent:
         self._reap(block=True)
 
 
+def job_path(request: dict[str, Any]) -> list[str]:
+    """The import path a child runs with: the build's entries it lacks, first."""
+    extra = [p for p in request.get("sys_path", []) if isinstance(p, str) and p not in sys.path]
+    return [*dict.fromkeys(extra), *sys.path]
+
+
+def _with_distributions(reply: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The child's reply with the versions of the packages it loaded (``tops``), named
+    here: the child need not map modules to distributions (0.4 s) itself."""
+    tops = reply.pop("tops", None)
+    if not isinstance(tops, list):
+        return reply
+    from . import loader
+
+    names = [top for top in tops if isinstance(top, str)]
+    try:
+        reply["dists"] = loader.distributions(names, tuple(job_path(request)))
+    except Exception as exc:  # a broken installed distribution: this diagram's error
+        error = TraceError(
+            f"could not list the installed distributions: {type(exc).__name__}: {_text(exc)}",
+            detail=traceback.format_exc(),
+        )
+        return {"ok": False, "error": error.to_dict()}
+    return reply
+
+
 def _deadline(request: dict[str, Any]) -> float:
     return time.monotonic() + float(request.get("timeout") or 120.0)
 
@@ -721,9 +753,7 @@ def _child(
     limit = request.get("memory_limit")
     if limit:
         _limit_memory(int(limit))
-    for path in reversed(request.get("sys_path", [])):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    sys.path[:] = job_path(request)
     reply = _job(request, baseline)
     data = (protocol_dumps(reply) + "\n").encode()
     with contextlib.suppress(OSError):
@@ -743,12 +773,12 @@ def _job(request: dict[str, Any], baseline: set[str]) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             os.chdir(request.get("cwd") or ".")
         result = trace.trace_diagram(request["options"])
-        files, dists = loader.dependencies(baseline)
-        reply: dict[str, Any] = {"ok": True, **result, "files": files, "dists": dists}
+        files, tops = loader.dependencies(baseline)
+        reply: dict[str, Any] = {"ok": True, **result, "files": files, "tops": tops}
     except DiagramError as exc:
         reply = {"ok": False, "error": exc.to_dict()}
         if exc.cacheable:  # what it depended on, so the build can cache the failure
-            reply["files"], reply["dists"] = loader.dependencies(baseline)
+            reply["files"], reply["tops"] = loader.dependencies(baseline)
     except MemoryError:
         limit = request.get("memory_limit")
         under = f" under memory-limit ({limit / 2**20:.0f} MiB)" if limit else ""
@@ -791,9 +821,9 @@ def _warm(*, forks: bool) -> set[str]:
     ``forks``: this process is a parent that forks children (a spawned child traces
     once: a warm-up would only delay it, and pin it to one thread).
 
-    The meta device's imports and the distribution map wait for a model that needs
-    them (``_Parent._prepare``): ``auto`` traces small models on CPU, and a model of
-    plain torch imports no other distribution.
+    The meta device's imports wait for a model that needs them (``_Parent._prepare``):
+    ``auto`` traces small models on CPU. The map from modules to distributions is
+    made beside the first child's trace, on a core it leaves free.
     """
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
     import torchview  # noqa: F401
