@@ -579,3 +579,29 @@ def test_installed_versions_are_remembered_by_the_import_path(tmp_path: Path) ->
     (extra / "new_dist-1.0.dist-info").mkdir()  # what pip does to a directory on the path
     assert run() == [torch_version, "missing", "True"]
     assert run()[2] == "False"
+
+
+def test_module_files_resolve_as_pathlib_resolves_them(tmp_path: Path) -> None:
+    """The worker resolves module files a directory at a time: the same answer as
+    ``Path.resolve`` through linked directories, linked files, ``..`` and relative names."""
+    from model_diagram.loader import _resolved
+
+    real = tmp_path / "real" / "pkg"
+    real.mkdir(parents=True)
+    (real / "mod.py").write_text("")
+    (tmp_path / "linked").symlink_to(tmp_path / "real", target_is_directory=True)
+    (real / "alias.py").symlink_to(real / "mod.py")
+    (tmp_path / "real" / "up").symlink_to(real, target_is_directory=True)
+    names = [
+        tmp_path / "linked" / "pkg" / "mod.py",
+        tmp_path / "linked" / "pkg" / "alias.py",
+        tmp_path / "real" / "up" / ".." / "pkg" / "mod.py",  # '..' after a link
+        tmp_path / "linked" / "pkg" / "missing.py",
+    ]
+    for name in names:
+        assert _resolved(str(name)) == name.resolve(), name
+    assert _resolved("_ops.py") == Path("_ops.py").resolve()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str):
+            assert _resolved(filename) == Path(filename).resolve(), filename

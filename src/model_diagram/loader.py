@@ -52,12 +52,27 @@ def file_digest(path: Path) -> str:
 
 
 @cache
+def _real_directory(directory: Path) -> Path:
+    return directory.resolve()
+
+
+def _resolved(filename: str) -> Path:
+    """``Path(filename).resolve()`` with one system call, not one per component: a module
+    file's directory is resolved once for all its siblings (torch has a thousand files
+    in a hundred directories; the worker classifies them all before its first trace)."""
+    path = Path(filename)
+    if path.is_symlink():
+        return path.resolve()
+    return _real_directory(path.parent) / path.name
+
+
+@cache
 def _project_source(filename: str) -> Path | None:
     """The resolved path of a module file if it is project source (classified once).
 
     Not a file: ``torch.ops`` claims ``__file__ = "_ops.py"``, relative to nothing.
     """
-    path = Path(filename).resolve()
+    path = _resolved(filename)
     return path if path.suffix == ".py" and is_project_file(path) and path.is_file() else None
 
 
