@@ -227,7 +227,8 @@ def test_the_parent_names_what_a_model_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
 ) -> None:
     """A child reports the packages its model loaded; the parent names their installed
-    distributions (it maps modules to distributions beside the first trace)."""
+    distributions. What torch imports for itself inside the child (sympy, for the meta
+    device's shape checks) is torch's: a meta-traced model of plain torch names none."""
     from importlib.metadata import version
 
     from model_diagram.pipeline import trace_options
@@ -245,5 +246,11 @@ def test_the_parent_names_what_a_model_loaded(
             assert "tops" not in reply
             assert reply["dists"]["beautifulsoup4"] == version("beautifulsoup4")
             assert not {"torch", "torchview", "model_diagram"} & set(reply["dists"])
+        meta = parse_options(
+            {"factory": "models:make_mlp", "input": "float[2,8]", "device": "meta"}
+        )
+        reply = worker.run({"factory": meta.factory, "options": trace_options(meta)}, timeout=120)
+        assert reply["ok"] and reply["device"] == "meta", reply
+        assert reply["dists"] == {}, reply["dists"]
     finally:
         worker.stop()

@@ -15,6 +15,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.metadata
 import inspect
+import re
 import site
 import sys
 import sysconfig
@@ -137,6 +138,26 @@ def loaded_before() -> set[str]:
 
 #: packages whose versions (or code) are part of every cache key already
 KEYED = frozenset({"torch", "torchview", "model_diagram"})
+_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@cache
+def torch_own_tops() -> frozenset[str]:
+    """Top-level names that are never a model's dependency: :data:`KEYED` and what
+    torch requires, directly or through its requirements (sympy and mpmath, networkx,
+    ...). torch imports those lazily, inside a child (the meta device's shape checks
+    load sympy), and they do not shape a drawing; naming their versions would cost
+    such a diagram the 0.4 s map of installed distributions."""
+    names, queue = set(KEYED), ["torch"]
+    while queue and len(names) < 100:
+        with contextlib.suppress(Exception):  # no metadata: nothing more to add
+            for requirement in importlib.metadata.requires(queue.pop()) or ():
+                match = _REQUIREMENT.match(requirement)
+                name = match[0].lower().replace("-", "_").replace(".", "_") if match else ""
+                if name and "extra ==" not in requirement and name not in names:
+                    names.add(name)
+                    queue.append(name)
+    return frozenset(names)
 
 
 @cache
@@ -180,8 +201,9 @@ def distributions(tops: list[str], path: tuple[str, ...]) -> dict[str, str]:
     """The distributions (name -> version) installed on ``path`` that provide ``tops``.
 
     Mapping modules to distributions reads every installed distribution's file
-    list (0.4 s): the worker's parent does it once, beside the first child's trace.
+    list (0.4 s): the worker's parent does it once, for the first reply that needs it.
     """
+    tops = [top for top in tops if top not in torch_own_tops()] if tops else []
     by_top = distributions_by_top_level(path) if tops else {}
     dists: dict[str, str] = {}
     with _searching(path):

@@ -444,8 +444,6 @@ class _Parent:
         self.done: set[str] = set()
         #: killed children not reaped yet (a process group id stays reserved until then)
         self.dying: list[int] = []
-        #: whether the map from modules to distributions was made ahead of a reply
-        self.listed = False
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, None)
 
@@ -492,13 +490,6 @@ class _Parent:
                 os.set_blocking(fd, False)
                 self.selector.register(fd, selectors.EVENT_READ, (child.pid, which))
             self._say({"id": request.get("id"), "started": True})
-            if not self.listed and len(self.children) < _cores():
-                # a core to spare: map modules to distributions beside the child's trace
-                self.listed = True
-                with contextlib.suppress(Exception):  # the reply will say what failed
-                    from . import loader
-
-                    loader.distributions_by_top_level(tuple(job_path(request)))
 
     def _fork(self, request: dict[str, Any]) -> _Child:
         reply_r, reply_w = os.pipe()
@@ -823,7 +814,7 @@ def _warm(*, forks: bool) -> set[str]:
 
     The meta device's imports wait for a model that needs them (``_Parent._prepare``):
     ``auto`` traces small models on CPU. The map from modules to distributions is
-    made beside the first child's trace, on a core it leaves free.
+    made for the first reply that names a package (a model of plain torch never needs it).
     """
     import torch  # noqa: F401  -- the cold cost, paid while the build keeps reading
     import torchview  # noqa: F401
@@ -832,7 +823,7 @@ def _warm(*, forks: bool) -> set[str]:
 
     if forks:
         trace.warm_up_cpu()  # torch's first-call costs, paid once for all children
-    baseline = loader.loaded_before()  # classifies torch's 0.5 s of files, once for all children
+    baseline = loader.loaded_before()  # classifies torch's files, once for all children
     loader.import_project_files_fresh()
     return baseline
 
