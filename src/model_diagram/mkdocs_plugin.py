@@ -89,7 +89,7 @@ from .options import (
     parse_options,
     validate_defaults,
 )
-from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
 from .remote import MODES, is_url
 from .rendering import find_engine, resolve_class_links
 from .sanitize import sanitize_svg
@@ -727,11 +727,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 if scanned is not None:
                     self._scanned[block.body] = scanned  # the block, rendered, reads it once
                     found.extend(traced_versions(scanned))
-        cache = self.pipeline.cache
-        cache.prefetch(trace_key(options, cache) for options in found)  # a shared store's, at once
-        for options in found:
-            if not cache.has_trace(trace_key(options, cache)):
-                yield options
+        yield from never_traced(found, self.pipeline.cache)
 
     def _add_paths(self, paths: list[str]) -> None:
         self._remove_paths()

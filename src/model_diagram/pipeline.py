@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -132,6 +133,15 @@ def trace_key(options: DiagramOptions, cache: Cache) -> str:
     them installed) and our tracing code."""
     tools = _tool_versions(cache)
     return key_of({"trace": trace_options(options), "tools": tools, "code": _code_digest()})
+
+
+def never_traced(found: list[DiagramOptions], cache: Cache) -> Iterator[DiagramOptions]:
+    """Those of ``found`` whose trace has no manifest (a cheap guess: no hashing, no
+    import), each key made once; a shared store's manifests for them are fetched in
+    one batch first. What the front ends' pre-scans submit to the worker early."""
+    keys = [trace_key(options, cache) for options in found]
+    cache.prefetch(keys)
+    return (options for options, key in zip(found, keys, strict=True) if not cache.has_trace(key))
 
 
 def folds(options: DiagramOptions) -> bool:

@@ -67,7 +67,7 @@ from .options import (
     parse_options,
     validate_defaults,
 )
-from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, trace_key
+from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
 from .remote import MODES, is_url
 from .rendering import resolve_class_links, standalone_svg
 from .sanitize import plain_text, sanitize_svg
@@ -673,10 +673,7 @@ def scanned_misses(cache: Cache, config: Config, paths: Iterable[Path]) -> Itera
         syntax: Syntax = "myst" if config.source_suffix.get(path.suffix) == "markdown" else "rst"
         for scanned in diagrams(text, syntax, defaults, colon_fence=colon_fence):
             found.extend(traced_versions(scanned))
-    cache.prefetch(trace_key(options, cache) for options in found)
-    for options in found:
-        if not cache.has_trace(trace_key(options, cache)):
-            yield options
+    yield from never_traced(found, cache)
 
 
 # -- output
