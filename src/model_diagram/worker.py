@@ -439,9 +439,9 @@ class _Parent:
         self.children: dict[int, _Child] = {}
         self.buffer = b""
         self.baseline: set[str] = set()
-        #: one-off costs the models turned out to need, and those paid (see _prepare)
-        self.wanted: set[str] = set()
-        self.done: set[str] = set()
+        #: a model needed the meta device, whose one-off imports are paid (see _warm_meta)
+        self.meta_due = False
+        self.meta_paid = False
         #: killed children not reaped yet (a process group id stays reserved until then)
         self.dying: list[int] = []
         os.set_blocking(0, False)
@@ -481,8 +481,8 @@ class _Parent:
             alone = any(c.request.get("exclusive") for c in self.children.values())
             if alone or (self.queue[0].get("exclusive") and self.children):
                 return  # a suspect of killing the parent runs with nothing beside it
-            if self.wanted - self.done:
-                self._prepare()
+            if self.meta_due:
+                self._warm_meta()
             request = self.queue.popleft()
             child = self._fork(request) if self.start_method == "fork" else self._spawn(request)
             self.children[child.pid] = child
@@ -645,24 +645,21 @@ class _Parent:
         reply = _with_distributions(reply, child.request)
         reply["id"] = child.request.get("id")
         self._say(reply)
-        if reply.get("device") == "meta":
-            self.wanted.add("meta")
+        if reply.get("device") == "meta" and not self.meta_paid:
+            self.meta_due = True
 
-    def _prepare(self) -> None:
-        """Before the next fork, pay once the one-off costs the build's models turned out
-        to need, so the children forked from now on do not each pay them: the meta
-        device's imports. Never while nothing waits: a one-diagram build ends without
-        them."""
+    def _warm_meta(self) -> None:
+        """Before the next fork, pay once the meta device's imports a model turned out to
+        need, so the children forked from now on do not each pay them. Never while
+        nothing waits: a one-diagram build ends without them."""
         from . import loader, trace
 
-        due, self.wanted = self.wanted - self.done, set()
-        self.done |= due
+        self.meta_due, self.meta_paid = False, True
         if self.start_method != "fork":
             return
-        if "meta" in due:
-            with contextlib.suppress(Exception):
-                trace.warm_up()
-            self.baseline |= loader.loaded_before()  # torch's own modules, never a dependency
+        with contextlib.suppress(Exception):
+            trace.warm_up()
+        self.baseline |= loader.loaded_before()  # torch's own modules, never a dependency
 
     def _reap(self, *, block: bool) -> None:
         """Collect killed children that have ended (all of them, with ``block``)."""
@@ -812,7 +809,7 @@ def _warm(*, forks: bool) -> set[str]:
     ``forks``: this process is a parent that forks children (a spawned child traces
     once: a warm-up would only delay it, and pin it to one thread).
 
-    The meta device's imports wait for a model that needs them (``_Parent._prepare``):
+    The meta device's imports wait for a model that needs them (``_Parent._warm_meta``):
     ``auto`` traces small models on CPU. The map from modules to distributions is
     made for the first reply that names a package (a model of plain torch never needs it).
     """
