@@ -33,11 +33,11 @@ MAX_INT_DIGITS = 100
 
 
 #: one tensor spec as typed in an option, ``float[2,3,32,32]`` or ``long[2,16](0,1000)``
-SPEC = r"[A-Za-z][A-Za-z0-9_]*\[[0-9, ]*\](?:\([0-9, +\-.eE]*\))?"
+_SPEC = r"[A-Za-z][A-Za-z0-9_]*\[[0-9, ]*\](?:\([0-9, +\-.eE]*\))?"
 _BLANK = r"[ \t\r\n]*"
-_ENTRY = rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}:[ \t\r\n]+(?:\"({SPEC})\"|'({SPEC})')"
+_ENTRY = rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}:[ \t\r\n]+(?:\"({_SPEC})\"|'({_SPEC})')"
 _ENTRIES = re.compile(rf"{_BLANK}{_ENTRY}{_BLANK}(,|\Z)")
-_ONE_SPEC = re.compile(SPEC)
+_ONE_SPEC = re.compile(_SPEC)
 _INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})\.[0-9]{1,17}")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
