@@ -687,8 +687,12 @@ def test_deprecated_engine_and_timeout_still_apply(build: Build, tmp_path: Path)
 
 
 def test_config_defaults_and_metadata(make_app: Build, rootdir: Path, tmp_path: Path) -> None:
-    app = make_app("html", srcdir=rootdir / "test-single", builddir=tmp_path)
-    default = rootdir / "test-single" / ".model-diagram-cache"
+    # a copy: configuring looks the pages' diagrams up, which may write the cache's
+    # local memo files, and nothing may land in the source tree
+    srcdir = tmp_path / "test-single"
+    shutil.copytree(rootdir / "test-single", srcdir)
+    app = make_app("html", srcdir=srcdir, builddir=tmp_path / "build")
+    default = srcdir / ".model-diagram-cache"
     assert app.config.model_diagram_cache_dir == str(default)
     assert app.config.model_diagram_embed == "inline"
     assert app.config.model_diagram_on_error == "warn"
@@ -697,11 +701,11 @@ def test_config_defaults_and_metadata(make_app: Build, rootdir: Path, tmp_path: 
     app.cleanup()
     relative = make_app(
         "html",
-        srcdir=rootdir / "test-single",
-        builddir=tmp_path,
+        srcdir=srcdir,
+        builddir=tmp_path / "build",
         confoverrides={"model_diagram_cache_dir": "_cache"},
     )
-    assert relative.config.model_diagram_cache_dir == str(rootdir / "test-single" / "_cache")
+    assert relative.config.model_diagram_cache_dir == str(srcdir / "_cache")
 
 
 def test_front_end_never_imports_torch() -> None:
