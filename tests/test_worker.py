@@ -254,3 +254,71 @@ def test_the_parent_names_what_a_model_loaded(
         assert reply["dists"] == {}, reply["dists"]
     finally:
         worker.stop()
+
+
+def test_children_use_the_parents_code_only_for_the_same_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent compiles the project files a child reported, for later children;
+    a file edited between two diagrams of one build is traced as it is now."""
+    from model_diagram import loader
+    from model_diagram.pipeline import trace_options
+
+    model = tmp_path / "shared_layers.py"
+    model.write_text("from torch import nn\n\n\ndef make():\n    return nn.Linear(8, 4)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    options = parse_options({"factory": "shared_layers:make", **X})
+    request = {"factory": options.factory, "options": trace_options(options)}
+    worker = Worker(jobs=1)
+    try:
+        first = worker.run(request, timeout=120)
+        assert [layer["name"] for layer in first["graph"]["layers"]].count("Linear") == 1
+        model.write_text(
+            "from torch import nn\n\n\ndef make():\n"
+            "    return nn.Sequential(nn.Linear(8, 4), nn.ReLU())\n"
+        )
+        second = worker.run(request, timeout=120)
+        names = [layer["name"] for layer in second["graph"]["layers"]]
+        assert "ReLU" in names, names
+        assert second["files"] != first["files"]
+        assert worker.parents == 1
+    finally:
+        worker.stop()
+
+    # in this process: the code compiled for a digest serves that source, and no other
+    digest = loader.file_digest(model)
+    loader.compile_for_children({str(model.resolve()): digest})
+    compiled = loader._COMPILED[str(model.resolve()), digest]
+    fresh = loader._FreshSourceLoader("shared_layers", str(model))
+    assert fresh.get_code("shared_layers") is compiled
+    model.write_text("from torch import nn\n\n\ndef make():\n    return nn.ReLU()\n")
+    assert fresh.get_code("shared_layers") is not compiled
+
+
+def test_a_child_reads_only_the_modules_loaded_since_it_was_forked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dependencies`` walks back from the newest module to the fork's snapshot; a
+    project module loaded before it is still named, and a snapshot whose newest module
+    is gone means every name is read."""
+    import importlib
+    import sys
+
+    from model_diagram import loader
+
+    for name in ("early_part", "late_part"):
+        (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("early_part")  # a project module loaded before the fork
+    baseline = loader.loaded_before()
+    assert "early_part" not in baseline
+    snapshot = loader.Loaded.now(baseline)
+    importlib.import_module("late_part")
+    files, _ = loader.dependencies(baseline, snapshot)
+    # (this test's own modules are project files loaded before the snapshot too)
+    assert {"early_part.py", "late_part.py"} <= {Path(p).name for p in files}
+    assert snapshot.since() == ["late_part"]
+    gone = loader.Loaded("no_such_module_was_ever_loaded", ())
+    assert len(gone.since()) == len(sys.modules)
+    for name in ("early_part", "late_part"):
+        sys.modules.pop(name)

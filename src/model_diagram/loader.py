@@ -20,9 +20,11 @@ import site
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from .errors import FactoryError
@@ -95,17 +97,42 @@ def forget_project_modules() -> None:
     importlib.invalidate_caches()
 
 
+#: (resolved path, sha256 of the source) -> its code, compiled by the worker's parent for
+#: the children it forks later (see :func:`compile_for_children`)
+_COMPILED: dict[tuple[str, str], CodeType] = {}
+
+
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Compile project files from source, never from ``__pycache__``.
 
     A ``.pyc`` is trusted when the source's mtime (in seconds) and size match,
     so an edit within the same second that keeps the size would load stale
     code, and the cache would store the old graph under the new file's hash.
+    Code the parent compiled from the same bytes is used as it is.
     """
 
     def get_code(self, fullname: str) -> Any:
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        source = self.get_data(path)
+        key = (str(_resolved(path)), hashlib.sha256(source).hexdigest())
+        code = _COMPILED.get(key)
+        if code is not None and code.co_filename == path:
+            return code
+        return self.source_to_code(source, path)
+
+
+def compile_for_children(files: Mapping[str, str]) -> None:
+    """In the worker's parent: compile the project files a child reported (path ->
+    sha256), so the children forked later skip compiling them (a library of a few
+    hundred KiB costs each child tens of milliseconds). Each child still reads every
+    source and uses this code only for the bytes it was compiled from."""
+    for name, expected in files.items():
+        if (name, expected) in _COMPILED or not isinstance(expected, str):
+            continue
+        with contextlib.suppress(OSError, SyntaxError, ValueError):
+            source = Path(name).read_bytes()
+            if hashlib.sha256(source).hexdigest() == expected:
+                _COMPILED[name, expected] = compile(source, name, "exec", dont_inherit=True)
 
 
 class _FreshProjectFinder(importlib.abc.MetaPathFinder):
@@ -179,16 +206,48 @@ def _searching(path: tuple[str, ...]) -> Iterator[None]:
         sys.path[:] = saved
 
 
-def dependencies(baseline: set[str]) -> tuple[dict[str, str], list[str]]:
+@dataclass(frozen=True)
+class Loaded:
+    """What ``sys.modules`` held when a forked child started: its newest name, and the
+    names not in the job's baseline (project modules the parent loaded, normally none)."""
+
+    newest: str
+    outside: tuple[str, ...]
+
+    @classmethod
+    def now(cls, baseline: set[str]) -> Loaded:
+        return cls(next(reversed(sys.modules)), tuple(n for n in sys.modules if n not in baseline))
+
+    def since(self) -> list[str]:
+        """Names loaded after this snapshot, newest first, walking back from the end of
+        ``sys.modules`` (a dict keeps insertion order): a forked child that read every
+        name would copy the memory pages of torch's thousand names (3 ms a diagram).
+        Without the snapshot's newest name (a job removed it), every name."""
+        found: list[str] = []
+        for name in reversed(sys.modules):
+            if name == self.newest:
+                return found
+            found.append(name)
+        return found
+
+
+def dependencies(
+    baseline: set[str], loaded: Loaded | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Project files (path -> sha256) now loaded, and the top-level names of the other
     packages loaded (:func:`distributions` names their versions).
 
     ``baseline`` holds the modules the worker imported for itself (torch,
     torchview; see :func:`loaded_before`); their versions are part of every cache
-    key already. Only names are compared: in a forked child, touching the thousand
-    module objects would copy their memory pages (10 ms per diagram).
+    key already. ``loaded``: what was loaded when this forked child started, so only
+    the names added since are read. Only names are compared: in a forked child,
+    touching the thousand module objects would copy their memory pages.
     """
-    new = [name for name in sys.modules if name not in baseline]
+    if loaded is None:
+        names = list(sys.modules)
+    else:
+        names = [n for n in loaded.outside if n in sys.modules] + loaded.since()
+    new = [name for name in dict.fromkeys(names) if name not in baseline]
     project = project_modules(new)
     files = {str(path): file_digest(path) for path in project.values()}
     tops = {name.partition(".")[0] for name in new}

@@ -44,11 +44,14 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import DiagramError, TraceError
 from .protocol import dumps as protocol_dumps
 from .protocol import loads as protocol_loads
+
+if TYPE_CHECKING:
+    from .loader import Loaded
 
 #: how long the parent may take to import torch and torchview
 STARTUP_TIMEOUT = 300.0
@@ -497,6 +500,9 @@ class _Parent:
         # the child's collections then skip torch's million objects instead of writing
         # to each one's header, which would copy every page of the parent's heap
         gc.freeze()
+        from .loader import Loaded
+
+        loaded = Loaded.now(self.baseline)
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 70
@@ -510,7 +516,7 @@ class _Parent:
                 os.dup2(null, 0)
                 os.dup2(output_w, 1)
                 os.dup2(output_w, 2)
-                code = _child(request, reply_w, self.baseline, self._threads())
+                code = _child(request, reply_w, self.baseline, self._threads(), loaded)
             finally:
                 os._exit(code)
         with contextlib.suppress(OSError):  # here too: the group exists before any kill
@@ -645,6 +651,10 @@ class _Parent:
         reply = _with_distributions(reply, child.request)
         reply["id"] = child.request.get("id")
         self._say(reply)
+        if self.start_method == "fork" and isinstance(reply.get("files"), dict):
+            from . import loader
+
+            loader.compile_for_children(reply["files"])
         if reply.get("device") == "meta" and not self.meta_paid:
             self.meta_due = True
 
@@ -730,10 +740,15 @@ def _die_with_parent() -> None:
 
 
 def _child(
-    request: dict[str, Any], reply_fd: int, baseline: set[str], threads: int | None = None
+    request: dict[str, Any],
+    reply_fd: int,
+    baseline: set[str],
+    threads: int | None = None,
+    loaded: Loaded | None = None,
 ) -> int:
     """Run one job in this fresh child and write the reply to ``reply_fd``; ``threads``:
-    torch's compute threads (the parent used one, so that forking it is safe)."""
+    torch's compute threads (the parent used one, so that forking it is safe);
+    ``loaded``: the parent's modules when it forked this child."""
     if threads is not None:
         import torch
 
@@ -742,7 +757,7 @@ def _child(
     if limit:
         _limit_memory(int(limit))
     sys.path[:] = job_path(request)
-    reply = _job(request, baseline)
+    reply = _job(request, baseline, loaded)
     data = (protocol_dumps(reply) + "\n").encode()
     with contextlib.suppress(OSError):
         while data:
@@ -753,7 +768,9 @@ def _child(
     return 0
 
 
-def _job(request: dict[str, Any], baseline: set[str]) -> dict[str, Any]:
+def _job(
+    request: dict[str, Any], baseline: set[str], loaded: Loaded | None = None
+) -> dict[str, Any]:
     from . import loader, trace
 
     started = time.perf_counter()
@@ -761,12 +778,12 @@ def _job(request: dict[str, Any], baseline: set[str]) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             os.chdir(request.get("cwd") or ".")
         result = trace.trace_diagram(request["options"])
-        files, tops = loader.dependencies(baseline)
+        files, tops = loader.dependencies(baseline, loaded)
         reply: dict[str, Any] = {"ok": True, **result, "files": files, "tops": tops}
     except DiagramError as exc:
         reply = {"ok": False, "error": exc.to_dict()}
         if exc.cacheable:  # what it depended on, so the build can cache the failure
-            reply["files"], reply["tops"] = loader.dependencies(baseline)
+            reply["files"], reply["tops"] = loader.dependencies(baseline, loaded)
     except MemoryError:
         limit = request.get("memory_limit")
         under = f" under memory-limit ({limit / 2**20:.0f} MiB)" if limit else ""
