@@ -648,6 +648,8 @@ def test_unwritable_cache_warns_and_still_draws(build: Build, tmp_path: Path) ->
         ({"model_diagram_embed": "svg"}, r"model_diagram_embed: 'svg' is not one of inline, img"),
         ({"model_diagram_on_error": "ignore"}, r"model_diagram_on_error: 'ignore'"),
         ({"model_diagram_cache_dir": 3}, r"model_diagram_cache_dir: 3 is not a path"),
+        ({"model_diagram_jobs": "two"}, r"model_diagram_jobs: 'two' is not a number"),
+        ({"model_diagram_jobs": "0"}, r"model_diagram_jobs: 0 is not a number"),
         (
             {"model_diagram_engine": "dot", "model_diagram_defaults": {"engine": "graphviz-pure"}},
             r"model_diagram_engine: 'dot' contradicts 'engine': 'graphviz-pure' in "
@@ -660,6 +662,21 @@ def test_bad_config_names_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make_app("html", srcdir=rootdir / "test-single", builddir=tmp_path, confoverrides=overrides)
+
+
+def test_jobs_from_the_command_line(make_app: Build, rootdir: Path, tmp_path: Path) -> None:
+    """``-D model_diagram_jobs=1`` arrives as text (the default is None, which Sphinx
+    cannot convert to): it is read as the number it names."""
+    srcdir = tmp_path / "test-single"  # a copy: configuring may write the cache's memo
+    shutil.copytree(rootdir / "test-single", srcdir)
+    app = make_app(
+        "html",
+        srcdir=srcdir,
+        builddir=tmp_path / "build",
+        confoverrides={"model_diagram_jobs": "1"},
+    )
+    assert app.config.model_diagram_jobs == 1
+    app.cleanup()
 
 
 def test_deprecated_engine_and_timeout_still_apply(build: Build, tmp_path: Path) -> None:

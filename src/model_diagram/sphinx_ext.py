@@ -128,6 +128,8 @@ def check_config(app: Sphinx, config: Config) -> None:
         if value not in choices:
             raise _config_error(key, f"{value!r} is not one of {', '.join(choices)}")
     jobs = config.model_diagram_jobs
+    if isinstance(jobs, str) and jobs.strip().isdecimal():  # -D model_diagram_jobs=2
+        jobs = config.model_diagram_jobs = int(jobs)
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise _config_error("jobs", f"{jobs!r} is not a number of processes (1 or more)")
     cache_dir = config.model_diagram_cache_dir
