@@ -322,3 +322,34 @@ def test_a_child_reads_only_the_modules_loaded_since_it_was_forked(
     assert len(gone.since()) == len(sys.modules)
     for name in ("early_part", "late_part"):
         sys.modules.pop(name)
+
+
+def test_the_parent_asks_for_huge_pages_unless_the_user_chose() -> None:
+    """glibc's ``hugetlb`` tunable puts the warm parent's heap (torch's 85 MiB) on
+    transparent huge pages, so each fork copies fewer page-table entries; a value the
+    user set, for it or for other tunables, is kept."""
+    import platform
+
+    from model_diagram.worker import _with_huge_pages
+
+    assert _with_huge_pages("") == "glibc.malloc.hugetlb=1"
+    assert _with_huge_pages("glibc.malloc.arena_max=2") == (
+        "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    )
+    assert _with_huge_pages("glibc.malloc.hugetlb=0") == "glibc.malloc.hugetlb=0"
+    mode = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    libc, version = platform.libc_ver()
+    if not mode.is_file() or "[never]" in mode.read_text() or libc != "glibc":
+        pytest.skip("no transparent huge pages here")
+    if tuple(int(p) for p in version.split(".")[:2]) < (2, 35):
+        pytest.skip(f"glibc {version} has no hugetlb tunable")
+    worker = Worker(jobs=1)
+    try:
+        worker.start()
+        assert worker._ready.wait(120)
+        assert worker._proc is not None
+        rollup = Path(f"/proc/{worker._proc.pid}/smaps_rollup").read_text()
+    finally:
+        worker.stop()
+    huge = int(re.search(r"AnonHugePages:\s+(\d+) kB", rollup)[1])  # type: ignore[index]
+    assert huge >= 16 * 1024, rollup

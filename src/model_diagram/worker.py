@@ -210,6 +210,7 @@ class Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env.setdefault("PYTHONHASHSEED", "0")
+        env["GLIBC_TUNABLES"] = _with_huge_pages(env.get("GLIBC_TUNABLES", ""))
         command = [sys.executable, "-u", "-m", "model_diagram.worker", "--parent"]
         command += ["--jobs", str(self.jobs), "--start", self.start_method]
         proc = subprocess.Popen(
@@ -352,6 +353,20 @@ class Worker:
                 # before the reader thread sees the end: these jobs timed out, they are
                 # not suspects of killing the parent
                 self._parent_died(proc, overdue)
+
+
+#: glibc (2.35 and newer) backs the heap with transparent huge pages: torch's 85 MiB of
+#: heap then has 512 times fewer page-table entries for each fork to copy and each
+#: child's exit to free (fork and exit: 6 ms instead of 11)
+HUGE_PAGES = "glibc.malloc.hugetlb"
+
+
+def _with_huge_pages(tunables: str) -> str:
+    """``GLIBC_TUNABLES`` for the parent: the user's, plus huge pages unless they chose.
+    Other C libraries, and a kernel without transparent huge pages, ignore it."""
+    if any(item.partition("=")[0] == HUGE_PAGES for item in tunables.split(":")):
+        return tunables
+    return ":".join(filter(None, (tunables, f"{HUGE_PAGES}=1")))
 
 
 def _timed_out(timeout: float, doing: str) -> TraceError:
