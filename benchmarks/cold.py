@@ -83,6 +83,11 @@ def timed_rounds(root: Path, rounds: int) -> tuple[h.Summary, h.Summary, list[h.
     )
     a, b = summaries["A"], summaries["B"]
     ratio, target = a.seconds / b.seconds, target_for(h.DIAGRAMS)
+    cores = h.cores()
+    print(
+        f"CPU: A {a.cpu:.2f} s, B {b.cpu:.2f} s; on {cores} cores no schedule of A's work "
+        f"ends before {a.cpu / cores:.2f} s ({a.cpu / cores / b.seconds:.2f} of B)"
+    )
     print(f"target: time {ratio:.2f} <= {target} ({h.verdict(ratio, target)})")
     if ratio > target:
         print(f"missed by {ratio - target:.2f} (A would need to be {target * b.seconds:.2f} s)")

@@ -56,6 +56,7 @@ class Sample:
     orphans: int = 0  # descendants still alive when the command exited (reaped afterwards)
     extra: dict[str, int] = field(default_factory=dict)  # "workers": worker processes seen
     load: float = 0.0  # the machine's 1-minute load average when the run began
+    cpu: float = 0.0  # seconds of CPU (user + system) of the command and every descendant
 
 
 _SUBREAPER = False
@@ -173,6 +174,7 @@ def run(
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         peak = usage.ru_maxrss * 1024
+        cpu = usage.ru_utime + usage.ru_stime
         orphans = 0
         deadline = time.monotonic() + orphan_timeout
         while True:  # grandchildren re-parented to us when their parent exited first
@@ -188,6 +190,7 @@ def run(
                 continue
             orphans += 1
             peak = max(peak, usage.ru_maxrss * 1024)
+            cpu += usage.ru_utime + usage.ru_stime
         tree = max(sampler.stop(), 0)
         out.seek(0)
         err.seek(0)
@@ -201,6 +204,7 @@ def run(
             orphans,
             {"workers": len(sampler.workers)},
             load,
+            cpu,
         )
 
 
@@ -259,6 +263,7 @@ class Summary:
     seconds: float
     peak: float  # MiB
     tree: float  # MiB
+    cpu: float = 0.0  # seconds of CPU, all processes of the run
 
 
 def summarize(samples: Sequence[Sample]) -> Summary:
@@ -266,12 +271,21 @@ def summarize(samples: Sequence[Sample]) -> Summary:
         median([s.seconds for s in samples]),
         median([s.peak for s in samples]) / MIB,
         median([s.tree for s in samples]) / MIB,
+        median([s.cpu for s in samples]),
     )
 
 
 def cell(summary: Summary) -> str:
     """A median for the results table: time, and the peak memory of all the run's processes."""
     return f"{summary.seconds:.2f} s; {summary.tree:.0f} MiB"
+
+
+def cores() -> int:
+    """The cores this process may use (what the worker sizes its children by, too)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def verdict(value: float, limit: float, *, strict: bool = False) -> str:
@@ -296,12 +310,16 @@ def print_table(
         f"{rounds} rounds, interleaved {' '.join(c.name for c in cases)} ...; medians; "
         f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"{'case':<{width}} {'time s':>8} {'peak MiB':>9} {'tree MiB':>9}   runs (s)")
+    print(
+        f"{'case':<{width}} {'time s':>8} {'CPU s':>6} {'peak MiB':>9} {'tree MiB':>9}   runs (s)"
+    )
     for case in cases:
         s = summaries[case.name]
         runs = " ".join(f"{x.seconds:.2f}" for x in results[case.name])
         label = f"{case.name}  {case.label}"
-        print(f"{label:<{width}} {s.seconds:8.2f} {s.peak:9.0f} {s.tree:9.0f}   {runs}")
+        print(
+            f"{label:<{width}} {s.seconds:8.2f} {s.cpu:6.2f} {s.peak:9.0f} {s.tree:9.0f}   {runs}"
+        )
     if ratio and len(cases) >= 2:
         a, b = summaries[cases[0].name], summaries[cases[1].name]
         name = f"{cases[0].name}/{cases[1].name}"
@@ -310,7 +328,8 @@ def print_table(
             for x, y in zip(results[cases[0].name], results[cases[1].name], strict=True)
         )
         print(
-            f"{name:<{width}} {a.seconds / b.seconds:8.2f} {a.peak / b.peak:8.2f}x "
+            f"{name:<{width}} {a.seconds / b.seconds:8.2f} {a.cpu / b.cpu:5.2f}x "
+            f"{a.peak / b.peak:8.2f}x "
             f"{a.tree / b.tree:8.2f}x   per round: {' '.join(f'{p:.2f}' for p in pairs)}"
         )
     return summaries
