@@ -139,7 +139,9 @@ def main() -> int:
                     "then the static site",
                     h.cell(a),
                     h.cell(b),
-                    f"{ratio:.2f} ({h.verdict(ratio, target)}); memory {a.tree / b.tree:.2f}x",
+                    f"{ratio:.2f} ({h.verdict(ratio, target)}); memory {a.tree / b.tree:.2f}x; "
+                    f"CPU {a.cpu / b.cpu:.2f}x: on {h.cores()} cores A cannot end before "
+                    f"{a.cpu / h.cores() / b.seconds:.2f} of B",
                     f"<= {target:.2f}",
                     f"``{h.command_line('cold.py')}``",
                 ]
