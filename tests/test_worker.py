@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,17 @@ def test_children_use_the_parents_code_only_for_the_same_source(
     assert fresh.get_code("shared_layers") is compiled
     model.write_text("from torch import nn\n\n\ndef make():\n    return nn.ReLU()\n")
     assert fresh.get_code("shared_layers") is not compiled
+
+    # the report comes from a child that ran the model: a FIFO it names is never opened
+    # for a blocking read, and files outside the project are not read at all
+    fifo = tmp_path / "blocks.py"
+    os.mkfifo(fifo)
+    done = threading.Event()
+    reported = {str(fifo): "0" * 64, "/dev/zero": "0" * 64, "/etc/hostname": "0" * 64}
+    threading.Thread(
+        target=lambda: (loader.compile_for_children(reported), done.set()), daemon=True
+    ).start()
+    assert done.wait(10), "compiling a reported FIFO blocked the parent"
 
 
 def test_a_child_reads_only_the_modules_loaded_since_it_was_forked(

@@ -121,17 +121,28 @@ class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
         return self.source_to_code(source, path)
 
 
+#: the largest project file the parent compiles for its children
+COMPILE_LIMIT = 8 * 1024**2
+
+
 def compile_for_children(files: Mapping[str, str]) -> None:
     """In the worker's parent: compile the project files a child reported (path ->
     sha256), so the children forked later skip compiling them (a library of a few
     hundred KiB costs each child tens of milliseconds). Each child still reads every
-    source and uses this code only for the bytes it was compiled from."""
+    source and uses this code only for the bytes it was compiled from.
+
+    The report comes from a process that ran the model's code: only project ``.py``
+    files are read, and only regular ones of bounded size (a FIFO would block)."""
+    from .cache import read_regular  # the parent only; reads without ever blocking
+
     for name, expected in files.items():
-        if (name, expected) in _COMPILED or not isinstance(expected, str):
+        if not isinstance(expected, str) or (name, expected) in _COMPILED:
             continue
         with contextlib.suppress(OSError, SyntaxError, ValueError):
-            source = Path(name).read_bytes()
-            if hashlib.sha256(source).hexdigest() == expected:
+            if _project_source(name) is None or str(_resolved(name)) != name:
+                continue
+            source = read_regular(Path(name), COMPILE_LIMIT, follow=True)
+            if source is not None and hashlib.sha256(source).hexdigest() == expected:
                 _COMPILED[name, expected] = compile(source, name, "exec", dont_inherit=True)
 
 
@@ -221,7 +232,7 @@ class Loaded:
     def since(self) -> list[str]:
         """Names loaded after this snapshot, newest first, walking back from the end of
         ``sys.modules`` (a dict keeps insertion order): a forked child that read every
-        name would copy the memory pages of torch's thousand names (3 ms a diagram).
+        name would copy the memory pages of torch's thousand names (2.6 ms a diagram).
         Without the snapshot's newest name (a job removed it), every name."""
         found: list[str] = []
         for name in reversed(sys.modules):
