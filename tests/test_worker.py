@@ -318,21 +318,31 @@ def test_a_child_reads_only_the_modules_loaded_since_it_was_forked(
 
     from model_diagram import loader
 
-    for name in ("early_part", "late_part"):
+    names = ("early_part", "newest_part", "late_part")
+    for name in names:
         (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.import_module("early_part")  # a project module loaded before the fork
     baseline = loader.loaded_before()
     assert "early_part" not in baseline
+    importlib.import_module("newest_part")
+    baseline.add("newest_part")
     snapshot = loader.Loaded.now(baseline)
+    assert snapshot.newest == "newest_part"
     importlib.import_module("late_part")
     files, _ = loader.dependencies(baseline, snapshot)
     # (this test's own modules are project files loaded before the snapshot too)
     assert {"early_part.py", "late_part.py"} <= {Path(p).name for p in files}
     assert snapshot.since() == ["late_part"]
-    gone = loader.Loaded("no_such_module_was_ever_loaded", ())
+    gone = loader.Loaded("no_such_module_was_ever_loaded", None, ())
     assert len(gone.since()) == len(sys.modules)
-    for name in ("early_part", "late_part"):
+    # the snapshot's newest module removed and imported again: it now sits after
+    # late_part, so stopping at its name would miss late_part; every name is read
+    sys.modules.pop(snapshot.newest)
+    importlib.import_module(snapshot.newest)
+    assert "late_part" in snapshot.since()
+    assert len(snapshot.since()) == len(sys.modules)
+    for name in names:
         sys.modules.pop(name)
 
 

@@ -219,24 +219,30 @@ def _searching(path: tuple[str, ...]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Loaded:
-    """What ``sys.modules`` held when a forked child started: its newest name, and the
-    names not in the job's baseline (project modules the parent loaded, normally none)."""
+    """What ``sys.modules`` held when a forked child started: its newest entry (name and
+    module), and the names not in the job's baseline (project modules the parent
+    loaded, normally none)."""
 
     newest: str
+    module: Any
     outside: tuple[str, ...]
 
     @classmethod
     def now(cls, baseline: set[str]) -> Loaded:
-        return cls(next(reversed(sys.modules)), tuple(n for n in sys.modules if n not in baseline))
+        newest = next(reversed(sys.modules))
+        outside = tuple(n for n in sys.modules if n not in baseline)
+        return cls(newest, sys.modules[newest], outside)
 
     def since(self) -> list[str]:
         """Names loaded after this snapshot, newest first, walking back from the end of
         ``sys.modules`` (a dict keeps insertion order): a forked child that read every
         name would copy the memory pages of torch's thousand names (2.6 ms a diagram).
-        Without the snapshot's newest name (a job removed it), every name."""
+        The walk stops at the snapshot's newest entry only while it holds the same
+        module: one a job removed (and maybe imported again, at the end) means every
+        name is read."""
         found: list[str] = []
         for name in reversed(sys.modules):
-            if name == self.newest:
+            if name == self.newest and sys.modules.get(name) is self.module:
                 return found
             found.append(name)
         return found
