@@ -484,6 +484,23 @@ def test_bad_config_values_stop_the_build(
     assert any(f"Plugin 'model-diagram' {expected}" in m for m in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("preload", "expected"),
+    [
+        (["no_such_package_xyz"], "preload: no module named 'no_such_package_xyz' is installed"),
+        (["bad name"], "preload: 'bad name' is not a module name"),
+    ],
+)
+def test_bad_preload_stops_the_build(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, preload: list[str], expected: str
+) -> None:
+    site = make_site(tmp_path, {"index.md": "# Empty\n"}, plugin={"preload": preload})
+    with pytest.raises(Abort):
+        site.build()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"model-diagram: {expected}" in errors, errors
+
+
 def test_deprecated_engine_and_timeout_keys_still_apply(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -651,6 +651,12 @@ def test_unwritable_cache_warns_and_still_draws(build: Build, tmp_path: Path) ->
         ({"model_diagram_jobs": "two"}, r"model_diagram_jobs: 'two' is not a number"),
         ({"model_diagram_jobs": "0"}, r"model_diagram_jobs: 0 is not a number"),
         (
+            {"model_diagram_preload": ["no_such_package_xyz"]},
+            r"model_diagram_preload: no module named 'no_such_package_xyz' is installed",
+        ),
+        ({"model_diagram_preload": ["bad name"]}, r"model_diagram_preload: 'bad name' is not"),
+        ({"model_diagram_preload": {"bs4": 1}}, r"model_diagram_preload: must be a list"),
+        (
             {"model_diagram_engine": "dot", "model_diagram_defaults": {"engine": "graphviz-pure"}},
             r"model_diagram_engine: 'dot' contradicts 'engine': 'graphviz-pure' in "
             r"model_diagram_defaults; set it in one place",
@@ -664,18 +670,21 @@ def test_bad_config_names_the_key(
         make_app("html", srcdir=rootdir / "test-single", builddir=tmp_path, confoverrides=overrides)
 
 
-def test_jobs_from_the_command_line(make_app: Build, rootdir: Path, tmp_path: Path) -> None:
-    """``-D model_diagram_jobs=1`` arrives as text (the default is None, which Sphinx
-    cannot convert to): it is read as the number it names."""
+def test_worker_settings_from_the_command_line(
+    make_app: Build, rootdir: Path, tmp_path: Path
+) -> None:
+    """``-D model_diagram_jobs=1`` and ``-D model_diagram_preload=bs4,json`` arrive as
+    text: read as the number and the module names they give."""
     srcdir = tmp_path / "test-single"  # a copy: configuring may write the cache's memo
     shutil.copytree(rootdir / "test-single", srcdir)
     app = make_app(
         "html",
         srcdir=srcdir,
         builddir=tmp_path / "build",
-        confoverrides={"model_diagram_jobs": "1"},
+        confoverrides={"model_diagram_jobs": "1", "model_diagram_preload": "bs4, json"},
     )
     assert app.config.model_diagram_jobs == 1
+    assert app.config.model_diagram_preload == ["bs4", "json"]
     app.cleanup()
 
 

@@ -375,3 +375,46 @@ def test_the_parent_asks_for_huge_pages_unless_the_user_chose() -> None:
         worker.stop()
     huge = int(re.search(r"AnonHugePages:\s+(\d+) kB", rollup)[1])  # type: ignore[index]
     assert huge >= 16 * 1024, rollup
+
+
+def test_preloaded_packages_are_imported_once_and_still_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``preload``: the parent imports a third-party package once, so a child finds it
+    loaded (its model never imports it), still names its distribution for the cache
+    key, and still imports a project module fresh even when it was preloaded too."""
+    from importlib.metadata import version
+
+    from model_diagram.pipeline import trace_options
+
+    model = tmp_path / "sees_soup.py"
+    source = (
+        "import sys\nfrom torch import nn\n\n\ndef make():\n"
+        "    return nn.Linear(8, 2 if 'bs4' in sys.modules else 3)\n"
+    )
+    model.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    options = parse_options({"factory": "sees_soup:make", **X})
+    request = {"factory": options.factory, "options": trace_options(options)}
+
+    def modules(reply: dict[str, Any]) -> list[tuple[str, list[list[int]]]]:
+        layers = reply["graph"]["layers"]
+        return [(layer["name"], layer["outputs"]) for layer in layers if layer["kind"] == "module"]
+
+    plain = Worker(jobs=1)
+    try:
+        assert modules(plain.run(request, timeout=120)) == [("Linear", [[2, 3]])]
+    finally:
+        plain.stop()
+    worker = Worker(jobs=1, preload=("bs4", "sees_soup"))
+    try:
+        reply = worker.run(request, timeout=120)
+        assert modules(reply) == [("Linear", [[2, 2]])]
+        assert reply["dists"]["beautifulsoup4"] == version("beautifulsoup4")
+        model.write_text(
+            source.replace("nn.Linear(8, 2 if 'bs4' in sys.modules else 3)", "nn.ReLU()")
+        )
+        assert modules(worker.run(request, timeout=120)) == [("ReLU", [[2, 8]])]
+        assert worker.parents == 1
+    finally:
+        worker.stop()

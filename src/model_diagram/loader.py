@@ -220,18 +220,20 @@ def _searching(path: tuple[str, ...]) -> Iterator[None]:
 @dataclass(frozen=True)
 class Loaded:
     """What ``sys.modules`` held when a forked child started: its newest entry (name and
-    module), and the names not in the job's baseline (project modules the parent
-    loaded, normally none)."""
+    module), the names not in the job's baseline (project modules the parent loaded,
+    normally none), and the packages the parent preloaded for every job, which each
+    job reports as its own."""
 
     newest: str
     module: Any
     outside: tuple[str, ...]
+    preloaded: tuple[str, ...] = ()
 
     @classmethod
-    def now(cls, baseline: set[str]) -> Loaded:
+    def now(cls, baseline: set[str], preloaded: Iterable[str] = ()) -> Loaded:
         newest = next(reversed(sys.modules))
         outside = tuple(n for n in sys.modules if n not in baseline)
-        return cls(newest, sys.modules[newest], outside)
+        return cls(newest, sys.modules[newest], outside, tuple(preloaded))
 
     def since(self) -> list[str]:
         """Names loaded after this snapshot, newest first, walking back from the end of
@@ -270,6 +272,8 @@ def dependencies(
     tops = {name.partition(".")[0] for name in new}
     tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
     tops -= KEYED  # a submodule of torch imported by a trace is no new dependency
+    if loaded is not None:
+        tops.update(loaded.preloaded)
     return dict(sorted(files.items())), sorted(tops)
 
 

@@ -87,6 +87,7 @@ from .options import (
     DiagramOptions,
     fold_shorthands,
     parse_options,
+    preload_modules,
     validate_defaults,
 )
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
@@ -173,6 +174,8 @@ class ModelDiagramConfig(base.Config):  # type: ignore[no-untyped-call]
     paths = c.ListOfItems(c.Dir(exists=True), default=["."])
     #: processes tracing at once; automatic (cores and memory) when not given
     jobs: c.Optional[int] = c.Optional(c.Type(int))
+    #: modules the worker imports once for every block (third-party dependencies)
+    preload = c.ListOfItems(c.Type(str), default=[])
 
 
 # -- per-page state
@@ -263,8 +266,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         #: per build: a page cannot forge a slot or marker that takes another's drawing
         self._nonce = secrets.token_hex(16)
         self._files: Files | None = None
-        #: what the pipeline's cache was made from (store, mode, storage options)
-        self._cache: tuple[str, str | None, str] | None = None
+        #: what the pipeline was made for: a changed cache or worker setting makes a new one
+        self._cache: tuple[Any, ...] | None = None
         self._class_urls: dict[str, Page] | None = None
         #: SVGs waiting for on_post_page, by marker number
         self._svgs: dict[int, str] = {}
@@ -301,13 +304,20 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         # a URL is a shared store; the site's own directory keeps a read-through copy
         local = here / (DEFAULT_CACHE_DIR if is_url(settings.cache_dir) else settings.cache_dir)
         store = settings.cache_dir if is_url(settings.cache_dir) else str(local.resolve())
-        cache = (store, settings.cache_mode, repr(sorted(settings.cache_storage_options.items())))
+        self._add_paths(settings.paths)  # first: a preloaded package may live there
+        try:
+            preload = preload_modules(settings.preload)
+        except OptionError as exc:
+            raise PluginError(f"model-diagram: preload: {exc.message}") from None
+        options = repr(sorted(settings.cache_storage_options.items()))
+        cache = (store, settings.cache_mode, options, settings.jobs, preload)
         if self.pipeline is None or self._cache != cache:
             if self.pipeline is not None:
                 self.pipeline.close()
             self.pipeline = Pipeline(
                 store,
                 jobs=settings.jobs,
+                preload=preload,
                 storage_options=settings.cache_storage_options,
                 mode=settings.cache_mode,
                 local_dir=local,
@@ -326,7 +336,6 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._pages = {}
         self._scanned = {}
         self._seconds = 0.0
-        self._add_paths(settings.paths)
 
         if any(_extension_name(ext) == SUPERFENCES for ext in config.markdown_extensions):
             superfences = config.mdx_configs.setdefault(SUPERFENCES, {}) or {}

@@ -1231,6 +1231,32 @@ def validate_defaults(values: Any) -> dict[str, Any]:
     return {canonical_name(k): OPTIONS[canonical_name(k)].from_value(v) for k, v in values.items()}
 
 
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def preload_modules(value: Any) -> tuple[str, ...]:
+    """A site's ``preload`` setting: module names, a list or one comma-separated text
+    (``-D model_diagram_preload=sklearn,pandas``); each must be installed (its top-level
+    package is looked up, never imported, so configuring stays cheap)."""
+    import importlib.util
+
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise OptionError(f"must be a list of module names, got {value!r}")
+    names = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+    for name in names:
+        if not _MODULE.fullmatch(name):
+            raise OptionError(f"{name!r} is not a module name")
+        top = name.partition(".")[0]
+        try:
+            found = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise OptionError(f"no module named {top!r} is installed")
+    return names
+
+
 #: diagram options a site may also set outside its defaults, in the spelling of its front
 #: end (``model_diagram_engine``, the plugin key ``engine``); deprecated: ``defaults`` is
 #: the one way, these keep old configurations building

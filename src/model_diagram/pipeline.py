@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -163,6 +163,7 @@ class Pipeline:
         worker: Worker | None = None,
         *,
         jobs: int | None = None,
+        preload: Sequence[str] = (),
         storage_options: dict[str, Any] | None = None,
         mode: str | None = None,
         local_dir: Path | str | None = None,
@@ -170,7 +171,8 @@ class Pipeline:
         """``cache_dir``: a directory, or an fsspec URL of a shared store whose read-through
         copy is ``local_dir``; ``mode``: read-write, read-only or off
         (``MODEL_DIAGRAM_CACHE_MODE`` overrides it). A store that cannot be opened is a
-        warning on the first diagram, never a failed build."""
+        warning on the first diagram, never a failed build. ``jobs`` and ``preload``
+        configure the worker (see :class:`~model_diagram.worker.Worker`)."""
         problems: list[CacheError] = []
         try:
             resolved = cache_mode(mode)
@@ -191,6 +193,7 @@ class Pipeline:
         self.cache.problems.extend(problems)
         self._worker = worker
         self._jobs = jobs
+        self._preload = tuple(preload)
         self.traced = 0
         self._lock = threading.Lock()
         #: trace key -> the worker's future, so a diagram submitted twice is traced once
@@ -204,7 +207,7 @@ class Pipeline:
         if self._worker is None:
             from .worker import Worker  # a warm build never needs it
 
-            self._worker = Worker(self._jobs)
+            self._worker = Worker(self._jobs, preload=self._preload)
         return self._worker
 
     @property

@@ -65,6 +65,7 @@ from .options import (
     canonical_name,
     fold_shorthands,
     parse_options,
+    preload_modules,
     validate_defaults,
 )
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
@@ -132,6 +133,10 @@ def check_config(app: Sphinx, config: Config) -> None:
         jobs = config.model_diagram_jobs = int(jobs)
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise _config_error("jobs", f"{jobs!r} is not a number of processes (1 or more)")
+    try:
+        config.model_diagram_preload = list(preload_modules(config.model_diagram_preload))
+    except OptionError as exc:
+        raise _config_error("preload", exc.message) from None
     cache_dir = config.model_diagram_cache_dir
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise _config_error("cache_dir", f"{cache_dir!r} is not a path or URL")
@@ -189,6 +194,7 @@ class BuildState:
             self._pipeline = Pipeline(
                 self.config.model_diagram_cache_dir,
                 jobs=self.config.model_diagram_jobs,
+                preload=self.config.model_diagram_preload,
                 storage_options=self.config.model_diagram_cache_storage_options,
                 mode=self.config.model_diagram_cache_mode,
                 local_dir=self.config.model_diagram_local_cache,
@@ -870,6 +876,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(f"{PREFIX}timeout", None, "env", types=frozenset({int, float, type(None)}))
     app.add_config_value(f"{PREFIX}on_error", "warn", "", types=frozenset({str}))
     app.add_config_value(f"{PREFIX}jobs", None, "", types=frozenset({int, type(None)}))
+    app.add_config_value(f"{PREFIX}preload", [], "", types=frozenset({list, tuple, str}))
     app.add_node(
         model_diagram,
         html=(visit_html, depart_noop),

@@ -40,6 +40,7 @@ import time
 import traceback
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -133,9 +134,14 @@ class Worker:
         jobs: int | None = None,
         *,
         start_method: str | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
+        """``preload``: modules the parent imports once, after torch, for every child
+        (third-party packages the models import, such as a library's heavy
+        dependencies; see :func:`_preload`)."""
         self.jobs = jobs or auto_jobs()
         self.start_method = start_method or default_start_method()
+        self.preload = tuple(preload)
         #: jobs submitted, and parents started, over this worker's life
         self.submitted = 0
         self.parents = 0
@@ -213,6 +219,8 @@ class Worker:
         env["GLIBC_TUNABLES"] = _with_huge_pages(env.get("GLIBC_TUNABLES", ""))
         command = [sys.executable, "-u", "-m", "model_diagram.worker", "--parent"]
         command += ["--jobs", str(self.jobs), "--start", self.start_method]
+        if self.preload:
+            command += ["--preload", ",".join(self.preload)]
         proc = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -457,6 +465,8 @@ class _Parent:
         self.children: dict[int, _Child] = {}
         self.buffer = b""
         self.baseline: set[str] = set()
+        #: top-level names of the packages ``--preload`` imported: every child reports them
+        self.preloaded: tuple[str, ...] = ()
         #: a model needed the meta device, whose one-off imports are paid (see _warm_meta)
         self.meta_due = False
         self.meta_paid = False
@@ -517,7 +527,7 @@ class _Parent:
         gc.freeze()
         from .loader import Loaded
 
-        loaded = Loaded.now(self.baseline)
+        loaded = Loaded.now(self.baseline, self.preloaded)
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 70
@@ -857,6 +867,29 @@ def _warm(*, forks: bool) -> set[str]:
     return baseline
 
 
+def _preload(names: Sequence[str], baseline: set[str]) -> tuple[set[str], tuple[str, ...]]:
+    """Import ``names`` in the parent, once for all its children: (the new baseline, the
+    top-level names of the packages that came with them).
+
+    A child still reports those packages as its dependencies (their versions key its
+    cache entry), and still imports project files fresh: a project module a preload
+    brought in is dropped again. A name that fails to import is left to the children,
+    whose diagrams then fail with the error at their own directive.
+    """
+    import importlib
+
+    from . import loader
+
+    for name in names:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    loader.forget_project_modules()
+    now = loader.loaded_before()
+    tops = {name.partition(".")[0] for name in now - baseline}
+    tops -= set(sys.stdlib_module_names) | loader.KEYED
+    return now, tuple(sorted(tops))
+
+
 def _protocol_fd() -> int:
     """A private copy of fd 1 for the protocol; prints from user code land on stderr."""
     protocol = os.dup(1)
@@ -873,6 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--start", choices=("fork", "spawn"), default="fork")
     parser.add_argument("--child", type=Path, help="spawn: run the one job in this file")
+    parser.add_argument("--preload", default="", help="modules to import once, comma-separated")
     args = parser.parse_args(argv)
     protocol = _protocol_fd()
     if args.child is not None:
@@ -882,6 +916,9 @@ def main(argv: list[str] | None = None) -> int:
     parent = _Parent(protocol, max(1, args.jobs), args.start)
     if args.start == "fork":
         parent.baseline = _warm(forks=True)
+        preload = [name for name in args.preload.split(",") if name]
+        if preload:
+            parent.baseline, parent.preloaded = _preload(preload, parent.baseline)
     parent._say({"ready": True})
     parent.serve()
     # the build waits for this exit: skip the interpreter's teardown of torch (about 1 s)
