@@ -418,3 +418,42 @@ def test_preloaded_packages_are_imported_once_and_still_named(
         assert worker.parents == 1
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("preload", [[], ["bs4"]])
+def test_slow_imports_suggest_preload(make_app: Any, tmp_path: Path, preload: list[str]) -> None:
+    """Two diagrams whose module takes 0.6 s to import (it imports bs4 and sleeps):
+    the build's summary suggests preloading the third-party packages both loaded, as
+    an info line (``-W`` does not fail); what is preloaded already is not suggested."""
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "slow_soup.py").write_text(
+        "import time\n\nimport bs4  # noqa: F401\nfrom torch import nn\n\ntime.sleep(0.6)\n\n\n"
+        "def make(width=4):\n    return nn.Linear(8, width)\n"
+    )
+    (src / "conf.py").write_text(
+        "import sys, os\nsys.path.insert(0, os.path.dirname(__file__))\n"
+        f'extensions = ["model_diagram"]\nmodel_diagram_preload = {preload!r}\n'
+    )
+    (src / "index.rst").write_text(
+        "Slow\n====\n\n"
+        ".. model-diagram:: slow_soup:make\n   :input: float[2,8]\n\n"
+        ".. model-diagram:: slow_soup:make\n   :input: float[2,8]\n   :factory-kwargs: {width: 3}\n"
+    )
+    app = make_app("html", srcdir=src, warningiserror=True)
+    try:
+        app.build()
+        status = app.status.getvalue()
+        assert app.statuscode == 0 and "WARNING" not in app.warning.getvalue()
+    finally:
+        app.cleanup()
+    hint = re.search(
+        r"model-diagram: importing the models' packages took ([\d.]+) s a diagram; "
+        r"model_diagram_preload = (\[.*\]) imports them once",
+        status,
+    )
+    if preload:
+        assert hint is None or "'bs4'" not in hint[2], status
+    else:
+        assert hint is not None, status
+        assert float(hint[1]) >= 0.5 and "'bs4'" in hint[2]

@@ -465,6 +465,14 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 self.failures,
                 self._seconds,
             )
+        hint = self.pipeline.preload_hint() if self.pipeline is not None else None
+        if hint is not None:
+            log.info(
+                "model-diagram: importing the models' packages took %.1f s a diagram; "
+                "'preload: [%s]' imports them once for the whole build",
+                hint[0],
+                ", ".join(hint[1]),
+            )
         self._watch_new_files()
         self._stop_worker()
 

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = ".model-diagram-cache"
+#: the median seconds a trace spends importing its factory's module from which the
+#: build suggests ``preload``
+PRELOAD_HINT_SECONDS = 0.5
 
 #: styles drawn by model-diagram itself (no Graphviz); each module has ``draw(graph, options)``
 FIGURE_STYLES = ("layered", "lenet", "neurons")
@@ -201,6 +205,9 @@ class Pipeline:
         #: a trace once stored, for the other diagrams that waited for the same one
         self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
         self._engines: dict[str, Engine] = {}
+        #: per trace of this build: (seconds importing the factory's module, the
+        #: third-party packages it loaded), for :meth:`preload_hint`
+        self._imports: list[tuple[float, tuple[str, ...]]] = []
 
     @property
     def worker(self) -> Worker:
@@ -240,6 +247,7 @@ class Pipeline:
         with self._lock:
             self._tracing.clear()
             self._stored.clear()
+            self._imports.clear()
         self.traced = 0
         self.cache.new_build()
 
@@ -308,6 +316,7 @@ class Pipeline:
             except LayerGraphError as exc:
                 raise TraceError(f"the worker sent a malformed layer graph ({exc})") from None
             notes = list(reply["notes"])
+            self._imports.append(_imported(reply))
             warnings: list[DiagramError] = []
             try:
                 self.cache.store_trace(key, graph, reply["files"], reply["dists"], notes)
@@ -318,6 +327,23 @@ class Pipeline:
             self._stored[future] = (entry, warnings)
             self.traced += 1
             return entry, warnings, True
+
+    def preload_hint(self) -> tuple[float, list[str]] | None:
+        """When importing the models' packages took most of this build's traces: (the
+        median seconds per trace, the third-party packages at least two traces loaded
+        that ``preload`` would import once instead). None otherwise."""
+        with self._lock:
+            imports = list(self._imports)
+        if len(imports) < 2:
+            return None
+        import statistics  # a warm build never gets here
+
+        seconds = statistics.median(s for s, _ in imports)
+        counts = Counter(name for _, names in imports for name in set(names))
+        shared = sorted(n for n, c in counts.items() if c >= 2 and n not in self._preload)
+        if seconds < PRELOAD_HINT_SECONDS or not shared:
+            return None
+        return seconds, shared
 
     def _remember_failure(self, key: str, error: DiagramError) -> None:
         """Cache a failure the child reported with its dependencies (never a timeout or
@@ -526,6 +552,17 @@ class Pending:
             entry.digests,
             explorer,
         )
+
+
+def _imported(reply: dict[str, Any]) -> tuple[float, tuple[str, ...]]:
+    """A reply's import time and packages, as far as they are well formed (the reply
+    comes from a process that ran the model's code)."""
+    seconds = reply.get("import_seconds")
+    names = reply.get("imported")
+    return (
+        float(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else 0.0,
+        tuple(n for n in names if isinstance(n, str))[:100] if isinstance(names, list) else (),
+    )
 
 
 def _node_details(view: ViewGraph) -> dict[str, dict[str, Any]]:

@@ -212,6 +212,12 @@ class BuildState:
         if self._pipeline is not None and self.pid == os.getpid():
             self._pipeline.close()
 
+    def preload_hint(self) -> tuple[float, list[str]] | None:
+        """See :meth:`Pipeline.preload_hint`; None when this process traced nothing."""
+        if self._pipeline is None or self.pid != os.getpid():
+            return None
+        return self._pipeline.preload_hint()
+
 
 def _empty_state() -> None:
     return None
@@ -655,6 +661,13 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
             traced,
             len(done) - traced - failed,
             failed,
+        )
+    hint = build_state(env).preload_hint()
+    if hint is not None:
+        logger.info(
+            "model-diagram: importing the models' packages took %.1f s a diagram; "
+            "model_diagram_preload = %r imports them once for the whole build",
+            *hint,
         )
 
 
