@@ -423,8 +423,9 @@ def test_preloaded_packages_are_imported_once_and_still_named(
 @pytest.mark.parametrize("preload", [[], ["bs4"]])
 def test_slow_imports_suggest_preload(make_app: Any, tmp_path: Path, preload: list[str]) -> None:
     """Two diagrams whose module takes 0.6 s to import (it imports bs4 and sleeps):
-    the build's summary suggests preloading the third-party packages both loaded, as
-    an info line (``-W`` does not fail); what is preloaded already is not suggested."""
+    the build's summary suggests preloading the third-party packages both traces
+    loaded, as an info line (``-W`` does not fail); what is preloaded already is not
+    suggested."""
     src = tmp_path / "site"
     src.mkdir()
     (src / "slow_soup.py").write_text(
@@ -448,8 +449,8 @@ def test_slow_imports_suggest_preload(make_app: Any, tmp_path: Path, preload: li
     finally:
         app.cleanup()
     hint = re.search(
-        r"model-diagram: importing the models' packages took ([\d.]+) s a diagram; "
-        r"model_diagram_preload = (\[.*\]) imports them once",
+        r"model-diagram: each trace took ([\d.]+) s \(median\) and imported the same "
+        r"packages itself; model_diagram_preload = (\[.*\]) imports them once",
         status,
     )
     if preload:
@@ -457,3 +458,19 @@ def test_slow_imports_suggest_preload(make_app: Any, tmp_path: Path, preload: li
     else:
         assert hint is not None, status
         assert float(hint[1]) >= 0.5 and "'bs4'" in hint[2]
+
+
+def test_the_suggested_preload_names_the_libraries_not_their_requirements() -> None:
+    """Of what torch-rechub's models load, only ``torch_rechub`` is suggested: the
+    packages it requires come with it, torch's own requirements are torch's, and a
+    compiled module's internal name belongs to no distribution."""
+    import sys
+
+    from model_diagram import loader
+
+    tops = ["torch_rechub", "sklearn", "pandas", "numpy", "sympy", "_cython_3_2_4"]
+    assert loader.installed_packages(tops, tuple(sys.path)) == ["torch_rechub"]
+    assert loader.installed_packages(["sklearn", "pandas"], tuple(sys.path)) == [
+        "pandas",
+        "sklearn",
+    ]

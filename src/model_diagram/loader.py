@@ -186,16 +186,35 @@ def torch_own_tops() -> frozenset[str]:
     ...). torch imports those lazily, inside a child (the meta device's shape checks
     load sympy), and they do not shape a drawing; naming their versions would cost
     such a diagram the 0.4 s map of installed distributions."""
-    names, queue = set(KEYED), ["torch"]
-    while queue and len(names) < 100:
-        with contextlib.suppress(Exception):  # no metadata: nothing more to add
-            for requirement in importlib.metadata.requires(queue.pop()) or ():
-                match = _REQUIREMENT.match(requirement)
-                name = match[0].lower().replace("-", "_").replace(".", "_") if match else ""
-                if name and "extra ==" not in requirement and name not in names:
-                    names.add(name)
-                    queue.append(name)
-    return frozenset(names)
+    return frozenset(KEYED | _required_closure(["torch"]))
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+@cache
+def _required(dist: str) -> tuple[str, ...]:
+    """The distributions ``dist`` requires (extras left out), names normalised."""
+    found = []
+    with contextlib.suppress(Exception):  # no metadata: nothing
+        for requirement in importlib.metadata.requires(dist) or ():
+            match = _REQUIREMENT.match(requirement)
+            if match and "extra ==" not in requirement:
+                found.append(_normal(match[0]))
+    return tuple(found)
+
+
+def _required_closure(dists: Iterable[str], limit: int = 100) -> set[str]:
+    """Every distribution that ``dists`` require, directly or not (at most ``limit``)."""
+    names: set[str] = set()
+    queue = [_normal(d) for d in dists]
+    while queue and len(names) < limit:
+        for name in _required(queue.pop()):
+            if name not in names:
+                names.add(name)
+                queue.append(name)
+    return names
 
 
 @cache
@@ -294,6 +313,20 @@ def distributions(tops: list[str], path: tuple[str, ...]) -> dict[str, str]:
                 except importlib.metadata.PackageNotFoundError:
                     continue
     return dists
+
+
+def installed_packages(tops: list[str], path: tuple[str, ...]) -> list[str]:
+    """What a site could ``preload`` for a model that loaded ``tops``: those an
+    installed distribution provides (a compiled module's internal names, such as
+    ``_cython_3_2_4``, belong to none), torch's own requirements left out, and only
+    the ones no other of them requires (torch-rechub, not the scikit-learn and pandas
+    it imports)."""
+    by_top = distributions_by_top_level(path) if tops else {}
+    found = [top for top in tops if top in by_top and top not in torch_own_tops()]
+    with _searching(path):
+        implied = _required_closure(d for top in found for d in by_top[top])
+    roots = [top for top in found if not {_normal(d) for d in by_top[top]} & implied]
+    return sorted(roots or found)
 
 
 @cache

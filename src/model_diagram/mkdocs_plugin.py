@@ -468,8 +468,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         hint = self.pipeline.preload_hint() if self.pipeline is not None else None
         if hint is not None:
             log.info(
-                "model-diagram: importing the models' packages took %.1f s a diagram; "
-                "'preload: [%s]' imports them once for the whole build",
+                "model-diagram: each trace took %.1f s (median) and imported the same "
+                "packages itself; 'preload: [%s]' imports them once for the whole build",
                 hint[0],
                 ", ".join(hint[1]),
             )

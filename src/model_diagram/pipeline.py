@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = ".model-diagram-cache"
-#: the median seconds a trace spends importing its factory's module from which the
-#: build suggests ``preload``
+#: the median seconds of a build's traces from which it suggests ``preload`` (when
+#: they share third-party packages)
 PRELOAD_HINT_SECONDS = 0.5
 
 #: styles drawn by model-diagram itself (no Graphviz); each module has ``draw(graph, options)``
@@ -205,8 +205,8 @@ class Pipeline:
         #: a trace once stored, for the other diagrams that waited for the same one
         self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
         self._engines: dict[str, Engine] = {}
-        #: per trace of this build: (seconds importing the factory's module, the
-        #: third-party packages it loaded), for :meth:`preload_hint`
+        #: per trace of this build: (the child's seconds, the third-party packages its
+        #: model loaded), for :meth:`preload_hint`
         self._imports: list[tuple[float, tuple[str, ...]]] = []
 
     @property
@@ -329,9 +329,13 @@ class Pipeline:
             return entry, warnings, True
 
     def preload_hint(self) -> tuple[float, list[str]] | None:
-        """When importing the models' packages took most of this build's traces: (the
-        median seconds per trace, the third-party packages at least two traces loaded
-        that ``preload`` would import once instead). None otherwise."""
+        """When this build's traces were slow and shared third-party packages: (the
+        median seconds per trace, the packages at least two traces loaded, which
+        ``preload`` would import once instead of in every child). None otherwise.
+
+        A child's time is mostly its imports when a model's package pulls in a heavy
+        library (torch-rechub imports scikit-learn: 1.7 s); a trace alone takes tens
+        of milliseconds for most models."""
         with self._lock:
             imports = list(self._imports)
         if len(imports) < 2:
@@ -555,9 +559,9 @@ class Pending:
 
 
 def _imported(reply: dict[str, Any]) -> tuple[float, tuple[str, ...]]:
-    """A reply's import time and packages, as far as they are well formed (the reply
+    """A reply's job time and packages, as far as they are well formed (the reply
     comes from a process that ran the model's code)."""
-    seconds = reply.get("import_seconds")
+    seconds = reply.get("seconds")
     names = reply.get("imported")
     return (
         float(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else 0.0,

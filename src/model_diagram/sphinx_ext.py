@@ -665,8 +665,8 @@ def summarize(app: Sphinx, env: BuildEnvironment) -> None:
     hint = build_state(env).preload_hint()
     if hint is not None:
         logger.info(
-            "model-diagram: importing the models' packages took %.1f s a diagram; "
-            "model_diagram_preload = %r imports them once for the whole build",
+            "model-diagram: each trace took %.1f s (median) and imported the same packages "
+            "itself; model_diagram_preload = %r imports them once for the whole build",
             *hint,
         )
 

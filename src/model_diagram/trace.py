@@ -14,7 +14,6 @@ import importlib
 import math
 import os
 import sys
-import time
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -41,18 +40,7 @@ def trace_diagram(options: Mapping[str, Any]) -> dict[str, Any]:
     ``auto`` builds on the meta device (no weights allocated); a small model with
     given inputs is built again and traced on CPU, any other traced on meta and,
     when that fails on a data-dependent op, tried again on CPU (with a note).
-    The result's ``import_seconds``: how long importing the factory's module took,
-    once (the build suggests ``preload`` when that is most of every diagram's time).
     """
-    started = time.perf_counter()
-    import_object(options["factory"])  # each build below finds the module loaded
-    imported = time.perf_counter() - started
-    result = _by_device(options)
-    result["import_seconds"] = round(imported, 3)
-    return result
-
-
-def _by_device(options: Mapping[str, Any]) -> dict[str, Any]:
     device = options["device"]
     if device != "auto":
         return _traced(options, device)

@@ -741,9 +741,10 @@ def _with_distributions(reply: dict[str, Any], request: dict[str, Any]) -> dict[
     from . import loader
 
     names = [top for top in tops if isinstance(top, str)]
-    reply["imported"] = names  # for the build's preload suggestion
     try:
         reply["dists"] = loader.distributions(names, tuple(job_path(request)))
+        # for the build's preload suggestion
+        reply["imported"] = loader.installed_packages(names, tuple(job_path(request)))
     except Exception as exc:  # a broken installed distribution: this diagram's error
         error = TraceError(
             f"could not list the installed distributions: {type(exc).__name__}: {_text(exc)}",
