@@ -501,6 +501,35 @@ def test_bad_preload_stops_the_build(
     assert f"model-diagram: {expected}" in errors, errors
 
 
+def test_slow_traces_suggest_preload(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two blocks whose module takes 0.6 s to import and loads bs4: the build's info
+    line names it for ``preload`` (never a warning: ``--strict`` builds pass)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "slow_soup.py").write_text(
+        "import time\n\nimport bs4  # noqa: F401\nfrom torch import nn\n\ntime.sleep(0.6)\n\n\n"
+        "def make(width=4):\n    return nn.Linear(8, width)\n"
+    )
+    blocks = "".join(
+        f"```model-diagram\nfactory: slow_soup:make\ninput: float[2,8]\n"
+        f"factory-kwargs: {{width: {width}}}\n```\n\n"
+        for width in (3, 4)
+    )
+    site = make_site(
+        tmp_path,
+        {"index.md": f"# Slow\n\n{blocks}"},
+        plugin={"paths": ["lib"], "cache_dir": "cache"},
+    )
+    caplog.set_level(logging.INFO, LOGGER)
+    site.build(strict=True)
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    hint = [m for m in infos if "imports them once for the whole build" in m]
+    assert len(hint) == 1, infos
+    suggested = hint[0].split("'preload: [", 1)[1].split("]'", 1)[0].split(", ")
+    assert "bs4" in suggested, hint
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_deprecated_engine_and_timeout_keys_still_apply(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
