@@ -17,6 +17,8 @@ from pathlib import Path
 
 import harness as h
 
+from model_diagram.worker import cores
+
 #: target ratio by site size (sizes between use the nearest smaller one)
 TARGETS = {8: 0.80, 60: 0.70}
 
@@ -83,10 +85,10 @@ def timed_rounds(root: Path, rounds: int) -> tuple[h.Summary, h.Summary, list[h.
     )
     a, b = summaries["A"], summaries["B"]
     ratio, target = a.seconds / b.seconds, target_for(h.DIAGRAMS)
-    cores = h.cores()
+    usable = cores()
     print(
-        f"CPU: A {a.cpu:.2f} s, B {b.cpu:.2f} s; on {cores} cores no schedule of A's work "
-        f"ends before {a.cpu / cores:.2f} s ({a.cpu / cores / b.seconds:.2f} of B)"
+        f"CPU: A {a.cpu:.2f} s, B {b.cpu:.2f} s; on {usable} cores no schedule of A's work "
+        f"ends before {a.cpu / usable:.2f} s ({a.cpu / usable / b.seconds:.2f} of B)"
     )
     print(f"target: time {ratio:.2f} <= {target} ({h.verdict(ratio, target)})")
     if ratio > target:
@@ -129,6 +131,7 @@ def main() -> int:
             parts_of_b(root)
             measured[count] = (a, b)
     if record:
+        usable = cores()
         for count, (a, b) in measured.items():
             ratio, target = a.seconds / b.seconds, target_for(count)
             h.record(
@@ -140,8 +143,8 @@ def main() -> int:
                     h.cell(a),
                     h.cell(b),
                     f"{ratio:.2f} ({h.verdict(ratio, target)}); memory {a.tree / b.tree:.2f}x; "
-                    f"CPU {a.cpu / b.cpu:.2f}x: on {h.cores()} cores A cannot end before "
-                    f"{a.cpu / h.cores() / b.seconds:.2f} of B",
+                    f"CPU {a.cpu / b.cpu:.2f}x: on {usable} cores A cannot end before "
+                    f"{a.cpu / usable / b.seconds:.2f} of B",
                     f"<= {target:.2f}",
                     f"``{h.command_line('cold.py')}``",
                 ]

@@ -280,14 +280,6 @@ def cell(summary: Summary) -> str:
     return f"{summary.seconds:.2f} s; {summary.tree:.0f} MiB"
 
 
-def cores() -> int:
-    """The cores this process may use (what the worker sizes its children by, too)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def verdict(value: float, limit: float, *, strict: bool = False) -> str:
     ok = value < limit if strict else value <= limit
     return "met" if ok else "MISSED"

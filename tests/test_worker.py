@@ -411,6 +411,7 @@ def test_preloaded_packages_are_imported_once_and_still_named(
         reply = worker.run(request, timeout=120)
         assert modules(reply) == [("Linear", [[2, 2]])]
         assert reply["dists"]["beautifulsoup4"] == version("beautifulsoup4")
+        assert "bs4" not in reply["imported"]  # the child did not import it: no suggestion
         model.write_text(
             source.replace("nn.Linear(8, 2 if 'bs4' in sys.modules else 3)", "nn.ReLU()")
         )

@@ -139,7 +139,7 @@ def compile_for_children(files: Mapping[str, str]) -> None:
         if not isinstance(expected, str) or (name, expected) in _COMPILED:
             continue
         with contextlib.suppress(OSError, SyntaxError, ValueError):
-            if _project_source(name) is None or str(_resolved(name)) != name:
+            if str(_project_source(name)) != name:  # a project file, named as resolved
                 continue
             source = read_regular(Path(name), COMPILE_LIMIT, follow=True)
             if source is not None and hashlib.sha256(source).hexdigest() == expected:
@@ -288,12 +288,19 @@ def dependencies(
     new = [name for name in dict.fromkeys(names) if name not in baseline]
     project = project_modules(new)
     files = {str(path): file_digest(path) for path in project.values()}
-    tops = {name.partition(".")[0] for name in new}
-    tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
-    tops -= KEYED  # a submodule of torch imported by a trace is no new dependency
+    tops = third_party_tops(new, project)
     if loaded is not None:
         tops.update(loaded.preloaded)
     return dict(sorted(files.items())), sorted(tops)
+
+
+def third_party_tops(names: Iterable[str], project: Iterable[str] = ()) -> set[str]:
+    """The top-level names of modules ``names`` that are neither the project's
+    (``project``: its module names), the standard library's, nor :data:`KEYED` (a
+    submodule of torch imported by a trace is no new dependency)."""
+    tops = {name.partition(".")[0] for name in names}
+    tops -= {name.partition(".")[0] for name in project} | set(sys.stdlib_module_names)
+    return tops - KEYED
 
 
 def distributions(tops: list[str], path: tuple[str, ...]) -> dict[str, str]:

@@ -66,7 +66,7 @@ MAX_ATTEMPTS = 3
 GRACE = 15.0
 
 
-def _cores() -> int:
+def cores() -> int:
     """The cores this process may use."""
     try:
         return len(os.sched_getaffinity(0))
@@ -76,10 +76,10 @@ def _cores() -> int:
 
 def auto_jobs() -> int:
     """Children at once: one per core this process may use, as memory allows, at most 8."""
-    cores = _cores()
+    usable = cores()
     available = _available_memory()
-    by_memory = max(1, available // CHILD_MEMORY) if available else cores
-    return max(1, min(cores, by_memory, 8))
+    by_memory = max(1, available // CHILD_MEMORY) if available else usable
+    return max(1, min(usable, by_memory, 8))
 
 
 def _available_memory() -> int | None:
@@ -569,7 +569,7 @@ class _Parent:
 
     def _threads(self) -> int:
         """Compute threads for a child: the cores shared by the children running at once."""
-        return max(1, _cores() // self.jobs)
+        return max(1, cores() // self.jobs)
 
     def _child_fds(self) -> list[int]:
         return [fd for c in self.children.values() for fd in (c.reply_fd, c.output_fd)]
@@ -673,7 +673,7 @@ class _Parent:
         if child.request_file is not None:
             child.request_file.unlink(missing_ok=True)
         del self.children[child.pid]
-        reply = _with_distributions(reply, child.request)
+        reply = _with_distributions(reply, child.request, self.preloaded)
         reply["id"] = child.request.get("id")
         self._say(reply)
         if self.start_method == "fork" and isinstance(reply.get("files"), dict):
@@ -732,7 +732,9 @@ def job_path(request: dict[str, Any]) -> list[str]:
     return [*dict.fromkeys(extra), *sys.path]
 
 
-def _with_distributions(reply: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+def _with_distributions(
+    reply: dict[str, Any], request: dict[str, Any], preloaded: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The child's reply with the versions of the packages it loaded (``tops``), named
     here: the child need not map modules to distributions (0.4 s) itself."""
     tops = reply.pop("tops", None)
@@ -741,10 +743,13 @@ def _with_distributions(reply: dict[str, Any], request: dict[str, Any]) -> dict[
     from . import loader
 
     names = [top for top in tops if isinstance(top, str)]
+    path = tuple(job_path(request))
     try:
-        reply["dists"] = loader.distributions(names, tuple(job_path(request)))
-        # for the build's preload suggestion
-        reply["imported"] = loader.installed_packages(names, tuple(job_path(request)))
+        reply["dists"] = loader.distributions(names, path)
+        # for the build's preload suggestion: what the child imported itself
+        reply["imported"] = loader.installed_packages(
+            [top for top in names if top not in preloaded], path
+        )
     except Exception as exc:  # a broken installed distribution: this diagram's error
         error = TraceError(
             f"could not list the installed distributions: {type(exc).__name__}: {_text(exc)}",
@@ -887,9 +892,7 @@ def _preload(names: Sequence[str], baseline: set[str]) -> tuple[set[str], tuple[
             importlib.import_module(name)
     loader.forget_project_modules()
     now = loader.loaded_before()
-    tops = {name.partition(".")[0] for name in now - baseline}
-    tops -= set(sys.stdlib_module_names) | loader.KEYED
-    return now, tuple(sorted(tops))
+    return now, tuple(sorted(loader.third_party_tops(now - baseline)))
 
 
 def _protocol_fd() -> int:
