@@ -25,6 +25,7 @@ from . import __version__
 from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
+from .layouts import Layouts
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
 from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
@@ -205,6 +206,7 @@ class Pipeline:
         #: a trace once stored, for the other diagrams that waited for the same one
         self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
         self._engines: dict[str, Engine] = {}
+        self._layouts = Layouts()
         #: per trace of this build: (the child's seconds, the third-party packages its
         #: model loaded), for :meth:`preload_hint`
         self._imports: list[tuple[float, tuple[str, ...]]] = []
@@ -226,9 +228,10 @@ class Pipeline:
         self.worker.start()
 
     def close(self) -> None:
-        """Stop the worker (its parent and every child)."""
+        """Stop the worker (its parent and every child) and the Graphviz processes."""
         if self._worker is not None:
             self._worker.stop()
+        self._layouts.close()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -469,7 +472,7 @@ class Pipeline:
                 layout = json.loads(run_engine(engine, dot, "json"))
                 data = exports.write(graph_style.to_scene(graph, options, layout), fmt)
             else:
-                data = run_engine(engine, dot, drawn_fmt, options.dpi)
+                data = self._layouts.run(engine, dot, drawn_fmt, options.dpi)
         if fmt == "pdf":
             from .pdf import svg_to_pdf
 
