@@ -601,13 +601,14 @@ def svgs_from_cache(models: Path, cache: Path, dest: Path) -> None:
     from model_diagram.rendering import standalone_svg
 
     dest.mkdir(parents=True, exist_ok=True)
-    pipeline = Pipeline(cache)
-    for i in range(DIAGRAMS):
-        module, target, options, _ = diagram(i)
-        found = pipeline.lookup(parse_options({"factory": target, **options}, strings=True))
-        if found is None:
-            raise BenchError(f"{target} was not in the cache")
-        (dest / f"{module}.svg").write_text(standalone_svg(found.result().svg), "utf-8")
+    with Pipeline(cache) as pipeline:
+        for i in range(DIAGRAMS):
+            module, target, options, _ = diagram(i)
+            values = {"factory": target, **options}
+            found = pipeline.lookup(parse_options(values, strings=True))
+            if found is None:
+                raise BenchError(f"{target} was not in the cache")
+            (dest / f"{module}.svg").write_text(standalone_svg(found.result().svg), "utf-8")
 
 
 HAND_SCRIPT = '''"""The site's diagrams by hand: torchview's draw_graph on CPU, then Graphviz."""

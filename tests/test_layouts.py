@@ -4,13 +4,14 @@ concurrent render, none left after close, none shared with a forked process."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import shared_pipeline
 
+from conftest import shared_pipeline
 from model_diagram.errors import RenderError
 from model_diagram.layouts import Layouts, _Server
 from model_diagram.options import parse_options
@@ -135,3 +136,17 @@ def test_a_forked_process_never_writes_to_its_parents_processes(dots: list[str])
         assert layouts.started == 1
     finally:
         layouts.close()
+
+
+def test_a_dropped_pipeline_ends_its_processes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What the benchmarks' harness met: a Pipeline used without close() kept a dot
+    process, a child its caller's wait for all children then waited on."""
+    pipeline = shared_pipeline(tmp_path_factory.mktemp("dropped"))
+    pipeline.diagram(parse_options(MODELS[0]))
+    servers = [server for idle in pipeline._layouts._idle.values() for server in idle]
+    assert len(servers) == 1
+    process = servers[0].process
+    assert process.poll() is None
+    del pipeline, servers
+    gc.collect()
+    assert process.poll() is not None

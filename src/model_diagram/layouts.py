@@ -29,6 +29,8 @@ import re
 import subprocess
 import threading
 import time
+import weakref
+from typing import IO
 
 from .errors import RenderError
 from .rendering import RENDER_TIMEOUT, Engine, run_engine
@@ -57,6 +59,9 @@ class _Server:
             stderr=self.errors,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
+        # a pipeline dropped without close() still ends its process (when collected,
+        # or as the interpreter exits): nothing waits on a child nobody knows of
+        self._end = weakref.finalize(self, _end, self.process, self.errors, os.getpid())
         self.stdin = self.process.stdin.fileno()
         self.stdout = self.process.stdout.fileno()
         os.set_blocking(self.stdin, False)
@@ -102,11 +107,18 @@ class _Server:
         return _PAGE_PREFIX.sub(rb"\1\2", bytes(out), count=1)
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self.errors):
-            with contextlib.suppress(OSError):
-                stream.close()  # type: ignore[union-attr]
+        self._end()
+
+
+def _end(process: subprocess.Popen[bytes], errors: IO[bytes], owner: int) -> None:
+    """Kill and reap a ``dot`` process, in the process that started it only."""
+    if owner != os.getpid():
+        return
+    process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout, errors):
+        with contextlib.suppress(OSError):
+            stream.close()  # type: ignore[union-attr]
 
 
 class Layouts:
