@@ -4,11 +4,12 @@ Thin by design (see ``sphinx.ext.graphviz``): the directive parses options
 with the shared schema and hands them to the build's
 :class:`~model_diagram.pipeline.Pipeline`. A cached diagram is drawn at once;
 a miss is submitted to the worker and the directive returns, so models are
-traced while Sphinx reads the other pages. Pending diagrams are joined at
-``env-updated`` (in the main process, after ``-j`` readers merged), where
-their project files become the page's dependencies (``env.note_dependency``)
-and their warnings name the directive's line; ``doctree-resolved`` then gives
-the nodes their SVG. The node keeps the options, the cleaned SVG and the
+traced while Sphinx reads the other pages. Pending diagrams are submitted at
+``env-updated`` (in the main process, after ``-j`` readers merged) and joined
+as their page is written (``doctree-resolved``), so Sphinx writes pages while
+the worker still traces; their project files become the page's dependencies
+(``env.note_dependency``, saved with the environment again at the end) and
+their warnings name the directive's line. The node keeps the options, the cleaned SVG and the
 layer graph; visitors turn it into inline SVG or ``<img>`` (HTML) or a PDF/PNG
 with ``\\sphinxincludegraphics`` (LaTeX), and every other builder gets the alt
 text. Torch is never imported here: the worker's children trace, and its
@@ -16,10 +17,12 @@ parent starts before reading when the pre-scan finds a diagram never traced.
 
 Events used: ``config-inited`` (validate config), ``builder-inited`` (the
 build's state, CSS and the pan/zoom script), ``env-before-read-docs`` (submit
-the scanned misses), ``env-updated`` (join, then a per-build summary),
+the scanned misses), ``env-updated`` (submit what ``-j`` readers left),
 ``env-purge-doc`` / ``env-merge-info`` (per-document records, ``-j`` safe),
-``doctree-resolved`` (pending nodes get their drawing; alt text for non-HTML,
-non-LaTeX builders), ``build-finished`` (stop the worker).
+``doctree-resolved`` (join the page's diagrams; pending nodes get their drawing;
+alt text for non-HTML, non-LaTeX builders), ``build-finished`` (join what no
+written page needed, save the environment again, a per-build summary, stop the
+worker).
 """
 
 from __future__ import annotations
@@ -167,10 +170,15 @@ class BuildState:
         #: the build's own process; ``pid``: the process that made ``_pipeline``
         self.main_pid = self.pid = os.getpid()
         self._pipeline: Pipeline | None = None
-        #: pending diagrams by node id, submitted while reading, joined at ``env-updated``
+        #: pending diagrams by node id, submitted while reading, handed on at ``env-updated``
         self.waiting: dict[str, Pending] = {}
         #: what each joined diagram became, by node id, for ``doctree-resolved``
         self.outcomes: dict[str, Result | DiagramError] = {}
+        #: diagrams still being traced when writing began, by node id: each is joined
+        #: when its page is written (see :func:`join`)
+        self.late: dict[str, _Joining] = {}
+        #: a diagram was joined after Sphinx saved the environment: save it again
+        self.joined_late = False
         #: the scan at ``config-inited`` found every diagram of the project traced
         self.all_traced = False
 
@@ -260,8 +268,39 @@ def new_build(app: Sphinx) -> None:
 
 
 def end_build(app: Sphinx, exception: BaseException | None) -> None:
-    """Stop the worker: its parent and children end with the build."""
-    build_state(app.env).close()
+    """Join what no written page needed, save the environment again if a diagram was
+    joined after Sphinx saved it, summarise; stop the worker (its parent and children
+    end with the build)."""
+    state = build_state(app.env)
+    try:
+        if exception is None:
+            _join_late(app, app.env, list(state.late))
+            if state.joined_late:
+                _save_environment(app)
+            summarize(app, app.env)
+    finally:
+        state.close()
+
+
+def _save_environment(app: Sphinx) -> None:
+    """Sphinx saved the environment before writing; the diagrams joined since then
+    added their model files as dependencies, which the next build must see to
+    rebuild exactly the pages whose models changed. Where it cannot be saved, the
+    saved one is removed: the next build then reads every page."""
+    import pickle
+
+    from sphinx.application import ENV_PICKLE_FILENAME
+
+    path = Path(app.doctreedir) / ENV_PICKLE_FILENAME
+    try:
+        atomic_write(path, pickle.dumps(app.env, pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:
+        logger.info(
+            "model-diagram: cannot save the environment again (%s); the next "
+            "build reads every page",
+            exc,
+        )
+        path.unlink(missing_ok=True)
 
 
 def page_defaults(config: Config) -> dict[str, Any]:
@@ -331,7 +370,7 @@ class ModelDiagram(SphinxDirective):
             return [self._figure(failed, options, caption, legend)]
         node["options"] = options
         if result is None:
-            # traced while the other pages are read; joined before writing (``env-updated``)
+            # traced while the other pages are read; joined when this page is written
             ident = f"{self.env.docname}:{len(_records(self.env).get(self.env.docname, []))}"
             node["pending"] = ident
             if pending is not None:
@@ -578,11 +617,23 @@ def before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None
         state.pipeline.submit(options)
 
 
+_Joining = tuple[str, dict[str, Any], str, "Pending | None", DiagramOptions]
+
+
 def join(app: Sphinx, env: BuildEnvironment) -> None:
-    """Wait for the diagrams left pending while reading (after ``-j`` readers merged):
-    dependencies, notes and warnings go to each diagram's page and line."""
+    """Submit every diagram left pending while reading (after ``-j`` readers merged),
+    and wait only for those that must be known now.
+
+    The others are joined as their page is written (:func:`resolve_pending`), so
+    Sphinx writes pages while the worker still traces: the build costs what its
+    slowest part costs. Their dependencies, notes and warnings still go to each
+    diagram's page and line, and the environment Sphinx saved before writing is
+    saved again at the end with their dependencies (:func:`end_build`). With
+    ``on_error = "raise"`` every diagram is joined here, so a failure stops the
+    build before anything is written.
+    """
     state = build_state(env)
-    joining: list[tuple[str, dict[str, Any], str, Pending | None, DiagramOptions]] = []
+    joining: list[_Joining] = []
     for docname, entries in sorted(_records(env).items()):
         for entry in entries:
             if "pending" not in entry:
@@ -594,6 +645,19 @@ def join(app: Sphinx, env: BuildEnvironment) -> None:
             except DiagramError:
                 pending = None
             joining.append((docname, entry, ident, pending, options))
+    if app.config.model_diagram_on_error == "raise":
+        _join(app, env, joining)
+        return
+    for item in joining:
+        if item[3] is not None and item[3].cached:
+            _join(app, env, [item])  # from the cache: nothing to wait for
+        else:
+            state.late[item[2]] = item
+
+
+def _join(app: Sphinx, env: BuildEnvironment, joining: list[_Joining]) -> None:
+    """Wait for these diagrams (drawn side by side); record what each one became."""
+    state = build_state(env)
     for (docname, entry, ident, pending, _), result in zip(
         joining, _finished(state, [(p, o) for _, _, _, p, o in joining]), strict=True
     ):
@@ -623,6 +687,15 @@ def join(app: Sphinx, env: BuildEnvironment) -> None:
         state.outcomes[ident] = result
 
 
+def _join_late(app: Sphinx, env: BuildEnvironment, idents: Iterable[str]) -> None:
+    """Join diagrams left for writing time (a page's, or all that are left)."""
+    state = build_state(env)
+    items = [state.late.pop(ident) for ident in idents if ident in state.late]
+    if items:
+        state.joined_late = True
+        _join(app, env, items)
+
+
 def resolve_pending(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Give pending nodes their drawing (or placeholder) before any visitor sees them.
 
@@ -630,7 +703,9 @@ def resolve_pending(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     its diagram comes from the cache, as the directive would have drawn it.
     """
     state = build_state(app.env)
-    for node in doctree.findall(model_diagram):
+    nodes_here = list(doctree.findall(model_diagram))
+    _join_late(app, app.env, [n["pending"] for n in nodes_here if "pending" in n])
+    for node in nodes_here:
         ident = node.attributes.pop("pending", None)
         if ident is None:
             continue
@@ -903,8 +978,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-before-read-docs", before_read)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
-    app.connect("env-updated", summarize)
-    app.connect("env-updated", join, priority=400)  # before the summary counts them
+    app.connect("env-updated", join, priority=400)
     app.connect("doctree-resolved", resolve_pending, priority=200)
     app.connect("doctree-resolved", plain_fallback)
     app.connect("build-finished", end_build)
