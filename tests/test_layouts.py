@@ -80,7 +80,7 @@ def test_errors_read_as_a_fresh_process_reports_them(dots: list[str]) -> None:
             assert str(served.value) == str(fresh.value)
             assert layouts.run(engine, dots[0], "svg") == run_engine(engine, dots[0], "svg")
         # a warning is judged by a fresh process too: the same drawing, not an error
-        warned = 'digraph { compound=true; a -> b [lhead=cluster_x] }'
+        warned = "digraph { compound=true; a -> b [lhead=cluster_x] }"
         assert layouts.run(engine, warned, "svg") == run_engine(engine, warned, "svg")
     finally:
         layouts.close()
