@@ -276,6 +276,7 @@ def end_build(app: Sphinx, exception: BaseException | None) -> None:
         if exception is None:
             _join_late(app, app.env, list(state.late))
             if state.joined_late:
+                state.joined_late = False  # an app that builds again saves its own
                 _save_environment(app)
             summarize(app, app.env)
     finally:
