@@ -649,11 +649,13 @@ def join(app: Sphinx, env: BuildEnvironment) -> None:
     if app.config.model_diagram_on_error == "raise":
         _join(app, env, joining)
         return
+    ready: list[_Joining] = []  # from the cache: nothing to wait for
     for item in joining:
         if item[3] is not None and item[3].cached:
-            _join(app, env, [item])  # from the cache: nothing to wait for
+            ready.append(item)
         else:
             state.late[item[2]] = item
+    _join(app, env, ready)
 
 
 def _join(app: Sphinx, env: BuildEnvironment, joining: list[_Joining]) -> None:
