@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from model_diagram.cache import StoredGraph
 from model_diagram.layergraph import (
     SCHEMA,
     Edge,
@@ -27,6 +29,7 @@ from model_diagram.layergraph import (
     LayerGraphError,
     Repeat,
     describe,
+    search_words,
 )
 from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline
@@ -210,6 +213,23 @@ def test_collapse_repeats_on_the_typed_graph(pipeline: Pipeline) -> None:
     assert collapse_repeats(traced(pipeline, **BRANCHY)) == traced(pipeline, **BRANCHY)
     text = describe(collapsed)
     assert text.startswith("TinyTransformer: input input_ids")
+    words = search_words(collapsed).split()
+    assert len(words) == len(set(words)) < len(re.findall(r"\w+", text))
+    assert set(words) == set(re.findall(r"\w+", text))  # every word is still found
+
+
+def test_a_stored_graph_pickles_as_its_text(pipeline: Pipeline) -> None:
+    """A Sphinx doctree keeps the text, and the graph read back is the one traced."""
+    graph = traced(pipeline, **TRANSFORMER)
+    stored = StoredGraph.of(graph)
+    assert stored.load() is graph
+    copy = pickle.loads(pickle.dumps(stored))
+    assert copy.__dict__ == {"text": graph.to_json(), "digest": graph.digest, "_graph": None}
+    assert copy.load() == graph and copy.load().digest == graph.digest
+    # a hostile text is checked when it is read back, as a cache entry is
+    forged = StoredGraph(graph.to_json().replace('"schema":1', '"schema":9'), graph.digest)
+    with pytest.raises(LayerGraphError, match="schema"):
+        forged.load()
 
 
 def _page_fields(start: str, end: str) -> set[str]:

@@ -33,6 +33,8 @@ CLASS_LINK = "#md-class:"
 
 #: ids become Graphviz identifiers and SVG ids: letters, digits and underscores only
 _ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+#: a word as search indexes split text (Sphinx's English splitter: ``\w+``)
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -422,3 +424,9 @@ def describe(graph: LayerGraph) -> str:
         badge = f" x{layer.repeat}" if layer.repeat else ""
         steps.append(f"{layer.kind} {name}{badge} {shape_text(layer.outputs)}")
     return f"{graph.model}: " + "; ".join(steps)
+
+
+def search_words(graph: LayerGraph) -> str:
+    """The words of :func:`describe`, each once: all a search index records (which pages
+    hold a word, not how often); stemming every repeat cost Sphinx ~1 ms a diagram."""
+    return " ".join(dict.fromkeys(_WORD.findall(describe(graph))))

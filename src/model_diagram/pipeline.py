@@ -93,6 +93,8 @@ class Result:
     digests: tuple[str, ...] = ()
     #: the explorer's views (none unless the drawing is folded and explores)
     explorer: Views = field(default_factory=Views)
+    #: ``graph``'s JSON as the cache holds it; empty for a fresh trace
+    graph_text: str = ""
 
     @property
     def svg(self) -> str:
@@ -558,6 +560,7 @@ class Pending:
             warnings,
             entry.digests,
             explorer,
+            entry.text,
         )
 
 

@@ -43,7 +43,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .cache import Cache, atomic_write
+from .cache import Cache, StoredGraph, atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .explorer import manifest
@@ -58,7 +58,7 @@ from .html import (
     stylesheet,
     unique_ids,
 )
-from .layergraph import describe as describe_layers
+from .layergraph import search_words
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -531,14 +531,14 @@ def fill(node: model_diagram, result: Result) -> None:
     options: DiagramOptions = node["options"]
     model = result.graph.model or "Model"
     node["svg"] = result.svg
-    node["graph"] = result.graph
+    node["graph"] = StoredGraph.of(result.graph, result.graph_text)
     node["key"] = result.key
     node["explorer"] = result.explorer
     # the accessible name, as the SVG's title; other builders print the alt text
     node["alt"] = options.alt or options.caption or f"{model} architecture"
     node["fallback"] = options.alt or f"{model} architecture"
     # not rendered (visitors skip children), but Sphinx's search indexes the layers
-    node += nodes.Text(describe_layers(result.graph))
+    node += nodes.Text(search_words(result.graph))
 
 
 def warn(error: DiagramError, location: nodes.Node | tuple[str, int], factory: str = "") -> None:
@@ -794,7 +794,7 @@ def _render(env: BuildEnvironment, node: model_diagram, fmt: str) -> bytes:
         from . import diffdraw  # only a compare-to diagram needs it
 
         return diffdraw.draw(node["diff"], node["options"], fmt)
-    graph = node["graph"]
+    graph = node["graph"].load()
     warnings: list[DiagramError] = []
     data, _, _ = build_state(env).pipeline.render_graph(node["options"], graph, fmt, warnings)
     for problem in warnings:  # the cache warning was given when the page was read
@@ -823,7 +823,7 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         warn(exc, node)
         self.body.append(error_html(exc, node["factory"]))
         raise nodes.SkipNode from None
-    table = layer_table_html(node["graph"]) if options.table else ""
+    table = layer_table_html(node["graph"].load()) if options.table else ""
     if options.format in EDITABLE_FORMATS.values():
         data = _render(self.builder.env, node, options.format)
         name = _store(
