@@ -516,6 +516,28 @@ def test_same_second_same_size_edit_is_seen(
     assert "(2, 7)" in svg_text(pipeline.diagram(options).svg)
 
 
+def test_project_files_are_hashed_once_until_they_change(tmp_path: Path) -> None:
+    """The many diagrams of one package share its files: each is read once, and an edit
+    that keeps the size and puts the modification time back is still seen."""
+    import hashlib
+
+    from model_diagram.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    source = tmp_path / "models.py"
+    source.write_text("A = 1\n")
+    before = source.stat()
+    assert cache.file_digest(source) == hashlib.sha256(b"A = 1\n").hexdigest()
+    assert list(cache._digests) == [source]
+    source.write_text("A = 2\n")
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert cache.file_digest(source) == hashlib.sha256(b"A = 2\n").hexdigest()
+    os.mkfifo(tmp_path / "fifo")  # never opened for reading: it would block
+    assert cache.file_digest(tmp_path / "fifo") is None
+    assert cache.file_digest(tmp_path / "missing.py") is None
+    assert cache.file_digest(tmp_path) is None
+
+
 def test_the_engine_version_is_asked_once_per_binary_and_remembered(tmp_path: Path) -> None:
     """A warm build starts no Graphviz process: the version is remembered by the binary's
     path, size and mtime; a new binary (or an unreadable memo) is asked again."""

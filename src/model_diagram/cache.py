@@ -301,6 +301,8 @@ class Cache:
         self.problems: list[CacheError] = []
         #: entries the store's listing did not have (not asked for again this build)
         self._absent: set[str] = set()
+        #: file -> (what stat said, its sha256): see :meth:`file_digest`
+        self._digests: dict[Path, tuple[tuple[int, ...], str]] = {}
         self._tagged = False
 
     def take_problems(self) -> list[CacheError]:
@@ -395,12 +397,7 @@ class Cache:
         files = []
         for name, expected in manifest["files"].items():
             path = self._abs(name)
-            try:
-                # a regular file only, bounded: a corrupt manifest could name /dev/zero
-                data = read_regular(path, follow=True)
-            except OSError:
-                return None
-            if data is None or digest(data) != expected:
+            if self.file_digest(path) != expected:
                 return None
             files.append(path)
         for dist, version in manifest["dists"].items():
@@ -423,6 +420,32 @@ class Cache:
             digests=tuple(manifest["files"].values()),
             text=raw.decode("utf-8"),
         )
+
+    def file_digest(self, path: Path) -> str | None:
+        """sha256 of a project file, or None if it is not a readable regular file.
+
+        Remembered while ``stat`` says the same (size, inode, modification and change
+        times: the kernel sets the change time on every write), so the many diagrams of
+        one package read and hash each of its files once, not once per diagram.
+        """
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        seen = (info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+        known = self._digests.get(path)
+        if known is not None and known[0] == seen:
+            return known[1]
+        try:
+            # a regular file only, bounded: a corrupt manifest could name /dev/zero
+            data = read_regular(path, follow=True)
+        except OSError:
+            return None
+        if data is None:
+            return None
+        found = digest(data)
+        self._digests[path] = (seen, found)
+        return found
 
     def store_trace(
         self,
