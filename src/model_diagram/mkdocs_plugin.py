@@ -66,7 +66,6 @@ from mkdocs.utils import get_relative_url
 from .cache import atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
-from .explorer import manifest
 from .html import (
     CSS_NAME,
     JS_NAME,
@@ -448,6 +447,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             return name
 
         links = self._resolver(page) if CLASS_LINK in svg else None
+        from .explorer import manifest  # only a diagram with views needs it
+
         return svg + manifest(views, figure_id=figure_id, resolve=links, store=store)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:

@@ -18,11 +18,9 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, cast, get_type_hints
 
 from .errors import DiagramError, InputError, OptionError
-from .fonts import ALIASES, FAMILIES
 from .inputs import check_size, parse_structure
 from .sanitize import plain_text
 from .theme import PALETTES
-from .units import print_inches
 from .yamlread import YamlError, read_yaml
 
 Converter = Callable[[Any], Any]
@@ -383,6 +381,8 @@ def _background(value: Any) -> str:
 
 
 def _font_family(value: Any) -> str:
+    from .fonts import ALIASES, FAMILIES  # only when a page sets a font: a warm build skips it
+
     text = _text(value).strip().lower()
     if text not in FAMILIES and text not in ALIASES:
         raise ValueError(
@@ -396,6 +396,8 @@ def _print_width(value: Any) -> str | None:
     """A printed width such as ``3.3in``, ``8.5cm``, ``240pt`` (normalised, unit kept)."""
     if value is None:
         return None
+    from .units import print_inches
+
     text = _text(value).strip().replace(" ", "").lower()
     if not 0.5 <= print_inches(text) <= 100:
         raise ValueError("must be between 0.5in and 100in")

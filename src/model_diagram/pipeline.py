@@ -25,7 +25,6 @@ from . import __version__
 from .cache import Cache, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
 from .layergraph import LayerGraph, LayerGraphError, describe
-from .layouts import Layouts
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
 from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from .folding import ViewGraph
+    from .layouts import Layouts
     from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class Pipeline:
         #: a trace once stored, for the other diagrams that waited for the same one
         self._stored: dict[Future[dict[str, Any]], tuple[TraceEntry, list[DiagramError]]] = {}
         self._engines: dict[str, Engine] = {}
-        self._layouts = Layouts()
+        self._layouts: Layouts | None = None  # the first drawing starts it
         #: per trace of this build: (the child's seconds, the third-party packages its
         #: model loaded), for :meth:`preload_hint`
         self._imports: list[tuple[float, tuple[str, ...]]] = []
@@ -233,7 +233,8 @@ class Pipeline:
         """Stop the worker (its parent and every child) and the Graphviz processes."""
         if self._worker is not None:
             self._worker.stop()
-        self._layouts.close()
+        if self._layouts is not None:
+            self._layouts.close()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -405,6 +406,16 @@ class Pipeline:
             self.cache.store_render(vkey, json.dumps(asdict(views)).encode(), "json")
         return views
 
+    def _graphviz(self) -> Layouts:
+        """The long-lived Graphviz processes, started by the first drawing (a warm build
+        draws nothing); renders run side by side, so they are made under the lock."""
+        with self._lock:
+            if self._layouts is None:
+                from .layouts import Layouts
+
+                self._layouts = Layouts()
+            return self._layouts
+
     def _engine(self, name: str) -> Engine:
         """The engine, its version remembered by the cache: no process started when warm."""
         if name not in self._engines:
@@ -474,7 +485,7 @@ class Pipeline:
                 layout = json.loads(run_engine(engine, dot, "json"))
                 data = exports.write(graph_style.to_scene(graph, options, layout), fmt)
             else:
-                data = self._layouts.run(engine, dot, drawn_fmt, options.dpi)
+                data = self._graphviz().run(engine, dot, drawn_fmt, options.dpi)
         if fmt == "pdf":
             from .pdf import svg_to_pdf
 

@@ -46,7 +46,6 @@ from . import __version__
 from .cache import Cache, StoredGraph, atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
-from .explorer import manifest
 from .html import (
     CSS_NAME,
     JS_NAME,
@@ -862,6 +861,8 @@ def _explorer(
     parent = node.parent
     ids = parent["ids"] if isinstance(parent, nodes.figure) else []
     figure_id = ids[0] if ids else f"model-diagram-{node['key'][:10]}"
+    from .explorer import manifest  # only a diagram with views needs it
+
     return manifest(views, figure_id=figure_id, resolve=resolve, store=store)
 
 
