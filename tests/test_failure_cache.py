@@ -10,6 +10,7 @@ working diagram.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import textwrap
@@ -173,3 +174,30 @@ def test_a_cached_failure_is_the_same_error(tmp_path: Path) -> None:
         again.diagram(options)
     assert first.worker.submitted == jobs  # nothing was sent to the worker
     assert (warm.value.message, warm.value.detail) == (cold.value.message, cold.value.detail)
+
+
+def test_a_forged_failure_message_cannot_forge_log_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cache is untrusted: a failure's message is printed, so a forged one could
+    write a log record of its own (a newline, then ``INFO -``) or colour the terminal."""
+    config_file = mkdocs_site(tmp_path / "site")
+    mkdocs_build(load_config(config_file=str(config_file)))
+    forged = 0
+    for path in (tmp_path / "site" / "cache" / "manifests").glob("*.json"):
+        manifest = json.loads(path.read_text("utf-8"))
+        if manifest.get("error"):
+            manifest["error"]["message"] = "broken\nINFO    -  all good\x1b[32m green\r\x07"
+            path.write_text(json.dumps(manifest), "utf-8")
+            forged += 1
+    assert forged == 2
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mkdocs.plugins.model_diagram"):
+        mkdocs_build(load_config(config_file=str(config_file)))
+    messages = [r.getMessage() for r in caplog.records if "index.md" in r.getMessage()]
+    assert len(messages) == 2, messages
+    for message in messages:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", message), repr(message)
+        assert all(line.startswith((" ", "model-diagram:")) for line in message.splitlines())
+    page = (tmp_path / "site" / "site" / "index.html").read_text("utf-8")
+    assert "\x1b" not in page and "\x07" not in page and "all good" in page

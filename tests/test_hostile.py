@@ -379,9 +379,9 @@ _BAD = ("<script", "onload", "onerror", "onclick", "javascript:", "foreignobject
         "evil.example", "data:image", "<image")  # fmt: skip
 
 
-def forge(cache: Path) -> Path:
-    """Point every SVG render of ``cache`` at :data:`FORGED`, stored under its sha256."""
-    data = FORGED.encode()
+def forge(cache: Path, svg: str = FORGED) -> Path:
+    """Point every SVG render of ``cache`` at ``svg``, stored under its sha256."""
+    data = svg.encode()
     name = hashlib.sha256(data).hexdigest()
     blob = cache / "blobs" / f"{name}.svg"
     blob.write_bytes(data)
@@ -436,6 +436,49 @@ def test_forged_cache_entries_are_sanitised_where_embedded(tmp_path: Path) -> No
         assert_defused((tmp_path / "cli.svg").read_text("utf-8"))
     finally:
         for blob in blobs:  # the session's SVG sweep reads every cache blob left behind
+            blob.unlink()
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        '</div><script>alert("forged")</script>',
+        '<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>',
+        '<html><body><script>alert("forged")</script></body></html>',
+    ],
+    ids=["not-xml", "doctype", "not-svg"],
+)
+def test_a_cached_drawing_the_sanitiser_refuses_is_drawn_again(
+    tmp_path: Path, refused: str
+) -> None:
+    """A forged entry that cannot be embedded at all was a placeholder that asked the
+    reader to clear the cache, and ignored ``on_error: raise``: it is drawn again from
+    the graph, and the entry is replaced, so the next build reads a good drawing."""
+    text, _ = page("sphinx", [GOOD])
+    sphinx_site(tmp_path, {"cases": text})
+    text, _ = page("mkdocs", [GOOD])
+    mkdocs_site(tmp_path / "mk", {"cases": text}, {"on_error": "raise"})
+    assert build_sphinx(tmp_path).code == 0
+    assert build_mkdocs(tmp_path / "mk", "--strict").code == 0
+    caches = [tmp_path / "cache", tmp_path / "mk" / "cache"]
+    blobs = [forge(cache, refused) for cache in caches]
+    try:
+        sphinx = build_sphinx(tmp_path, "-W", out="again")
+        mkdocs = build_mkdocs(tmp_path / "mk", "--strict")
+        for built, name in ((sphinx, "cases.html"), (mkdocs, "cases/index.html")):
+            assert built.code == 0, built.log
+            assert "model-diagram:" not in built.log, built.log
+            html = built.html(name)
+            assert "model-diagram-error" not in html and "forged" not in html
+            drawn = BeautifulSoup(html, "lxml").select("svg.model-diagram-svg")
+            assert len(drawn) == 1 and "Linear" in drawn[0].get_text(" "), html
+        for cache, blob in zip(caches, blobs, strict=True):
+            pointers = [
+                json.loads(p.read_text())["blob"] for p in (cache / "renders").glob("*.json")
+            ]
+            assert blob.stem not in pointers  # the entry points at the new drawing
+    finally:
+        for blob in blobs:
             blob.unlink()
 
 

@@ -232,6 +232,91 @@ def test_markdown_fences_skips_fences_shown_inside_other_fences() -> None:
     ]
 
 
+def test_markdown_fences_skip_html_comments() -> None:
+    text = textwrap.dedent("""\
+        <!--
+        ```model-diagram
+        a: 1
+        ```
+        -->
+        <!-- one line --> ends here
+        ```model-diagram
+        b: 2
+        ```
+
+            <!-- indented code, not a comment
+        ```model-diagram
+        c: 3
+        ```
+        """)
+    found = [(f.start, f.body) for f in markdown_fences(text.splitlines())]
+    assert found == [(6, ["b: 2"]), (11, ["c: 3"])]
+
+
+#: a block switched off in a comment, an example of a failing block shown as indented
+#: code, the real failing block (line 17), and a named block that fails (line 21)
+SWITCHED_OFF = """\
+# Page
+
+<!--
+```model-diagram
+factory: no_such_package.commented:out
+```
+-->
+
+Write this in your page:
+
+    ```model-diagram
+    factory: models:make_raises
+    ```
+
+Here it is for real:
+
+```model-diagram
+factory: models:make_raises
+```
+
+```model-diagram
+factory: models:make_raises
+name: fig-raises
+caption: It raises.
+```
+
+See [the figure](#fig-raises).
+"""
+
+
+@pytest.mark.parametrize("superfences", [False, True], ids=["markdown", "superfences"])
+def test_comments_code_examples_and_failed_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, superfences: bool
+) -> None:
+    """A commented-out block never runs; an indented example does not take the real
+    block's line; a failed named figure keeps its id, cold and warm alike (its anchor
+    was valid only while the failure was not cached)."""
+    site = make_site(
+        tmp_path,
+        {"index.md": SWITCHED_OFF},
+        plugin={"cache_dir": str(tmp_path / "cache")},
+        superfences=superfences,
+        validation={"anchors": "warn"},
+    )
+    for run in ("cold", "warm"):
+        caplog.clear()
+        plugin = site.build()
+        messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(messages) == 2, (run, messages)
+        assert messages[0].startswith("model-diagram: index.md:17: "), messages
+        assert messages[1].startswith("model-diagram: index.md:21: "), messages
+        assert plugin.failures == 2
+        soup = site.page()
+        assert "no_such_package" not in soup.get_text()  # left in its comment, never run
+        placeholders = soup.select(".model-diagram-error")
+        assert len(placeholders) == 2
+        named = soup.select("figure#fig-raises")
+        assert len(named) == 1 and named[0].select(".model-diagram-error"), run
+        assert named[0].figcaption is not None and "It raises." in named[0].figcaption.text
+
+
 # -- rendering: both themes, with and without SuperFences
 
 
@@ -713,7 +798,7 @@ def test_on_error_raise_and_cache_problems(
     caplog.clear()
     site.build()
     warnings = warnings_of(caplog)
-    assert warnings and all(w.endswith("[model_diagram.cache]") for w in warnings), warnings
+    assert len(warnings) == 1 and warnings[0].endswith("[model_diagram.cache]"), warnings
     assert "index.md:3" in warnings[0] and "cannot write to the cache directory" in warnings[0]
     assert "Linear" in svg_text(figures(site.page())[0])
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
+
+#: C0 controls but tab and newline, DEL and the C1 controls: what a message (a model's
+#: exception, a worker's reply, a cache entry) must not write to a terminal
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 KINDS = ("option", "import", "input", "trace", "render", "cache")
 
@@ -40,9 +45,11 @@ class DiagramError(Exception):
 
     @staticmethod
     def from_dict(data: dict[str, str]) -> DiagramError:
-        """Rebuild an error sent across the worker pipe, keeping its kind."""
+        """Rebuild an error sent across the worker pipe or kept in the cache (both
+        untrusted: control characters dropped), keeping its kind."""
         cls = _BY_KIND.get(data.get("kind", "trace"), TraceError)
-        return cls(data.get("message", "unknown error"), detail=data.get("detail", ""))
+        message, detail = str(data.get("message", "unknown error")), str(data.get("detail", ""))
+        return cls(_CONTROLS.sub("", message), detail=_CONTROLS.sub("", detail))
 
 
 class OptionError(DiagramError, ValueError):
@@ -92,8 +99,11 @@ def error_text(
 ) -> str:
     """The one wording of a problem in a log: ``model-diagram: WHERE: FACTORY: message
     [model_diagram.KIND]`` (the factory only when the message does not name it; Sphinx
-    adds the location and type itself, so it asks for neither)."""
+    adds the location and type itself, so it asks for neither), on lines of its own."""
     text = error.message if factory in error.message else f"{factory}: {error.message}"
+    # no escape sequences, and every further line indented: a message cannot forge a
+    # log record of its own
+    text = _CONTROLS.sub("", text).replace("\n", "\n    ")
     head = f"model-diagram: {where}: " if where else "model-diagram: "
     return head + text + (f" [model_diagram.{error.kind}]" if typed else "")
 

@@ -104,6 +104,7 @@ SUPERFENCES = "pymdownx.superfences"
 _SLOT = re.compile(
     r'(?:<p>)?<div class="model-diagram-slot" data-slot="(?P<slot>[0-9a-f]+-\d+)"></div>(?:</p>)?'
 )
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 # -- configuration
 
@@ -188,7 +189,8 @@ class _PageState:
     #: the page's URL (links to files written beside the site are relative to it)
     url: str = ""
     lines: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
-    slots: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    #: slot id -> the block's body
+    slots: dict[str, str] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
     names: set[str] = field(default_factory=set)
     #: (line, order, level, text): logged in line order once the page's blocks are joined
@@ -383,9 +385,18 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if state is None or not state.slots:
             return html
 
+        # a block in an HTML comment is switched off (SuperFences formats it all the same)
+        comments = [m.span() for m in _COMMENT.finditer(html)]
+
         def render(match: re.Match[str]) -> str:
-            found = state.slots.get(match["slot"])
-            return match[0] if found is None else self.render_block(*found, state)
+            source = state.slots.get(match["slot"])
+            if source is None:
+                return match[0]
+            if any(start <= match.start() < end for start, end in comments):
+                return ""
+            # lines are matched here, in page order, to the blocks that are drawn: a
+            # block SuperFences formats and then shows as code must not take one
+            return self.render_block(source, state.line_of(source), state)
 
         html = _SLOT.sub(render, html)
         anchors = getattr(page, "present_anchor_ids", None)  # MkDocs >= 1.6 validates anchors
@@ -513,7 +524,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if self._page is None:  # Markdown rendered outside a page: nothing will fill a slot
             self._page = _PageState("(outside a page)")
         slot = f"{self._nonce}-{len(self._page.slots)}"
-        self._page.slots[slot] = (source, self._page.line_of(source))
+        self._page.slots[slot] = source
         return f'<div class="model-diagram-slot" data-slot="{slot}"></div>'
 
     def render_block(self, source: str, line: int | None, state: _PageState) -> str:
@@ -522,6 +533,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self.diagrams += 1
         started = time.perf_counter()
         factory = ""
+        options: DiagramOptions | None = None
         try:
             with reported_as_bug():  # a bug of ours: still one placeholder, not a lost page
                 options = self._scanned.get(source)
@@ -531,6 +543,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                     factory = found if isinstance(found, str) else ""  # str() of a bomb never ends
                     options = parse_options(values, defaults=self.defaults)
                 factory = options.factory
+                self._check_name(options, where, state, line)
                 assert self.pipeline is not None
                 pending = self.pipeline.submit(options)
                 # traced while MkDocs renders the other pages; ``raise`` stops at the
@@ -542,24 +555,18 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 self.traced += pending.traced
                 if options.compare_to:
                     result = self._against(options, result, state)
+                figure = self._figure(result, options, state)
         except DiagramError as exc:
-            return self._failed(exc, where, factory, state, line)
+            return self._failed(exc, where, factory, state, line, options=options)
         finally:
             self._seconds += time.perf_counter() - started
-        for problem in result.warnings:
-            state.tell(line, logging.WARNING, error_text(problem, where=where))
-        for note in result.notes:
-            state.tell(line, logging.INFO, f"model-diagram: {where}: {note}")
-        self.watched.update(result.files)
-        self._used.update(zip(result.files, result.digests, strict=False))
-        self._check_name(options, where, state, line)
-        return self._figure(result, options, state)
+        self._report(result, where, state, line)
+        return figure
 
     def _later_figure(self, later: _Later) -> str:
         """The figure of a diagram being traced: markers for its SVG and what goes under
         it, inside markers for the whole figure (a failed trace replaces it)."""
         options = later.pending.options
-        self._check_name(options, later.where, later.state, later.line)
         self._markers += 1
         number = self._markers
         self._later[number] = later
@@ -591,19 +598,26 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 self._figure(result, options, later.state, number)
                 extra = self._extra(result, options, later.state)
         except DiagramError as exc:
-            return self._failed(exc, later.where, later.factory, later.state, later.line)
+            options = later.pending.options
+            return self._failed(
+                exc, later.where, later.factory, later.state, later.line, options=options
+            )
         finally:
             self._seconds += time.perf_counter() - started
-        for problem in result.warnings:
-            later.state.tell(later.line, logging.WARNING, error_text(problem, where=later.where))
-        for note in result.notes:
-            later.state.tell(later.line, logging.INFO, f"model-diagram: {later.where}: {note}")
-        self.watched.update(result.files)
-        self._used.update(zip(result.files, result.digests, strict=False))
+        self._report(result, later.where, later.state, later.line)
         self.traced += later.pending.traced
         return self._marker.sub(
             lambda m: self._svg_of(number) if m["kind"] == "svg" else extra, match["body"]
         )
+
+    def _report(self, result: Result, where: str, state: _PageState, line: int | None) -> None:
+        """A drawn diagram's warnings (each once) and notes; its files, to watch."""
+        for problem in {p.message: p for p in result.warnings}.values():
+            state.tell(line, logging.WARNING, error_text(problem, where=where))
+        for note in result.notes:
+            state.tell(line, logging.INFO, f"model-diagram: {where}: {note}")
+        self.watched.update(result.files)
+        self._used.update(zip(result.files, result.digests, strict=False))
 
     def _against(self, options: DiagramOptions, result: Result, state: _PageState) -> Result:
         """``compare-to``: a snapshot path is relative to the page (``/`` to ``docs_dir``)."""
@@ -640,13 +654,13 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         state: _PageState,
         number: int | None = None,
     ) -> str:
-        """The figure HTML, its SVG left for ``on_post_page`` (under ``number`` if given)."""
-        try:
-            svg = sanitize_svg(result.svg)  # the cache is untrusted: sanitised where embedded
-        except DiagramError as exc:
-            self.failures += 1
-            log.warning(f"model-diagram: {state.src_uri}: {exc.message} [model_diagram.{exc.kind}]")
-            return error_html(exc, options.factory)
+        """The figure HTML, its SVG left for ``on_post_page`` (under ``number`` if given);
+        raises :class:`DiagramError` for a drawing the sanitiser refuses even when redrawn."""
+        assert self.pipeline is not None
+        if options.compare_to:  # a comparison is drawn fresh, never from the cache
+            svg = sanitize_svg(result.svg)
+        else:  # the cache is untrusted: sanitised where embedded, redrawn if refused
+            svg = self.pipeline.embeddable(options, result.svg, lambda: result.graph)
         occurrence = state.occurrences[result.key]
         state.occurrences[result.key] += 1
         if not options.link_classes:
@@ -693,7 +707,11 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         factory: str,
         state: _PageState | None = None,
         line: int | None = None,
+        *,
+        options: DiagramOptions | None = None,
     ) -> str:
+        """Warn (or stop, with ``on_error: raise``) and leave a visible placeholder; a
+        block with a name or caption keeps its figure, so links to it still land."""
         self.failures += 1
         message = error_text(error, where=where)
         if self.config.on_error == "raise":
@@ -702,7 +720,17 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             log.warning(message)
         else:
             state.tell(line, logging.WARNING, message)
-        return error_html(error, factory)
+        placeholder = error_html(error, factory)
+        if options is None or not (options.name or options.caption):
+            return placeholder
+        return figure_html(
+            placeholder,
+            caption=options.caption,
+            name=options.name,
+            align=options.align,
+            width=options.width,
+            classes=options.css_class,
+        )
 
     def _superfence(
         self,

@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
 from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
-from .sanitize import loads_scrubbed, scrub
+from .sanitize import loads_scrubbed, sanitize_svg, scrub
 from .theme import svg_style
 
 if TYPE_CHECKING:
@@ -299,6 +299,23 @@ class Pipeline:
         with reported_as_bug():
             return self._render_graph(options, graph, fmt, warnings)
 
+    def embeddable(self, options: DiagramOptions, svg: str, graph: Callable[[], LayerGraph]) -> str:
+        """``svg`` sanitised for a page. A drawing the sanitiser refuses came from the
+        cache (damaged, or forged with a name that still matches its bytes): it is drawn
+        again from ``graph`` once, which also replaces the entry, and only a refused
+        fresh drawing raises (a :class:`DiagramError`, like every failure)."""
+        try:
+            return sanitize_svg(svg)
+        except DiagramError as refused:
+            with reported_as_bug():
+                try:
+                    traced = graph()
+                except (LayerGraphError, ValueError, RecursionError):
+                    raise refused from None  # the graph is damaged too: nothing to redraw
+                data, _, _ = self._render_graph(options, traced, "svg", [], fresh=True)
+                log.debug("model-diagram: a cached drawing was refused (%s)", refused.message)
+                return sanitize_svg(data.decode("utf-8"))
+
     def _join(
         self, key: str, future: Future[dict[str, Any]]
     ) -> tuple[TraceEntry, list[DiagramError], bool]:
@@ -448,9 +465,12 @@ class Pipeline:
         graph: LayerGraph,
         fmt: str,
         warnings: list[DiagramError],
+        *,
+        fresh: bool = False,
     ) -> tuple[bytes, str, bool]:
+        """``fresh``: draw even if the cache has the drawing (and replace its entry)."""
         rkey = self._render_key(options, graph, fmt)
-        data = self.cache.lookup_render(rkey, fmt)
+        data = None if fresh else self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
         figure = options.style in FIGURE_STYLES

@@ -362,7 +362,8 @@ def _strip_quotes(line: str) -> tuple[str, str]:
 
 
 def markdown_fences(lines: list[str], *, nested: bool = True) -> Iterator[Fence]:
-    """Fences in document order; fences shown inside other fences are body, not blocks.
+    """Fences in document order; fences shown inside other fences are body, not blocks,
+    and fences in an HTML comment (``<!--`` opening a block) are switched off.
 
     ``nested=False`` (plain Markdown) keeps only fences at the top level;
     ``nested=True`` (SuperFences) also those in block quotes and indented
@@ -372,7 +373,11 @@ def markdown_fences(lines: list[str], *, nested: bool = True) -> Iterator[Fence]
     opener = prefix = lang = ""
     containers: list[int] = []  # content indents of the open containers
     blank = True
+    in_comment = False  # inside an HTML comment: what it holds is switched off, not shown
     for number, line in enumerate(lines):
+        if in_comment:
+            in_comment = "-->" not in line
+            continue
         if open_at is None:
             rest = _strip_quotes(line.expandtabs(4))[1]
             indent = _indent(rest)
@@ -383,6 +388,10 @@ def markdown_fences(lines: list[str], *, nested: bool = True) -> Iterator[Fence]
             match = _OPEN.match(line)
             fence_ok = match and not (match["fence"][0] == "`" and "`" in match["info"])
             in_code = blank and indent - inner >= 4
+            if not in_code and rest[indent:].startswith("<!--"):
+                in_comment = "-->" not in rest[indent + 4 :]
+                blank = False
+                continue
             if fence_ok and match and not in_code and (nested or match["prefix"] == ""):
                 open_at, opener, prefix = number, match["fence"], match["prefix"]
                 found = _LANG.match(match["info"])

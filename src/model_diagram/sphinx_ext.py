@@ -811,7 +811,7 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         if self.config.model_diagram_embed == "img":
             inner = _html_img(self, node, options)
         else:
-            svg = sanitize_svg(node["svg"])  # the cache is untrusted: sanitised where embedded
+            svg = _embeddable(self.builder.env, node)
             seen: dict[str, int] = self.__dict__.setdefault("_model_diagram_seen", {})
             occurrence = seen.get(node["key"], 0)
             seen[node["key"]] = occurrence + 1
@@ -843,6 +843,14 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
             )
         )
     raise nodes.SkipNode
+
+
+def _embeddable(env: BuildEnvironment, node: model_diagram) -> str:
+    """The node's SVG sanitised where it is embedded (the cache is untrusted); a cached
+    drawing the sanitiser refuses is drawn again (a comparison's is drawn fresh)."""
+    if "diff" in node:
+        return sanitize_svg(node["svg"])
+    return build_state(env).pipeline.embeddable(node["options"], node["svg"], node["graph"].load)
 
 
 def _explorer(
