@@ -37,6 +37,23 @@ class TwoInputs(nn.Module):
         return self.proj_a(a) + self.proj_b(b)
 
 
+class TorchviewNames(nn.Module):
+    """Forward arguments named like ``torchview.forward_prop``'s own parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj_x = nn.Linear(8, 4)
+        self.proj_mode = nn.Linear(6, 4)
+
+    def forward(
+        self, x: Tensor, mode: Tensor | None = None, device: Tensor | None = None
+    ) -> Tensor:
+        out = self.proj_x(x)
+        if mode is not None:
+            out = out + self.proj_mode(mode)
+        return out if device is None else out * device
+
+
 class ForwardRaises(nn.Module):
     """Its forward always raises, to test error reporting from tracing."""
 
@@ -135,6 +152,10 @@ def make_branchy() -> Branchy:
 def make_two_inputs() -> TwoInputs:
     """A model with two positional tensor inputs."""
     return TwoInputs()
+
+
+def make_torchview_names() -> TorchviewNames:
+    return TorchviewNames()
 
 
 def make_raises() -> nn.Module:

@@ -114,15 +114,19 @@ def make_kills_parent() -> nn.Module:
 
 
 class Hungry(_Linear):
-    """Asks for 4 GiB of real memory (zeroed, so every page is touched)."""
+    """Asks for ``mib`` of real memory (zeroed, so every page is touched): 4 GiB."""
+
+    def __init__(self, mib: int) -> None:
+        super().__init__()
+        self.mib = mib
 
     def forward(self, x: Tensor) -> Tensor:
-        waste = torch.zeros(1024**3, dtype=torch.float32, device="cpu")
+        waste = torch.zeros(self.mib * 2**18, dtype=torch.float32, device="cpu")
         return self.linear(x) + waste[:4].sum()
 
 
-def make_hungry() -> nn.Module:
-    return Hungry()
+def make_hungry(mib: int = 4096) -> nn.Module:
+    return Hungry(mib)
 
 
 class Stamps(_Linear):

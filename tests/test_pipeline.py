@@ -210,6 +210,30 @@ def test_class_factory_instance_and_expand_nested(tmp_path: Path) -> None:
     assert len(clusters) >= 4
 
 
+@pytest.mark.parametrize(
+    ("inputs", "labels", "ops"),
+    [
+        ({"kwargs": {"x": "float[2,8]", "mode": "float[2,6]"}}, ["x", "mode"], ["add"]),
+        (
+            {"input": "float[2,8]", "kwargs": {"mode": "float[2,6]", "device": "float[2,4]"}},
+            ["x", "mode", "device"],
+            ["add", "mul"],
+        ),
+    ],
+    ids=["keywords-only", "positional-and-keywords"],
+)
+def test_keyword_inputs_named_like_torchviews_parameters(
+    tmp_path: Path, inputs: dict[str, Any], labels: list[str], ops: list[str]
+) -> None:
+    """``x``, ``mode`` and ``device`` collided with ``forward_prop``'s own parameters
+    ("got multiple values for argument 'x'")."""
+    result = diagram(tmp_path, factory="models:make_torchview_names", **inputs)
+    layers = result.graph.layers
+    assert [layer.label for layer in layers if layer.kind == "input"] == labels
+    assert sorted(layer.name for layer in layers if layer.kind == "function") == ops
+    assert [layer.name for layer in layers if layer.kind == "module"] == ["Linear", "Linear"]
+
+
 TRANSFORMER = {
     "factory": "example_project.models:make_transformer",
     "kwargs": {"input_ids": "long[2,16](0,1000)"},

@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 
 from model_diagram.errors import TraceError
 from model_diagram.options import parse_options
-from model_diagram.pipeline import Pipeline
+from model_diagram.pipeline import Pipeline, trace_key
 from model_diagram.worker import Worker, auto_jobs
 
 X = {"input": "float[2,8]"}
@@ -160,6 +160,18 @@ def test_memory_limit_turns_a_runaway_into_an_error(pipeline: Pipeline) -> None:
         pipeline.diagram(options)
     assert re.search(r"memory|allocate", info.value.message), info.value.message
     assert layers(pipeline.diagram(parse_options({"factory": "models:make_mlp", **X})))
+
+
+def test_running_out_of_memory_is_never_cached(pipeline: Pipeline) -> None:
+    """memory-limit is not part of the trace key: a cached out-of-memory failure stayed
+    after the limit was raised (and a small CI runner's one, on every machine after)."""
+    values = {"factory": "models_worker:make_hungry", "factory-kwargs": {"mib": 512}, **X}
+    tight = parse_options({**values, "memory-limit": "128MiB", "device": "cpu"})
+    with pytest.raises(TraceError, match=r"memory-limit \(128 MiB\): raise it"):
+        pipeline.diagram(tight)
+    assert not pipeline.cache.has_trace(trace_key(tight, pipeline.cache))
+    roomy = parse_options({**values, "memory-limit": "2GiB", "device": "cpu"})
+    assert layers(pipeline.diagram(roomy)) == ["Linear"]
 
 
 def test_children_run_at_once(pipeline: Pipeline, tmp_path: Path) -> None:

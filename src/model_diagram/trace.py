@@ -10,6 +10,7 @@ rolling, hidden tensors) and record the nodes it would draw.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import math
 import os
@@ -336,7 +337,12 @@ def _record(
                 options["roll"],
                 depth,
             )
-            forward_prop(model, x, device, builder, options["mode"], **kw)
+            mode = options["mode"]
+
+            def prop(inputs: Any, **keywords: Any) -> None:
+                forward_prop(model, inputs, device, builder, mode, **keywords)
+
+            _forward(prop, model, x, kw)
     except RuntimeError as exc:
         cause = exc.__cause__ or exc.__context__ or exc
         raise _forward_error(cause, args) from None
@@ -349,6 +355,30 @@ def _record(
             if name in modes:
                 module.training = modes[name]
     return builder, x, kw, dtypes
+
+
+#: ``torchview.forward_prop``'s own parameters, which keyword inputs must not collide with
+_FORWARD_PROP = frozenset({"model", "x", "device", "model_graph", "mode"})
+
+
+def _forward(prop: Callable[..., None], model: Any, x: Any, kw: dict[str, Any]) -> None:
+    """``model(*x, **kw)`` under torchview's recorder (``prop``).
+
+    torchview passes keyword inputs through its own keyword parameters, so a forward
+    argument named ``x``, ``device`` or ``mode`` would collide: keywords alone go as
+    torchview's mapping input, and with positional inputs too they are bound to this
+    (forked, discarded) instance's forward.
+    """
+    if not (kw.keys() & _FORWARD_PROP):
+        prop(x, **kw)
+    elif not x:
+        prop(kw)  # torchview calls model(**kw)
+    else:
+        model.forward = functools.partial(model.forward, **kw)
+        try:
+            prop(x)
+        finally:
+            del model.forward
 
 
 def _graph_error(exc: Exception, depth: int, at_every_depth: Callable[[], None]) -> TraceError:

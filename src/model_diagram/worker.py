@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -813,6 +814,16 @@ def _job(
         files, tops = loader.dependencies(baseline, loaded)
         reply: dict[str, Any] = {"ok": True, **result, "files": files, "tops": tops}
     except DiagramError as exc:
+        if _OUT_OF_MEMORY.search(exc.message) or _OUT_OF_MEMORY.search(exc.detail):
+            # the machine's and memory-limit's doing, not the model's: never cached
+            exc.cacheable = False
+            limit = request.get("memory_limit")
+            exc.message += (
+                f"; it ran out of memory under memory-limit ({limit / 2**20:.0f} MiB): "
+                "raise it if the model needs more"
+                if limit
+                else "; the machine ran out of memory"
+            )
         reply = {"ok": False, "error": exc.to_dict()}
         if exc.cacheable:  # what it depended on, so the build can cache the failure
             reply["files"], reply["tops"] = loader.dependencies(baseline, loaded)
@@ -831,6 +842,12 @@ def _job(
         reply = {"ok": False, "error": error.to_dict()}
     reply["seconds"] = round(time.perf_counter() - started, 3)
     return reply
+
+
+#: how running out of memory reads in an error: Python's, torch's allocators, the C library's
+_OUT_OF_MEMORY = re.compile(
+    r"\bMemoryError\b|can't allocate memory|[Cc]annot allocate memory|out of memory|bad_alloc"
+)
 
 
 def _text(exc: BaseException) -> str:
