@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,47 @@ def test_latex_img_and_other_builders(build: Build, tmp_path: Path) -> None:
     assert hrefs == {"#example_project.models.EncoderBlock"}
 
 
+EPUB_PAGE = """\
+E-book
+======
+
+.. model-diagram:: models:make_mlp
+   :input: float[2,8]
+   :table:
+
+.. model-diagram:: models:make_mlp
+   :input: float[2,8]
+   :format: drawio
+   :caption: An editable drawing.
+
+.. model-diagram:: models:make_raises
+   :name: fig-raises
+"""
+
+
+def test_epub_pages_are_well_formed_xhtml(build: Build, tmp_path: Path) -> None:
+    """EPUB readers parse pages as XML: a bare attribute (``download``) broke every page
+    with a diagram, and a download link pointed at a file EPUB cannot list."""
+    src = tmp_path / "ebook"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["model_diagram"]\n', "utf-8")
+    (src / "index.rst").write_text(EPUB_PAGE, "utf-8")
+    overrides = {"version": "1", "copyright": "2026, tests"}
+    html = build("ebook", srcdir=src, confoverrides=overrides)
+    assert len(body(html, "index").select(".model-diagram-download a[download]")) == 1
+    epub = build("ebook", "epub", srcdir=src, confoverrides=overrides)
+    log = warnings(epub)
+    assert "unknown mimetype" not in log
+    assert [line for line in log.splitlines() if "WARNING" in line] == [
+        line for line in log.splitlines() if "make_raises" in line
+    ], log
+    page = ET.parse(epub.outdir / "index.xhtml").getroot()  # raises if not well formed
+    svgs = page.findall(".//{http://www.w3.org/2000/svg}svg")
+    assert len(svgs) == 2
+    assert page.findall(".//{http://www.w3.org/1999/xhtml}a[@download]") == []
+    assert page.find(".//*[@id='fig-raises']") is not None
+
+
 # -- incremental and parallel builds
 
 
@@ -437,6 +479,26 @@ def test_parallel_build_matches_serial(build: Build, tmp_path: Path) -> None:
     assert unflagged(records) == unflagged(serial.env.model_diagram_records)
     assert not any(r["traced"] for rs in records.values() for r in rs)
     assert "7 diagram(s) on 3 page(s): 7 traced" in parallel.status.getvalue()
+
+
+def test_parallel_readers_count_the_diagrams_they_trace(build: Build, tmp_path: Path) -> None:
+    """A figure with only ``:name:`` waits for its model's name while its page is read,
+    so a ``-j`` reader traces it itself: those traces were counted as cache hits."""
+    src = tmp_path / "named"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["model_diagram"]\n', "utf-8")
+    pages = [f"p{n}" for n in range(6)]  # Sphinx reads in parallel from six pages
+    toctree = "".join(f"   {name}\n" for name in pages)
+    (src / "index.rst").write_text(f"Named\n=====\n\n.. toctree::\n\n{toctree}", "utf-8")
+    for n, name in enumerate(pages):
+        (src / f"{name}.rst").write_text(
+            f"Page {n}\n======\n\n.. model-diagram:: models:make_mlp\n"
+            f"   :input: float[{n + 2},8]\n   :name: fig-{name}\n",
+            "utf-8",
+        )
+    app = build("named", srcdir=src, parallel=2)
+    assert warnings(app) == ""
+    assert "6 diagram(s) on 6 page(s): 6 traced" in app.status.getvalue(), app.status.getvalue()
 
 
 def test_parallel_prescan_finds_nested_directives(build: Build, tmp_path: Path) -> None:

@@ -134,19 +134,25 @@ def _blob_check(name: str, data: bytes) -> bool:
     return name.rsplit("/", 1)[-1].split(".", 1)[0] == digest(data)
 
 
+#: a folder emptied and removed between ``mkdir`` and the temp file loses one attempt;
+#: a ``cache clear`` looping beside a build lost five in a row about once in 500 writes
+_WRITE_ATTEMPTS = 20
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file and a rename: concurrent readers never see half a file.
 
     The file gets the mode a plain ``open()`` would give (``0o666`` less the umask),
     so published files are world-readable like Sphinx's own (``mkstemp`` makes
-    0600). A folder removed meanwhile (``cache clear`` during a build) is made again.
+    0600). A folder removed meanwhile (``cache clear`` during a build) is made again
+    (``mkdir`` then says it exists when it was removed between its two steps).
     """
-    for attempt in range(5):
+    for attempt in range(_WRITE_ATTEMPTS):
         try:
             _write_once(path, data)
             return
-        except FileNotFoundError:
-            if attempt == 4:
+        except (FileNotFoundError, FileExistsError):
+            if attempt == _WRITE_ATTEMPTS - 1:
                 raise
 
 

@@ -68,7 +68,7 @@ def figure_html(
         attrs.append(f'id="{html.escape(name)}"')
     if width:
         attrs.append(f'style="width: {html.escape(width)}"')
-    body = f'<div class="model-diagram-canvas" data-search-exclude>{svg}</div>{table}'
+    body = f'<div class="model-diagram-canvas" data-search-exclude="">{svg}</div>{table}'
     text = caption_html if caption_html is not None else (html.escape(caption) if caption else "")
     if text:
         body += f"<figcaption>{text}</figcaption>"
@@ -79,7 +79,7 @@ def download_html(href: str, fmt: str) -> str:
     """A link to a diagram's editable drawing (``format: drawio``, ``tikz``, ``graphml``)."""
     what = {"drawio": "diagrams.net (.drawio)", "tikz": "TikZ (.tex)", "graphml": "GraphML"}
     return (
-        f'<p class="model-diagram-download"><a href="{html.escape(href)}" download>'
+        f'<p class="model-diagram-download"><a href="{html.escape(href)}" download="">'
         f"Edit this figure: {html.escape(what.get(fmt, fmt))}</a></p>"
     )
 

@@ -358,7 +358,8 @@ class ModelDiagram(SphinxDirective):
                 if pending is not None and (pending.cached or wait):
                     result = finish(pending)
                 elif wait:  # a -j reader: it traces this one itself
-                    result = finish(state.pipeline.submit(options))
+                    pending = state.pipeline.submit(options)
+                    result = finish(pending)
                 if result is not None and options.compare_to:
                     result, node["diff"] = self._against(state.pipeline, options, result)
         except DiagramError as exc:
@@ -823,7 +824,8 @@ def visit_html(self: HTML5Translator, node: model_diagram) -> None:
         self.body.append(error_html(exc, node["factory"]))
         raise nodes.SkipNode from None
     table = layer_table_html(node["graph"].load()) if options.table else ""
-    if options.format in EDITABLE_FORMATS.values():
+    # an e-book cannot offer a file to download (and EPUB lists only its media types)
+    if options.format in EDITABLE_FORMATS.values() and not self.builder.name.startswith("epub"):
         data = _render(self.builder.env, node, options.format)
         name = _store(
             Path(self.builder.outdir) / self.builder.imagedir, data, SUFFIXES[options.format][1:]
