@@ -463,6 +463,11 @@ def test_a_cached_drawing_the_sanitiser_refuses_is_drawn_again(
     caches = [tmp_path / "cache", tmp_path / "mk" / "cache"]
     blobs = [forge(cache, refused) for cache in caches]
     try:
+        img = build_sphinx(tmp_path, "-W", "-D", "model_diagram_embed=img", out="img")
+        assert img.code == 0, img.log
+        (drawn,) = (img.out / "_images").glob("model-diagram-*.svg")
+        assert "Linear" in drawn.read_text("utf-8") and "forged" not in drawn.read_text("utf-8")
+        forge(caches[0], refused)  # the img build replaced the entry: forge it again
         sphinx = build_sphinx(tmp_path, "-W", out="again")
         mkdocs = build_mkdocs(tmp_path / "mk", "--strict")
         for built, name in ((sphinx, "cases.html"), (mkdocs, "cases/index.html")):

@@ -897,7 +897,8 @@ def _html_img(self: HTML5Translator, node: model_diagram, options: DiagramOption
         data, ext = _render(self.builder.env, node, "png"), "png"
     else:
         # an <img> cannot follow links: drop the class placeholders
-        data, ext = standalone_svg(resolve_class_links(node["svg"])).encode(), "svg"
+        svg = _embeddable(self.builder.env, node)
+        data, ext = standalone_svg(resolve_class_links(svg)).encode(), "svg"
     name = _store(Path(self.builder.outdir) / self.builder.imagedir, data, ext)
     src = f"{self.builder.imgpath}/{name}" if self.builder.imgpath else name
     return f'<img src="{escape(src)}" alt="{escape(node["alt"])}" class="model-diagram-img">'
