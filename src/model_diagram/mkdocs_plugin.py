@@ -571,15 +571,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         number = self._markers
         self._later[number] = later
         mark = self._marker_text
-        figure = figure_html(
-            mark("svg", number),
-            caption=options.caption,
-            name=options.name,
-            align=options.align,
-            width=options.width,
-            classes=options.css_class,
-            table=mark("table", number),
-        )
+        figure = _figure_of(options, mark("svg", number), mark("table", number))
         return mark("figure", number) + figure + mark("end", number)
 
     def _insert(self, match: re.Match[str]) -> str:
@@ -674,14 +666,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 result.explorer,
                 options.name or f"model-diagram-{result.key[:10]}",
             )
-        return figure_html(
-            self._marker_text("svg", number),
-            caption=options.caption,
-            name=options.name,
-            align=options.align,
-            width=options.width,
-            classes=options.css_class,
-            table=self._extra(result, options, state),
+        return _figure_of(
+            options, self._marker_text("svg", number), self._extra(result, options, state)
         )
 
     def _extra(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
@@ -723,14 +709,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         placeholder = error_html(error, factory)
         if options is None or not (options.name or options.caption):
             return placeholder
-        return figure_html(
-            placeholder,
-            caption=options.caption,
-            name=options.name,
-            align=options.align,
-            width=options.width,
-            classes=options.css_class,
-        )
+        return _figure_of(options, placeholder)
 
     def _superfence(
         self,
@@ -795,6 +774,19 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
             if path.is_file():
                 self._server.watch(str(path), recursive=False)
                 self._serving.add(path)
+
+
+def _figure_of(options: DiagramOptions, inner: str, table: str = "") -> str:
+    """A block's ``<figure>`` around ``inner`` (its drawing, or a placeholder)."""
+    return figure_html(
+        inner,
+        caption=options.caption,
+        name=options.name,
+        align=options.align,
+        width=options.width,
+        classes=options.css_class,
+        table=table,
+    )
 
 
 def _content(path: Path) -> str:

@@ -357,10 +357,6 @@ def _record(
     return builder, x, kw, dtypes
 
 
-#: ``torchview.forward_prop``'s own parameters, which keyword inputs must not collide with
-_FORWARD_PROP = frozenset({"model", "x", "device", "model_graph", "mode"})
-
-
 def _forward(prop: Callable[..., None], model: Any, x: Any, kw: dict[str, Any]) -> None:
     """``model(*x, **kw)`` under torchview's recorder (``prop``).
 
@@ -369,7 +365,7 @@ def _forward(prop: Callable[..., None], model: Any, x: Any, kw: dict[str, Any]) 
     torchview's mapping input, and with positional inputs too they are bound to this
     (forked, discarded) instance's forward.
     """
-    if not (kw.keys() & _FORWARD_PROP):
+    if not (kw.keys() & _forward_prop_parameters()):
         prop(x, **kw)
     elif not x:
         prop(kw)  # torchview calls model(**kw)
@@ -379,6 +375,17 @@ def _forward(prop: Callable[..., None], model: Any, x: Any, kw: dict[str, Any]) 
             prop(x)
         finally:
             del model.forward
+
+
+@functools.cache
+def _forward_prop_parameters() -> frozenset[str]:
+    """``torchview.forward_prop``'s own named parameters, as the installed torchview has them."""
+    import inspect
+
+    from torchview.torchview import forward_prop
+
+    named = inspect.signature(forward_prop).parameters.values()
+    return frozenset(p.name for p in named if p.kind is not inspect.Parameter.VAR_KEYWORD)
 
 
 def _graph_error(exc: Exception, depth: int, at_every_depth: Callable[[], None]) -> TraceError:

@@ -629,7 +629,7 @@ class _Parent:
         tail = child.output.text()
         limit = child.request.get("memory_limit")
         hint = (
-            f", or need more memory than memory-limit ({limit / 2**20:.0f} MiB)"
+            f", or need more memory than {_limit_text(limit)}"
             if limit
             else ", crash the interpreter or run out of memory"
         )
@@ -819,7 +819,7 @@ def _job(
             exc.cacheable = False
             limit = request.get("memory_limit")
             exc.message += (
-                f"; it ran out of memory under memory-limit ({limit / 2**20:.0f} MiB): "
+                f"; it ran out of memory under {_limit_text(limit)}: "
                 "raise it if the model needs more"
                 if limit
                 else "; the machine ran out of memory"
@@ -829,7 +829,7 @@ def _job(
             reply["files"], reply["tops"] = loader.dependencies(baseline, loaded)
     except MemoryError:
         limit = request.get("memory_limit")
-        under = f" under memory-limit ({limit / 2**20:.0f} MiB)" if limit else ""
+        under = f" under {_limit_text(limit)}" if limit else ""
         error = TraceError(
             f"ran out of memory{under}; raise memory-limit if the model needs it",
             detail=traceback.format_exc(),
@@ -848,6 +848,11 @@ def _job(
 _OUT_OF_MEMORY = re.compile(
     r"\bMemoryError\b|can't allocate memory|[Cc]annot allocate memory|out of memory|bad_alloc"
 )
+
+
+def _limit_text(limit: float) -> str:
+    """How a message names the job's ``memory-limit`` (bytes)."""
+    return f"memory-limit ({limit / 2**20:.0f} MiB)"
 
 
 def _text(exc: BaseException) -> str:
