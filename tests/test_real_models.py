@@ -125,6 +125,27 @@ class ReturnsMixed(nn.Module):
         }
 
 
+#: a module instance that no model registers (as the ``kernels`` package's function modules are)
+UNREGISTERED = nn.Linear(4, 4)
+
+
+class CallsUnregistered(nn.Module):
+    """A module without children that returns what an unregistered module computed."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return UNREGISTERED(x)
+
+
+class UsesUnregistered(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(4, 4)
+        self.wrapper = CallsUnregistered()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.wrapper(self.first(x)) + 1
+
+
 def local_trace(model: nn.Module, depth: int = 2) -> dict[str, Any]:
     options = parse_options({"depth": depth}, require_factory=False).stage_dict(TRACE)
     return trace_module(model.eval(), (torch.randn(2, 4),), {}, options, "cpu")
@@ -153,6 +174,15 @@ def test_mixed_outputs_draw_their_tensors_only() -> None:
     graph = local_trace(ReturnsMixed())
     outputs = [n for n in graph["layers"] if n["kind"] == "output"]
     assert sorted(n["outputs"][0] for n in outputs) == [[], [2, 3]]  # logits and pair[0]
+
+
+@pytest.mark.parametrize(("depth", "drawn"), [(1, "wrapper"), (2, "Linear"), (-1, "Linear")])
+def test_unregistered_modules_called_inside_a_leaf_draw_at_every_depth(
+    depth: int, drawn: str
+) -> None:
+    """Below the wrapper's depth the module it called is drawn, fed by ``first``, feeding add."""
+    edges = edges_by_name(local_trace(UsesUnregistered(), depth=depth))
+    assert {("first", drawn), (drawn, "add"), ("add", "output-tensor")} <= edges
 
 
 @pytest.mark.slow

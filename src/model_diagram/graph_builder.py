@@ -104,6 +104,24 @@ def _tensors(data: Any, tensor_type: type) -> Iterator[Any]:
             stack.extend(reversed(list(item)))
 
 
+def _unhide_nested_calls(hierarchy: dict[Any, list[Any]], module_type: type) -> None:
+    """A module that called another module is drawn open, not as one box.
+
+    torchview takes a module without registered children for a leaf and, with
+    ``hide-module-functions``, hides what ran inside it. A module it calls without
+    registering it (a global instance: the ``kernels`` package's function modules
+    in transformers' attention) is hidden with it, yet still claims its outputs,
+    so the walk met edges from a node it never drew (a ``KeyError``).
+    """
+    stack = [hierarchy]
+    while stack:
+        module, children = next(iter(stack.pop().items()))
+        nested = [child for child in children if isinstance(child, dict)]
+        if any(isinstance(next(iter(child)), module_type) for child in nested):
+            module.is_container = False
+        stack.extend(nested)
+
+
 def builder_class() -> type:
     """Subclass torchview's ComputationGraph to record nodes instead of Graphviz text."""
     from torchview.computation_graph import ComputationGraph
@@ -119,6 +137,10 @@ def builder_class() -> type:
             #: every module with children that the walk entered, drawn or not: folding
             #: (model_diagram.folding) draws a folded one as a node from this record
             self.md_modules: dict[int, Any] = {}
+
+        def render_nodes(self) -> None:
+            _unhide_nested_calls(self.node_hierarchy, ModuleNode)
+            super().render_nodes()
 
         def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:
             cur = kwargs["cur_node"]
