@@ -7,6 +7,7 @@ guessed, as for a new user's first directive.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,31 @@ class UsesUnregistered(nn.Module):
         return self.wrapper(self.first(x)) + 1
 
 
+def function_module() -> nn.Module:
+    """A module class made inside a function, as the ``kernels`` package makes ``Func``."""
+
+    class Func(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            return x * 2
+
+    return Func()
+
+
+rotary_like = function_module()
+
+
+class CallsFunctionModule(nn.Module):
+    """Calls the global instance, and a copy of it that no global holds (kernels' dispatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.private = [copy.copy(rotary_like)]  # a list: not registered
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rotary_like(self.fc(x)) + self.private[0](x)
+
+
 def local_trace(model: nn.Module, depth: int = 2) -> dict[str, Any]:
     options = parse_options({"depth": depth}, require_factory=False).stage_dict(TRACE)
     return trace_module(model.eval(), (torch.randn(2, 4),), {}, options, "cpu")
@@ -183,6 +209,14 @@ def test_unregistered_modules_called_inside_a_leaf_draw_at_every_depth(
     """Below the wrapper's depth the module it called is drawn, fed by ``first``, feeding add."""
     edges = edges_by_name(local_trace(UsesUnregistered(), depth=depth))
     assert {("first", drawn), (drawn, "add"), ("add", "output-tensor")} <= edges
+
+
+def test_a_function_module_is_named_by_the_global_that_holds_it() -> None:
+    graph = local_trace(CallsFunctionModule(), depth=-1)
+    assert {("fc", "rotary_like"), ("rotary_like", "add")} <= edges_by_name(graph)
+    drawn = [n for n in graph["layers"] if n["name"] == "rotary_like"]
+    assert len(drawn) == 2
+    assert not any("qualname" in n for n in drawn)  # not part of the model
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ the qualified name, class and parameter count.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,6 +74,24 @@ def _shape_list(shapes: Any) -> list[list[int]]:
         with contextlib.suppress(TypeError, ValueError):
             out.append([int(d) for d in shape])
     return out
+
+
+def global_name(module: Any) -> str | None:
+    """The module-level name that holds ``module``, when its class's own name says nothing.
+
+    A class made inside a function (the ``kernels`` package wraps transformers'
+    ``apply_rotary_pos_emb`` in a module class named ``Func``) is named by the
+    global its instance, or another instance of that class (the copy a model
+    dispatches to), is kept in; a class of its own keeps its name.
+    """
+    cls = type(module)
+    if "<locals>" not in cls.__qualname__:
+        return None
+    namespace: dict[str, Any] = getattr(sys.modules.get(cls.__module__), "__dict__", {})
+    held = list(namespace.items())
+    same = [name for name, value in held if value is module]
+    kin = [name for name, value in held if type(value) is cls]
+    return next(iter(same or kin), None)
 
 
 def dtype_names(value: Any) -> list[str]:

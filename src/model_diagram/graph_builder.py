@@ -137,6 +137,8 @@ def builder_class() -> type:
             #: every module with children that the walk entered, drawn or not: folding
             #: (model_diagram.folding) draws a folded one as a node from this record
             self.md_modules: dict[int, Any] = {}
+            #: display names of modules called without being registered (describe.global_name)
+            self.md_aliases: dict[int, str] = {}
 
         def render_nodes(self) -> None:
             _unhide_nested_calls(self.node_hierarchy, ModuleNode)
@@ -203,6 +205,8 @@ def builder_class() -> type:
                     tensor_type=TensorNode,
                     module_type=ModuleNode,
                 )
+                if isinstance(node, ModuleNode) and node.compute_unit_id in self.md_aliases:
+                    entry["name"] = self.md_aliases[node.compute_unit_id]
                 if scope in modules:
                     entry["scope"] = modules[scope][0]
                 if isinstance(node, ModuleNode) and node.compute_unit_id in dtypes:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .describe import dtype_names, input_names
+from .describe import dtype_names, global_name, input_names
 from .errors import DiagramError, FactoryError, TraceError
 from .forward_inputs import build_inputs
 from .graph_builder import builder_class, recording
@@ -316,12 +316,17 @@ def _record(
 
     modes = {name: m.training for name, m in model.named_modules()}
     dtypes: dict[int, tuple[list[str], list[str]]] = {}
+    registered = {id(m) for m in model.modules()}
+    unregistered: dict[int, Any] = {}  # modules forward called that the model does not hold
 
-    def record_dtypes(module: Any, inputs: Any, output: Any) -> None:
+    def record(module: Any, inputs: Any, output: Any) -> None:
         dtypes.setdefault(id(module), (dtype_names(inputs), dtype_names(output)))
+        if id(module) not in registered:
+            unregistered.setdefault(id(module), module)
 
-    hooks = [m.register_forward_hook(record_dtypes) for m in model.modules()]
     import torch
+
+    hooks = [torch.nn.modules.module.register_module_forward_hook(record)]
 
     deferred = _compiler_deferred(torch) if device == "meta" else contextlib.nullcontext()
     try:
@@ -354,6 +359,9 @@ def _record(
         for name, module in model.named_modules():
             if name in modes:
                 module.training = modes[name]
+    builder.md_aliases = {
+        unit: name for unit, module in unregistered.items() if (name := global_name(module))
+    }
     return builder, x, kw, dtypes
 
 
