@@ -104,20 +104,21 @@ def _tensors(data: Any, tensor_type: type) -> Iterator[Any]:
             stack.extend(reversed(list(item)))
 
 
-def _unhide_nested_calls(hierarchy: dict[Any, list[Any]], module_type: type) -> None:
+def _unhide_nested_calls(hierarchy: dict[Any, list[Any]]) -> None:
     """A module that called another module is drawn open, not as one box.
 
     torchview takes a module without registered children for a leaf and, with
     ``hide-module-functions``, hides what ran inside it. A module it calls without
     registering it (a global instance: the ``kernels`` package's function modules
     in transformers' attention) is hidden with it, yet still claims its outputs,
-    so the walk met edges from a node it never drew (a ``KeyError``).
+    so the walk met edges from a node it never drew (a ``KeyError``). In torchview's
+    hierarchy every module call is a ``{ModuleNode: children}`` dict.
     """
     stack = [hierarchy]
     while stack:
         module, children = next(iter(stack.pop().items()))
         nested = [child for child in children if isinstance(child, dict)]
-        if any(isinstance(next(iter(child)), module_type) for child in nested):
+        if nested:
             module.is_container = False
         stack.extend(nested)
 
@@ -141,7 +142,7 @@ def builder_class() -> type:
             self.md_aliases: dict[int, str] = {}
 
         def render_nodes(self) -> None:
-            _unhide_nested_calls(self.node_hierarchy, ModuleNode)
+            _unhide_nested_calls(self.node_hierarchy)
             super().render_nodes()
 
         def traverse_graph(self, action_fn: Any, **kwargs: Any) -> None:

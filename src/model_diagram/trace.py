@@ -326,7 +326,7 @@ def _record(
 
     import torch
 
-    hooks = [torch.nn.modules.module.register_module_forward_hook(record)]
+    hook = torch.nn.modules.module.register_module_forward_hook(record)
 
     deferred = _compiler_deferred(torch) if device == "meta" else contextlib.nullcontext()
     try:
@@ -354,8 +354,7 @@ def _record(
     except RecursionError as exc:
         raise _forward_error(exc, args) from None
     finally:
-        for hook in hooks:
-            hook.remove()
+        hook.remove()
         for name, module in model.named_modules():
             if name in modes:
                 module.training = modes[name]
