@@ -215,7 +215,9 @@ def test_collapse_repeats_on_the_typed_graph(pipeline: Pipeline) -> None:
     assert text.startswith("TinyTransformer: input input_ids")
     words = search_words(collapsed).split()
     assert len(words) == len(set(words)) < len(re.findall(r"\w+", text))
-    assert set(words) == set(re.findall(r"\w+", text))  # every word is still found
+    # every word is still found, but the numbers, which Sphinx never indexes
+    assert set(words) == {w for w in re.findall(r"\w+", text) if not w.isdigit()}
+    assert "input_ids" in words and not any(w.isdigit() for w in words)
 
 
 def test_a_stored_graph_pickles_as_its_text(pipeline: Pipeline) -> None:

@@ -427,6 +427,8 @@ def describe(graph: LayerGraph) -> str:
 
 
 def search_words(graph: LayerGraph) -> str:
-    """The words of :func:`describe`, each once: all a search index records (which pages
-    hold a word, not how often); stemming every repeat cost Sphinx ~1 ms a diagram."""
-    return " ".join(dict.fromkeys(_WORD.findall(describe(graph))))
+    """The words of :func:`describe`, each once (a search index records which pages hold
+    a word, not how often), without the numbers: Sphinx stems every word it is given and
+    then drops those that are digits only, and the shapes are half of a diagram's words."""
+    words = dict.fromkeys(_WORD.findall(describe(graph)))
+    return " ".join(word for word in words if not word.isdigit())
