@@ -487,6 +487,69 @@ def test_a_cached_drawing_the_sanitiser_refuses_is_drawn_again(
             blob.unlink()
 
 
+def forge_graphs(cache: Path) -> str:
+    """Point every manifest of ``cache`` at a blob that matches its sha256 but is not a
+    layer graph; its digest."""
+    data = b'{"schema": 9, "layers": "forged"}'
+    name = hashlib.sha256(data).hexdigest()
+    (cache / "blobs" / f"{name}.json").write_bytes(data)
+    manifests = list((cache / "manifests").glob("*.json"))
+    assert manifests
+    for path in manifests:
+        manifest = json.loads(path.read_text("utf-8"))
+        manifest["graph"] = name
+        path.write_text(json.dumps(manifest), "utf-8")
+    return name
+
+
+def test_a_forged_layer_graph_is_traced_again(tmp_path: Path) -> None:
+    """A warm build reads a cached graph only when a page needs it (a miss, a layer
+    table): one that matches its digest but is not a layer graph is then traced again,
+    with no warning, and the manifest points at the new graph."""
+    cases = [GOOD, (GOOD[0], {**GOOD[1], "table": "true"})]
+    text, _ = page("sphinx", cases)
+    sphinx_site(tmp_path, {"cases": text})
+    text, _ = page("mkdocs", cases)
+    mkdocs_site(tmp_path / "mk", {"cases": text}, {"on_error": "raise"})
+    assert build_sphinx(tmp_path).code == 0
+    assert build_mkdocs(tmp_path / "mk", "--strict").code == 0
+    caches = [tmp_path / "cache", tmp_path / "mk" / "cache"]
+    forged = [forge_graphs(cache) for cache in caches]
+    sphinx = build_sphinx(tmp_path, "-W", out="again")
+    mkdocs = build_mkdocs(tmp_path / "mk", "--strict")
+    for built, name in ((sphinx, "cases.html"), (mkdocs, "cases/index.html")):
+        assert built.code == 0, built.log
+        assert "WARNING" not in built.log, built.log
+        soup = BeautifulSoup(built.html(name), "lxml")
+        drawn = soup.select("svg.model-diagram-svg")
+        assert len(drawn) == 2 and all("Linear" in svg.get_text(" ") for svg in drawn)
+        assert "Linear" in soup.select_one("table").get_text(" ")
+    for cache, name in zip(caches, forged, strict=True):
+        pointed = {json.loads(p.read_text())["graph"] for p in (cache / "manifests").glob("*")}
+        assert name not in pointed and pointed
+
+
+def test_a_forged_summary_is_words_only(tmp_path: Path) -> None:
+    """A manifest's summary (the model's name and search words, read without the graph)
+    is untrusted text like the graph: controls dropped, the words only words."""
+    from model_diagram.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    graph = {"schema": 1}  # never parsed: the summary is all a warm page reads
+    blob = json.dumps(graph).encode()
+    name = hashlib.sha256(blob).hexdigest()
+    (cache.root / "blobs").mkdir(parents=True)
+    (cache.root / "blobs" / f"{name}.json").write_bytes(blob)
+    (cache.root / "manifests").mkdir()
+    summary = {"model": "Evil\x1b[2J\x00Net", "words": 'a<script>alert("x")</script> b\x07'}
+    manifest = {"schema": 1, "files": {}, "dists": {}, "graph": name, "summary": summary}
+    (cache.root / "manifests" / f"{'0' * 64}.json").write_text(json.dumps(manifest), "utf-8")
+    entry = cache.lookup_trace("0" * 64)
+    assert entry is not None and entry.graph is not None
+    assert entry.graph.model == "Evil[2JNet"
+    assert entry.graph.words == "a script alert x script b"
+
+
 def test_sanitiser_keeps_what_we_draw_and_drops_the_rest() -> None:
     from model_diagram.errors import CacheError
     from model_diagram.sanitize import sanitize_svg
@@ -716,7 +779,7 @@ def test_non_regular_cache_files_are_skipped_and_repaired(tmp_path: Path) -> Non
 def test_cache_clear_during_a_build_gives_no_warnings(tmp_path: Path) -> None:
     import threading
 
-    from model_diagram.cache import Cache
+    from model_diagram.cache import Cache, StoredGraph
     from model_diagram.pipeline import Pipeline
 
     pipeline = Pipeline(tmp_path / "cache")
@@ -739,7 +802,7 @@ def test_cache_clear_during_a_build_gives_no_warnings(tmp_path: Path) -> None:
     try:
         for n in range(150):
             options = base.with_values(alt=f"figure {n}")
-            pipeline.render_graph(options, graph, "svg", warnings)
+            pipeline.render_graph(options, StoredGraph.of(graph), "svg", warnings)
     finally:
         stop.set()
         thread.join()

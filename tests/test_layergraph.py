@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from model_diagram.cache import StoredGraph
+from model_diagram.cache import DamagedGraphError, StoredGraph
 from model_diagram.layergraph import (
     SCHEMA,
     Edge,
@@ -225,12 +225,15 @@ def test_a_stored_graph_pickles_as_its_text(pipeline: Pipeline) -> None:
     graph = traced(pipeline, **TRANSFORMER)
     stored = StoredGraph.of(graph)
     assert stored.load() is graph
+    assert stored._text == ""  # written only when pickled
     copy = pickle.loads(pickle.dumps(stored))
-    assert copy.__dict__ == {"text": graph.to_json(), "digest": graph.digest, "_graph": None}
+    assert copy._text == graph.to_json() and copy.digest == graph.digest
+    assert copy._graph is None  # the graph itself is not pickled
     assert copy.load() == graph and copy.load().digest == graph.digest
+    assert copy.words == search_words(graph) and copy.model == graph.model == "TinyTransformer"
     # a hostile text is checked when it is read back, as a cache entry is
     forged = StoredGraph(graph.to_json().replace('"schema":1', '"schema":9'), graph.digest)
-    with pytest.raises(LayerGraphError, match="schema"):
+    with pytest.raises(DamagedGraphError, match="schema"):
         forged.load()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import snapshot
+from .cache import StoredGraph
 from .errors import OptionError
 from .explorer import is_html, notebook_html, standalone_html
 from .layergraph import LayerGraph
@@ -81,7 +82,7 @@ class Diagram:
         return snapshot.to_json(self.graph)
 
     def _export(self, options: DiagramOptions, fmt: str) -> bytes:
-        data, _, _ = self._pipeline.render_graph(options, self.graph, fmt, [])
+        data, _, _ = self._pipeline.render_graph(options, StoredGraph.of(self.graph), fmt, [])
         return data
 
     def _repr_svg_(self) -> str:
@@ -135,8 +136,9 @@ def render(
     else:
         parsed = parse_options(options, require_factory=False)
         graph = _trace_live(model_or_factory, input_data, parsed)
-        data, _, _ = pipeline.render_graph(parsed, graph, "svg", [])
-        views = pipeline.views(parsed, graph)
+        stored = StoredGraph.of(graph)
+        data, _, _ = pipeline.render_graph(parsed, stored, "svg", [])
+        views = pipeline.views(parsed, stored)
         diagram = Diagram(sanitize_svg(data.decode("utf-8")), graph, parsed, pipeline, views)
     if save_path is not None:
         diagram.save(save_path)

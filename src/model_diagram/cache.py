@@ -33,12 +33,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CacheError
-from .layergraph import LayerGraph, LayerGraphError
 from .remote import ENTRY, Entry, Remote, RemoteUnavailable
-from .sanitize import loads_scrubbed
+from .sanitize import loads_scrubbed, plain_text
+
+if TYPE_CHECKING:
+    from .layergraph import LayerGraph
 
 log = logging.getLogger(__name__)
 
@@ -232,45 +234,109 @@ def project_root(start: Path) -> Path:
     return start
 
 
-@dataclass(frozen=True)
-class TraceEntry:
-    """A cached trace: the layer graph and what it depended on; or, with ``error``, a
-    deterministic failure (``DiagramError.to_dict()``) and what it depended on."""
-
-    graph: LayerGraph | None
-    files: tuple[Path, ...]
-    notes: tuple[str, ...]
-    error: dict[str, str] | None = None
-    #: the content hash each of ``files`` had when it was traced
-    digests: tuple[str, ...] = ()
-    #: the graph's JSON text as the cache holds it (what :class:`StoredGraph` keeps)
-    text: str = ""
-
-
 class StoredGraph:
-    """A layer graph kept as its JSON text, parsed again (and checked, like any cache
-    entry) only when used. A Sphinx doctree holds this, not the graph: pickling text is
-    a copy, and a page written without a layer table or another format never rebuilds
-    the graph (a warm 60-diagram build unpickled its doctrees in 46 ms, not 11)."""
+    """A layer graph kept as its JSON text and parsed (and checked, like any cache entry)
+    only when used. A warm build draws a cached diagram from its render key, which
+    needs only the graph's digest, so a page without a layer table or another format
+    never builds the graph (0.5 ms a diagram). A Sphinx doctree holds this too:
+    pickling text is a copy (a warm 60-diagram build unpickled its doctrees in 46 ms,
+    not 11).
 
-    def __init__(self, text: str, digest: str, graph: LayerGraph | None = None) -> None:
-        self.text, self.digest, self._graph = text, digest, graph
+    ``model`` and ``words`` (the search words) come from the manifest's summary when
+    it has one, so neither needs the graph either."""
+
+    def __init__(
+        self,
+        text: str,
+        digest: str,
+        graph: LayerGraph | None = None,
+        *,
+        model: str | None = None,
+        words: str | None = None,
+    ) -> None:
+        self._text, self.digest, self._graph = text, digest, graph
+        self._model, self._words = model, words
 
     @classmethod
-    def of(cls, graph: LayerGraph, text: str = "") -> StoredGraph:
-        """``graph``, with ``text`` when its JSON is at hand (serialising costs ~1 ms)."""
-        return cls(text or graph.to_json(), graph.digest, graph)
+    def of(cls, graph: LayerGraph) -> StoredGraph:
+        """``graph`` itself (its text is written only if it is pickled: ~1 ms)."""
+        return cls("", graph.digest, graph)
+
+    @property
+    def text(self) -> str:
+        if not self._text:
+            assert self._graph is not None
+            self._text = self._graph.to_json()
+        return self._text
 
     def load(self) -> LayerGraph:
+        """The graph; :class:`DamagedGraphError` if the text is not one (a forged entry)."""
         if self._graph is None:
-            self._graph = LayerGraph.from_dict(loads_scrubbed(self.text), digest=self.digest)
+            from .layergraph import LayerGraph
+
+            try:
+                self._graph = LayerGraph.from_dict(loads_scrubbed(self._text), digest=self.digest)
+            except (ValueError, RecursionError) as exc:  # LayerGraphError is a ValueError
+                raise DamagedGraphError(
+                    f"the cached layer graph {self.digest[:12]} is damaged ({exc}); "
+                    "run `model-diagram cache clear`"
+                ) from None
         return self._graph
+
+    @property
+    def model(self) -> str:
+        return self._model if self._model is not None else self.load().model
+
+    @property
+    def words(self) -> str:
+        """What a search index should find the diagram's page by."""
+        if self._words is None:
+            from .layergraph import search_words
+
+            self._words = search_words(self.load())
+        return self._words
 
     def __getstate__(self) -> dict[str, str]:
         return {"text": self.text, "digest": self.digest}
 
     def __setstate__(self, state: dict[str, str]) -> None:
-        self.text, self.digest, self._graph = state["text"], state["digest"], None
+        self._text, self.digest, self._graph = state["text"], state["digest"], None
+        self._model = self._words = None
+
+
+class DamagedGraphError(CacheError):
+    """A cached graph whose blob matches its digest but is not a layer graph: only a
+    forged cache holds one. A diagram that needs it is traced again."""
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """A cached trace: the layer graph and what it depended on; or, with ``error``, a
+    deterministic failure (``DiagramError.to_dict()``) and what it depended on."""
+
+    graph: StoredGraph | None
+    files: tuple[Path, ...]
+    notes: tuple[str, ...]
+    error: dict[str, str] | None = None
+    #: the content hash each of ``files`` had when it was traced
+    digests: tuple[str, ...] = ()
+
+
+def _summary(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The manifest's (model, search words), as text a page can hold, or Nones when it
+    has no well-formed summary (an older entry: they then come from the graph)."""
+    found = manifest.get("summary")
+    if not isinstance(found, dict):
+        return None, None
+    model, words = found.get("model"), found.get("words")
+    if not (isinstance(model, str) and isinstance(words, str)):
+        return None, None
+    return plain_text(model[:_MAX_NAME]), " ".join(_WORDS.findall(plain_text(words[:_MAX_WORDS])))
+
+
+#: bounds on the summary's text (a forged manifest could hold anything)
+_MAX_NAME, _MAX_WORDS = 1000, 100_000
+_WORDS = re.compile(r"\w+")
 
 
 def _import_path_state() -> str:
@@ -415,16 +481,18 @@ class Cache:
         raw = self._read_blob(manifest["graph"], "json")
         if raw is None:
             return None
-        try:  # names in a forged graph become text every output can hold
-            graph = LayerGraph.from_dict(loads_scrubbed(raw), digest=manifest["graph"])
-        except (LayerGraphError, ValueError, RecursionError):
-            return None  # damaged, forged or from another schema: trace again
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # damaged or forged: trace again
+        # parsed when used; names in a forged graph then become text every output can hold
+        model, words = _summary(manifest)
+        graph = StoredGraph(text, manifest["graph"], model=model, words=words)
         return TraceEntry(
             graph,
             tuple(files),
             tuple(manifest.get("notes", ())),
             digests=tuple(manifest["files"].values()),
-            text=raw.decode("utf-8"),
         )
 
     def file_digest(self, path: Path) -> str | None:
@@ -463,6 +531,8 @@ class Cache:
     ) -> None:
         if self.mode == "off":
             return
+        from .layergraph import search_words  # loaded already: the graph was built
+
         graph_digest = self._write_blob(graph.to_json().encode(), "json")
         manifest = {
             "schema": SCHEMA,
@@ -470,6 +540,8 @@ class Cache:
             "dists": dict(sorted(dists.items())),
             "graph": graph_digest,
             "notes": notes,
+            # what a page needs of a cached diagram beyond its drawing, without the graph
+            "summary": {"model": graph.model, "words": search_words(graph)},
         }
         self._write(
             self.root / "manifests" / f"{trace_key}.json", json.dumps(manifest, indent=1).encode()

@@ -652,7 +652,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         if options.compare_to:  # a comparison is drawn fresh, never from the cache
             svg = sanitize_svg(result.svg)
         else:  # the cache is untrusted: sanitised where embedded, redrawn if refused
-            svg = self.pipeline.embeddable(options, result.svg, lambda: result.graph)
+            svg = self.pipeline.embeddable(options, result.svg, result.stored)
         occurrence = state.occurrences[result.key]
         state.occurrences[result.key] += 1
         if not options.link_classes:
@@ -680,7 +680,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
     def _editable(self, result: Result, options: DiagramOptions, state: _PageState) -> str:
         """Write the editable drawing (``format``) beside the site; a link to it."""
         assert self.pipeline is not None
-        data, _, _ = self.pipeline.render_graph(options, result.graph, options.format, [])
+        data, _, _ = self.pipeline.render_graph(options, result.stored, options.format, [])
         name = f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIXES[options.format]}"
         uri = f"assets/model-diagram/{name}"
         atomic_write(self._site_dir / uri, data)

@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,9 +22,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .cache import Cache, TraceEntry, key_of
+from .cache import Cache, DamagedGraphError, StoredGraph, TraceEntry, key_of
 from .errors import CacheError, DiagramError, TraceError, reported_as_bug
-from .layergraph import LayerGraph, LayerGraphError, describe
 from .options import RENDER, TRACE, DiagramOptions
 from .remote import Remote, cache_mode, is_url
 from .rendering import Engine, clean_svg, engine_version, locate_engine, run_engine
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from .folding import ViewGraph
+    from .layergraph import LayerGraph
     from .layouts import Layouts
     from .worker import Worker
 
@@ -85,7 +85,8 @@ class Result:
     key: str
     files: tuple[Path, ...]
     cached: bool
-    graph: LayerGraph
+    #: the layer graph, parsed from the cache only when something reads :attr:`graph`
+    stored: StoredGraph
     notes: list[str] = field(default_factory=list)
     #: problems that did not stop the diagram (an unwritable cache)
     warnings: list[DiagramError] = field(default_factory=list)
@@ -93,12 +94,15 @@ class Result:
     digests: tuple[str, ...] = ()
     #: the explorer's views (none unless the drawing is folded and explores)
     explorer: Views = field(default_factory=Views)
-    #: ``graph``'s JSON as the cache holds it; empty for a fresh trace
-    graph_text: str = ""
 
     @property
     def svg(self) -> str:
         return self.data.decode("utf-8")
+
+    @property
+    def graph(self) -> LayerGraph:
+        """The layer graph; :class:`~model_diagram.cache.DamagedGraphError` for a forged entry."""
+        return self.stored.load()
 
 
 @cache
@@ -266,8 +270,10 @@ class Pipeline:
     def submit(self, options: DiagramOptions, fmt: str = "svg") -> Pending:
         """Look the diagram up, or start tracing it; never waits for a trace."""
         found = self.lookup(options, fmt)
-        if found is not None:
-            return found
+        return found if found is not None else self.trace(options, fmt)
+
+    def trace(self, options: DiagramOptions, fmt: str = "svg") -> Pending:
+        """Start tracing the diagram (or join its trace in flight), whatever the cache holds."""
         key = trace_key(options, self.cache)
         with self._lock:
             future = self._tracing.get(key)
@@ -283,15 +289,18 @@ class Pipeline:
         return Pending(self, options, fmt, key, future=future)
 
     def diagram(self, options: DiagramOptions, fmt: str = "svg") -> Result:
-        """Produce one diagram in ``fmt``; raises a :class:`DiagramError` subclass only
-        (a bug of ours too: "please report"), so every caller shows one placeholder."""
+        """Produce one diagram in ``fmt``, its graph read (the caller uses it); raises a
+        :class:`DiagramError` subclass only (a bug of ours too: "please report"), so
+        every caller shows one placeholder."""
         with reported_as_bug():
-            return self.submit(options, fmt).result()
+            pending = self.submit(options, fmt)
+            pending.reads_graph = True
+            return pending.result()
 
     def render_graph(
         self,
         options: DiagramOptions,
-        graph: LayerGraph,
+        graph: StoredGraph,
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
@@ -299,7 +308,7 @@ class Pipeline:
         with reported_as_bug():
             return self._render_graph(options, graph, fmt, warnings)
 
-    def embeddable(self, options: DiagramOptions, svg: str, graph: Callable[[], LayerGraph]) -> str:
+    def embeddable(self, options: DiagramOptions, svg: str, graph: StoredGraph) -> str:
         """``svg`` sanitised for a page. A drawing the sanitiser refuses came from the
         cache (damaged, or forged with a name that still matches its bytes): it is drawn
         again from ``graph`` once, which also replaces the entry, and only a refused
@@ -309,10 +318,9 @@ class Pipeline:
         except DiagramError as refused:
             with reported_as_bug():
                 try:
-                    traced = graph()
-                except (LayerGraphError, ValueError, RecursionError):
+                    data, _, _ = self._render_graph(options, graph, "svg", [], fresh=True)
+                except DamagedGraphError:
                     raise refused from None  # the graph is damaged too: nothing to redraw
-                data, _, _ = self._render_graph(options, traced, "svg", [], fresh=True)
                 log.debug("model-diagram: a cached drawing was refused (%s)", refused.message)
                 return sanitize_svg(data.decode("utf-8"))
 
@@ -333,6 +341,8 @@ class Pipeline:
             if future in self._stored:
                 entry, stored = self._stored[future]
                 return entry, stored, False
+            from .layergraph import LayerGraph, LayerGraphError  # a warm build never gets here
+
             try:
                 # a model names its layers as it likes: text every output can hold
                 graph = LayerGraph.from_dict(scrub(reply["graph"]))
@@ -346,7 +356,9 @@ class Pipeline:
             except CacheError as exc:
                 warnings.append(exc)
             files = tuple(Path(p) for p in reply["files"])
-            entry = TraceEntry(graph, files, tuple(notes), digests=tuple(reply["files"].values()))
+            entry = TraceEntry(
+                StoredGraph.of(graph), files, tuple(notes), digests=tuple(reply["files"].values())
+            )
             self._stored[future] = (entry, warnings)
             self.traced += 1
             return entry, warnings, True
@@ -380,7 +392,7 @@ class Pipeline:
         with contextlib.suppress(CacheError):
             self.cache.store_failure(key, error.to_dict(), *error.dependencies)
 
-    def views(self, options: DiagramOptions, graph: LayerGraph) -> Views:
+    def views(self, options: DiagramOptions, stored: StoredGraph) -> Views:
         """The explorer's views of a folded diagram, and its search index.
 
         Each view is a layer graph derived from the one full-depth trace and drawn
@@ -390,10 +402,11 @@ class Pipeline:
         """
         if not (folds(options) and options.explore and options.style == "graph"):
             return Views()
-        vkey = self._render_key(options, graph, "views")
+        vkey = self._render_key(options, stored.digest, "views")
         found = _views_from_json(self.cache.lookup_render(vkey, "json"))
         if found is not None:
             return found
+        graph = stored.load()
         from . import folding
         from .styles.graph import should_collapse
 
@@ -412,7 +425,7 @@ class Pipeline:
                 if view.key:  # the overview is the diagram itself
                     data, _, _ = self.render_graph(
                         flat.with_values(alt=f"{view.title}: part of {whole}"),
-                        view.graph,
+                        StoredGraph.of(view.graph),
                         "svg",
                         [],
                     )
@@ -441,7 +454,7 @@ class Pipeline:
             self._engines[name] = Engine(engine_name, path, version)
         return self._engines[name]
 
-    def _render_key(self, options: DiagramOptions, graph: LayerGraph, fmt: str) -> str:
+    def _render_key(self, options: DiagramOptions, graph_digest: str, fmt: str) -> str:
         """Names a drawing by the traced graph and every option that shapes it (folding
         included), so a cache hit needs neither folding nor the styles."""
         render_options = options.stage_dict(RENDER)
@@ -451,7 +464,7 @@ class Pipeline:
         engine = None if options.style in FIGURE_STYLES else self._engine(options.engine)
         return key_of(
             {
-                "graph": graph.digest,
+                "graph": graph_digest,
                 "render": render_options,
                 "format": fmt,
                 "engine": [engine.name, engine.version] if engine else options.style,
@@ -462,17 +475,19 @@ class Pipeline:
     def _render_graph(
         self,
         options: DiagramOptions,
-        graph: LayerGraph,
+        stored: StoredGraph,
         fmt: str,
         warnings: list[DiagramError],
         *,
         fresh: bool = False,
     ) -> tuple[bytes, str, bool]:
-        """``fresh``: draw even if the cache has the drawing (and replace its entry)."""
-        rkey = self._render_key(options, graph, fmt)
+        """``fresh``: draw even if the cache has the drawing (and replace its entry).
+        Only a miss reads the graph (:class:`DamagedGraphError` if it is forged)."""
+        rkey = self._render_key(options, stored.digest, fmt)
         data = None if fresh else self.cache.lookup_render(rkey, fmt)
         if data is not None:
             return data, rkey, True
+        graph = stored.load()
         figure = options.style in FIGURE_STYLES
         engine = None if figure else self._engine(options.engine)
         if folds(options):
@@ -511,6 +526,8 @@ class Pipeline:
 
             data = svg_to_pdf(data)
         if fmt == "svg":
+            from .layergraph import describe
+
             title = options.alt or options.caption or f"{graph.model} architecture"
             description = (
                 canvas.description if figure else describe(graph_style.prepare(graph, options))
@@ -540,6 +557,8 @@ class Pending:
         self._entry, self._future = entry, future
         #: True when this diagram's graph came from a fresh trace
         self.traced = False
+        #: True when the caller reads the result's graph, not only its drawing
+        self.reads_graph = False
         self._result: Result | None = None
         self._error: DiagramError | None = None
 
@@ -565,6 +584,19 @@ class Pending:
         return self._result
 
     def _finish(self) -> Result:
+        try:
+            return self._draw()
+        except DamagedGraphError as exc:
+            if self._entry is None:
+                raise  # a graph from the worker is parsed already: never damaged
+            log.debug("model-diagram: tracing again: %s", exc.message)
+            again = self.pipeline.trace(self.options, self.fmt)
+            again.reads_graph = self.reads_graph
+            result = again.result()
+            self.traced = again.traced
+            return result
+
+    def _draw(self) -> Result:
         warnings: list[DiagramError] = []
         if self._entry is not None:
             entry = self._entry
@@ -575,11 +607,14 @@ class Pending:
             entry, stored, self.traced = self.pipeline._join(self.key, self._future)
             warnings.extend(stored)
         assert entry.graph is not None
-        data, rkey, hit = self.pipeline._render_graph(self.options, entry.graph, self.fmt, warnings)
+        options = self.options
+        if self.reads_graph or options.table or options.compare_to or options.format != self.fmt:
+            entry.graph.load()  # read later: a forged graph is traced again now
+        data, rkey, hit = self.pipeline._render_graph(options, entry.graph, self.fmt, warnings)
         warnings.extend(self.pipeline.cache.take_problems())  # a store that went away
         cached = self._entry is not None and hit
         notes = list(entry.notes)
-        explorer = self.pipeline.views(self.options, entry.graph) if self.fmt == "svg" else Views()
+        explorer = self.pipeline.views(options, entry.graph) if self.fmt == "svg" else Views()
         return Result(
             data,
             self.fmt,
@@ -591,7 +626,6 @@ class Pending:
             warnings,
             entry.digests,
             explorer,
-            entry.text,
         )
 
 

@@ -43,7 +43,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .cache import Cache, StoredGraph, atomic_write
+from .cache import Cache, atomic_write
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .html import (
@@ -57,7 +57,6 @@ from .html import (
     stylesheet,
     unique_ids,
 )
-from .layergraph import search_words
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -522,23 +521,23 @@ def finish(pending: Pending) -> Result:
         result = pending.result()
         options = pending.options
         if options.format != "svg":
-            pending.pipeline.render_graph(options, result.graph, options.format, [])
+            pending.pipeline.render_graph(options, result.stored, options.format, [])
     return result
 
 
 def fill(node: model_diagram, result: Result) -> None:
     """Give a node its drawing: what the visitors and the search index read."""
     options: DiagramOptions = node["options"]
-    model = result.graph.model or "Model"
+    model = result.stored.model or "Model"
     node["svg"] = result.svg
-    node["graph"] = StoredGraph.of(result.graph, result.graph_text)
+    node["graph"] = result.stored
     node["key"] = result.key
     node["explorer"] = result.explorer
     # the accessible name, as the SVG's title; other builders print the alt text
     node["alt"] = options.alt or options.caption or f"{model} architecture"
     node["fallback"] = options.alt or f"{model} architecture"
     # not rendered (visitors skip children), but Sphinx's search indexes the layers
-    node += nodes.Text(search_words(result.graph))
+    node += nodes.Text(result.stored.words)
 
 
 def warn(error: DiagramError, location: nodes.Node | tuple[str, int], factory: str = "") -> None:
@@ -794,9 +793,9 @@ def _render(env: BuildEnvironment, node: model_diagram, fmt: str) -> bytes:
         from . import diffdraw  # only a compare-to diagram needs it
 
         return diffdraw.draw(node["diff"], node["options"], fmt)
-    graph = node["graph"].load()
     warnings: list[DiagramError] = []
-    data, _, _ = build_state(env).pipeline.render_graph(node["options"], graph, fmt, warnings)
+    pipeline = build_state(env).pipeline
+    data, _, _ = pipeline.render_graph(node["options"], node["graph"], fmt, warnings)
     for problem in warnings:  # the cache warning was given when the page was read
         logger.debug("model-diagram: %s", problem.message)
     return data
@@ -852,7 +851,7 @@ def _embeddable(env: BuildEnvironment, node: model_diagram) -> str:
     drawing the sanitiser refuses is drawn again (a comparison's is drawn fresh)."""
     if "diff" in node:
         return sanitize_svg(node["svg"])
-    return build_state(env).pipeline.embeddable(node["options"], node["svg"], node["graph"].load)
+    return build_state(env).pipeline.embeddable(node["options"], node["svg"], node["graph"])
 
 
 def _explorer(
