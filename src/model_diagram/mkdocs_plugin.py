@@ -281,6 +281,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._pages: dict[str, _PageState] = {}
         #: the options of the blocks the pre-scan parsed, by body (per build)
         self._scanned: dict[str, DiagramOptions] = {}
+        #: the blocks the pre-scan found, by page: (the text it read, each block's line)
+        self._lines: dict[str, tuple[str, list[tuple[tuple[str, ...], int]]]] = {}
         self._markers = 0
         self._marker = _markers(self._nonce)
         #: under ``mkdocs serve`` the worker stays warm between rebuilds
@@ -336,6 +338,7 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         self._later = {}
         self._pages = {}
         self._scanned = {}
+        self._lines = {}
         self._seconds = 0.0
 
         if any(_extension_name(ext) == SUPERFENCES for ext in config.markdown_extensions):
@@ -373,8 +376,12 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 source = page.file.content_string
             except (OSError, ValueError):
                 source = markdown
-            fences = markdown_fences(source.splitlines(), nested=self._syntax == "superfences")
-            state.lines = [(body_key(f.body), f.start + 1) for f in fences if f.lang == FENCE_NAME]
+            scanned, lines = self._lines.pop(page.file.src_uri, ("", []))
+            if scanned != source:  # not pre-scanned, or edited since
+                nested = self._syntax == "superfences"
+                fences = markdown_fences(source.splitlines(), nested=nested)
+                lines = [(body_key(f.body), f.start + 1) for f in fences if f.lang == FENCE_NAME]
+            state.lines = lines
         self._page = state
         self._pages[page.file.src_uri] = state
         return markdown
@@ -747,7 +754,12 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
                 continue
             if FENCE_NAME not in text:
                 continue
-            for block in scan(text, self._syntax):
+            blocks = scan(text, self._syntax)
+            self._lines[file.src_uri] = (
+                text,
+                [(body_key(b.body.splitlines()), b.line) for b in blocks],
+            )
+            for block in blocks:
                 scanned = block.options(self.defaults)
                 if scanned is not None:
                     self._scanned[block.body] = scanned  # the block, rendered, reads it once
