@@ -42,10 +42,10 @@ from sphinx.testing.util import SphinxTestApp
 
 from conftest import shared_pipeline
 from model_diagram.cache import MEMO_NAMES
+from model_diagram.classlinks import resolve_class_links
 from model_diagram.errors import KINDS
 from model_diagram.options import parse_options
 from model_diagram.pipeline import Pipeline
-from model_diagram.rendering import resolve_class_links
 from svg_safety import assert_all_safe, our_svgs, svg_problems
 
 TESTS = Path(__file__).resolve().parent

@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from .classlinks import resolve_class_links
 from .html import JS_NAME, asset_text, figure_html, stylesheet
 from .pipeline import Views
-from .rendering import resolve_class_links
 from .sanitize import sanitize_svg
 
 #: the global the sidecar scripts register their views in

@@ -9,10 +9,13 @@ from __future__ import annotations
 import html
 import re
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from .errors import DiagramError
-from .layergraph import LayerGraph, shape_text
 from .theme import page_css
+
+if TYPE_CHECKING:
+    from .layergraph import LayerGraph
 
 CSS_NAME = "model-diagram.css"
 JS_NAME = "model-diagram.js"
@@ -97,6 +100,8 @@ def error_html(error: DiagramError, factory: str = "") -> str:
 
 def layer_table_html(graph: LayerGraph) -> str:
     """A collapsible table of the layers in order, for readers who cannot see the drawing."""
+    from .layergraph import shape_text  # loaded already: the graph was read
+
     rows = []
     for layer in graph.layers:
         if layer.kind == "tensor":

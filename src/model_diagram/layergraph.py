@@ -27,10 +27,6 @@ Kind = Literal["input", "output", "tensor", "module", "function"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Shape = tuple[int, ...]
 
-#: href placeholder for a layer's class; the front ends point it at the class's API
-#: page or drop it (:func:`model_diagram.rendering.resolve_class_links`)
-CLASS_LINK = "#md-class:"
-
 #: ids become Graphviz identifiers and SVG ids: letters, digits and underscores only
 _ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 #: a word as search indexes split text (Sphinx's English splitter: ``\w+``)

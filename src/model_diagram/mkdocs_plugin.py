@@ -64,6 +64,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from .cache import atomic_write
+from .classlinks import CLASS_LINK, resolve_class_links
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .html import (
@@ -77,7 +78,6 @@ from .html import (
     stylesheet,
     unique_ids,
 )
-from .layergraph import CLASS_LINK
 from .options import (
     EDITABLE_FORMATS,
     OPTIONS,
@@ -91,7 +91,7 @@ from .options import (
 )
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
 from .remote import MODES, is_url
-from .rendering import find_engine, resolve_class_links
+from .rendering import find_engine
 from .sanitize import sanitize_svg
 from .scan import Syntax, body_key, markdown_fences, read_block, scan
 

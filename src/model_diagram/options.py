@@ -9,7 +9,6 @@ read as YAML flow syntax (so JSON works too) with safe loading only.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import reprlib
@@ -352,6 +351,8 @@ def _color(value: Any) -> str:
         from PIL import ImageColor  # the CSS colour names, from a dependency we have anyway
 
         if text not in ImageColor.colormap:
+            import difflib
+
             close = difflib.get_close_matches(text, ImageColor.colormap, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ValueError(f"{text!r} is not a CSS colour name{hint}")
@@ -1183,6 +1184,8 @@ def canonical_name(key: str) -> str:
         return key
     if key in _ALIASES:
         return _ALIASES[key]
+    import difflib  # only a mistyped option needs it
+
     close = difflib.get_close_matches(key[:100].replace("_", "-"), OPTIONS, n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise OptionError(

@@ -9,28 +9,25 @@ no scripts, event attributes or external references, and carries
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
 
+from .classlinks import resolve_class_links
 from .errors import RenderError
-from .layergraph import CLASS_LINK
 from .sanitize import plain_text, sanitize_svg
 from .theme import dark_media_rule
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
 
 RENDER_TIMEOUT = 120.0
 
@@ -85,6 +82,8 @@ def locate_engine(name: str = "auto") -> tuple[str, str]:
 
 def engine_version(path: str) -> str:
     """What ``path -V`` prints: part of every render key, so a new Graphviz redraws."""
+    import subprocess  # here and below: a warm build starts no process
+
     try:
         done = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -106,6 +105,8 @@ def run_engine(engine: Engine, dot: str, fmt: str, dpi: int = 96) -> bytes:
     args = [engine.path, f"-T{fmt}"]
     if fmt == "png":
         args.append(f"-Gdpi={dpi}")
+    import subprocess
+
     try:
         done = subprocess.run(
             args, input=dot.encode(), capture_output=True, timeout=RENDER_TIMEOUT, check=False
@@ -135,6 +136,10 @@ def clean_svg(
     ``style`` goes inside it; ``title``/``description`` become the accessible
     name and description; node tooltips become each node's ``<title>``.
     """
+    import xml.etree.ElementTree as ET  # only a drawing needs it: a warm build never does
+
+    ET.register_namespace("", SVG_NS)  # written without prefixes
+    ET.register_namespace("xlink", XLINK_NS)
     text = plain_text(svg.decode("utf-8", "replace") if isinstance(svg, bytes) else svg)
     title = plain_text(title) if title else title
     description = plain_text(description) if description else description
@@ -196,35 +201,6 @@ def clean_svg(
         element.text = style
         root.insert(0, element)
     return ET.tostring(root, encoding="unicode")
-
-
-#: a placeholder's ``href``: a literal to search for (a pattern that starts with ``\s``, as
-#: the attribute does, tries every space of the SVG: a third of a warm embed's cost)
-_CLASS_HREF = re.compile(rf'href="{re.escape(CLASS_LINK)}([^"]*)"')
-
-
-def resolve_class_links(svg: str, resolve: Callable[[str], str | None] | None = None) -> str:
-    """Point class placeholders (``#md-class:pkg.Cls``) at API pages, or drop them.
-
-    ``resolve`` maps a class path to a URL (the site's autodoc/mkdocstrings
-    page) or ``None``; without it every placeholder is dropped. A placeholder is
-    an ``href`` or ``xlink:href`` attribute after a space.
-    """
-    pieces: list[str] = []
-    done = pos = 0
-    while match := _CLASS_HREF.search(svg, pos):
-        start = match.start()
-        if start >= 7 and svg[start - 6 : start] == "xlink:" and svg[start - 7].isspace():
-            start, name = start - 7, "xlink:href"
-        elif start >= 1 and svg[start - 1].isspace():
-            start, name = start - 1, "href"
-        else:
-            pos = start + 1
-            continue
-        url = resolve(unquote(html.unescape(match[1]))) if resolve else None
-        pieces += (svg[done:start], f' {name}="{html.escape(url)}"' if url else "")
-        pos = done = match.end()
-    return "".join(pieces) + svg[done:] if pieces else svg
 
 
 def standalone_svg(svg: str) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,6 +43,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
 from .cache import Cache, atomic_write
+from .classlinks import resolve_class_links
 from .compare import against, is_snapshot, snapshot_path, traced_versions
 from .errors import DiagramError, OptionError, error_text, reported_as_bug
 from .html import (
@@ -71,7 +71,7 @@ from .options import (
 )
 from .pipeline import DEFAULT_CACHE_DIR, Pending, Pipeline, Result, Views, never_traced
 from .remote import MODES, is_url
-from .rendering import resolve_class_links, standalone_svg
+from .rendering import standalone_svg
 from .sanitize import plain_text, sanitize_svg
 from .scan import Syntax, diagrams
 
@@ -511,6 +511,8 @@ def _finished(
 
     if len(jobs) < 2:
         return [one(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor  # a warm build joins nothing
+
     with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1, 4)) as pool:
         return list(pool.map(one, jobs))
 

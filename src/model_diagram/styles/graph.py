@@ -11,7 +11,7 @@ cluster and edge labels, and the edges and cluster frames; node boxes keep the
 theme's fills and ink. Module nodes carry a tooltip (qualified name, class,
 parameters, shapes and dtypes) and a ``#md-class:`` placeholder link that
 the front ends resolve against the site's API pages (``link-classes``) or
-drop (:func:`model_diagram.rendering.resolve_class_links`).
+drop (:func:`model_diagram.classlinks.resolve_class_links`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from ..classlinks import CLASS_LINK
 from ..fonts import family
-from ..layergraph import CLASS_LINK, Layer, LayerGraph, count_text, shape_text
+from ..layergraph import Layer, LayerGraph, count_text, shape_text
 from ..options import DiagramOptions
 from ..scene import Frame, Link, Node, Scene
 from ..theme import light, on_background
