@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Literal, TypeVar, cast, get_args
 
@@ -222,7 +222,14 @@ class LayerGraphError(ValueError):
 
 
 def _plain(item: Layer | Edge | Group | Repeat | Module) -> dict[str, Any]:
-    return asdict(item, dict_factory=lambda pairs: {k: _lists(v) for k, v in pairs})
+    """Field by field (no field holds a dataclass): ``asdict`` deep-copies every value,
+    and was 2.5 ms of each fresh graph's digest."""
+    return {name: _lists(getattr(item, name)) for name in _FIELD_NAMES[type(item)]}
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(kind)) for kind in (Layer, Edge, Group, Repeat, Module)
+}
 
 
 def _lists(value: Any) -> Any:
