@@ -419,7 +419,8 @@ class ModelDiagramPlugin(BasePlugin[ModelDiagramConfig]):  # type: ignore[no-unt
         ``id="example_project.models.SmallCNN"`` on any page can be found.
         """
         self._post_page = page
-        output = self._marker.sub(self._insert, output)
+        if "<!--model-diagram-" in output:  # a page without a figure is not scanned again
+            output = self._marker.sub(self._insert, output)
         self._post_page = None
         state = self._pages.pop(page.file.src_uri, None)
         if state is not None:
