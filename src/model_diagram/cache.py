@@ -284,6 +284,11 @@ class StoredGraph:
         return self._graph
 
     @property
+    def summarised(self) -> bool:
+        """Whether :attr:`model` and :attr:`words` are at hand without the graph."""
+        return self._graph is not None or (self._model is not None and self._words is not None)
+
+    @property
     def model(self) -> str:
         return self._model if self._model is not None else self.load().model
 

@@ -608,7 +608,13 @@ class Pending:
             warnings.extend(stored)
         assert entry.graph is not None
         options = self.options
-        if self.reads_graph or options.table or options.compare_to or options.format != self.fmt:
+        if (
+            self.reads_graph
+            or not entry.graph.summarised
+            or options.table
+            or options.compare_to
+            or options.format != self.fmt
+        ):
             entry.graph.load()  # read later: a forged graph is traced again now
         data, rkey, hit = self.pipeline._render_graph(options, entry.graph, self.fmt, warnings)
         warnings.extend(self.pipeline.cache.take_problems())  # a store that went away
