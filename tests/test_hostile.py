@@ -532,6 +532,41 @@ def test_a_forged_layer_graph_is_traced_again(tmp_path: Path) -> None:
         assert name not in pointed and pointed
 
 
+def test_a_forged_graph_read_late_is_traced_again(tmp_path: Path) -> None:
+    """A forged graph first read after the page (another format at write time, as
+    LaTeX asks for PDF; a drawing the sanitiser refuses, drawn again), or an empty blob,
+    is traced again too, and a doctree can still pickle what the cache held."""
+    import pickle
+
+    from model_diagram.cache import Cache
+    from model_diagram.pipeline import Pipeline, trace_key
+
+    sys.path.insert(0, str(TESTS))
+    try:
+        with Pipeline(tmp_path / "cache") as pipeline:
+            options = parse_options({"factory": GOOD[0], **GOOD[1]})
+            pipeline.diagram(options)
+            key = trace_key(options, pipeline.cache)
+            forge_graphs(pipeline.cache.root, summary=True)
+            entry = Cache(pipeline.cache.root).lookup_trace(key)
+            assert entry is not None and entry.graph is not None
+            forged = entry.graph
+            assert pickle.loads(pickle.dumps(forged)).words == forged.words
+            data, _, hit = pipeline.render_graph(options, forged, "png", [])
+            assert data.startswith(b"\x89PNG") and not hit
+            svg = pipeline.embeddable(options, "<html><script>x</script></html>", forged)
+            assert "Linear" in svg and "<script" not in svg
+            # an empty blob hashes to its name too: a miss, never an empty graph
+            empty = hashlib.sha256(b"").hexdigest()
+            (pipeline.cache.root / "blobs" / f"{empty}.json").write_bytes(b"")
+            manifest = pipeline.cache.root / "manifests" / f"{key}.json"
+            data_ = json.loads(manifest.read_text("utf-8"))
+            manifest.write_text(json.dumps(data_ | {"graph": empty}), "utf-8")
+            assert Cache(pipeline.cache.root).lookup_trace(key) is None
+    finally:
+        sys.path.remove(str(TESTS))
+
+
 def test_a_forged_summary_is_words_only(tmp_path: Path) -> None:
     """A manifest's summary (the model's name and search words, read without the graph)
     is untrusted text like the graph: controls dropped, the words only words."""

@@ -247,7 +247,7 @@ class StoredGraph:
 
     def __init__(
         self,
-        text: str,
+        text: str | None,
         digest: str,
         graph: LayerGraph | None = None,
         *,
@@ -259,13 +259,13 @@ class StoredGraph:
 
     @classmethod
     def of(cls, graph: LayerGraph) -> StoredGraph:
-        """``graph`` itself (its text is written only if it is pickled: ~1 ms)."""
-        return cls("", graph.digest, graph)
+        """``graph`` itself (its text is written only if it is pickled)."""
+        return cls(None, graph.digest, graph)
 
     @property
     def text(self) -> str:
-        if not self._text:
-            assert self._graph is not None
+        if self._text is None:
+            assert self._graph is not None  # only :meth:`of` leaves the text unwritten
             self._text = self._graph.to_json()
         return self._text
 
@@ -275,7 +275,7 @@ class StoredGraph:
             from .layergraph import LayerGraph
 
             try:
-                self._graph = LayerGraph.from_dict(loads_scrubbed(self._text), digest=self.digest)
+                self._graph = LayerGraph.from_dict(loads_scrubbed(self.text), digest=self.digest)
             except (ValueError, RecursionError) as exc:  # LayerGraphError is a ValueError
                 raise DamagedGraphError(
                     f"the cached layer graph {self.digest[:12]} is damaged ({exc}); "
@@ -301,12 +301,19 @@ class StoredGraph:
             self._words = search_words(self.load())
         return self._words
 
-    def __getstate__(self) -> dict[str, str]:
-        return {"text": self.text, "digest": self.digest}
+    def __getstate__(self) -> dict[str, str | None]:
+        return {
+            "text": self.text,
+            "digest": self.digest,
+            "model": self._model,
+            "words": self._words,
+        }
 
-    def __setstate__(self, state: dict[str, str]) -> None:
-        self._text, self.digest, self._graph = state["text"], state["digest"], None
-        self._model = self._words = None
+    def __setstate__(self, state: dict[str, str | None]) -> None:
+        text, digest = state["text"], state["digest"]
+        assert text is not None and digest is not None
+        self._text, self.digest, self._graph = text, digest, None
+        self._model, self._words = state.get("model"), state.get("words")
 
 
 class DamagedGraphError(CacheError):
@@ -490,6 +497,8 @@ class Cache:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None  # damaged or forged: trace again
+        if not text.strip():
+            return None  # an empty blob (its name is the hash of nothing) is no graph
         # parsed when used; names in a forged graph then become text every output can hold
         model, words = _summary(manifest)
         graph = StoredGraph(text, manifest["graph"], model=model, words=words)

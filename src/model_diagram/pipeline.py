@@ -304,9 +304,14 @@ class Pipeline:
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
-        """(data, render key, cache hit) for a traced graph; raises :class:`DiagramError`."""
+        """(data, render key, cache hit) for a traced graph; raises :class:`DiagramError`.
+        A cached graph found forged only now (another format, written late) is traced again."""
         with reported_as_bug():
-            return self._render_graph(options, graph, fmt, warnings)
+            try:
+                return self._render_graph(options, graph, fmt, warnings)
+            except DamagedGraphError as exc:
+                again = self._trace_again(options, fmt, exc).result()
+                return again.data, again.key, False
 
     def embeddable(self, options: DiagramOptions, svg: str, graph: StoredGraph) -> str:
         """``svg`` sanitised for a page. A drawing the sanitiser refuses came from the
@@ -317,12 +322,22 @@ class Pipeline:
             return sanitize_svg(svg)
         except DiagramError as refused:
             with reported_as_bug():
+                log.debug("model-diagram: a cached drawing was refused (%s)", refused.message)
                 try:
                     data, _, _ = self._render_graph(options, graph, "svg", [], fresh=True)
-                except DamagedGraphError:
-                    raise refused from None  # the graph is damaged too: nothing to redraw
-                log.debug("model-diagram: a cached drawing was refused (%s)", refused.message)
+                except DamagedGraphError as exc:  # the graph is forged too
+                    data = self._trace_again(options, "svg", exc).result().data
                 return sanitize_svg(data.decode("utf-8"))
+
+    def _trace_again(
+        self, options: DiagramOptions, fmt: str, damaged: DamagedGraphError
+    ) -> Pending:
+        """The diagram traced again, finished, for a cached graph found forged (``damaged``)."""
+        log.debug("model-diagram: tracing again: %s", damaged.message)
+        pending = self.trace(options, fmt)
+        pending.reads_graph = True
+        pending.result()  # raises its DiagramError here
+        return pending
 
     def _join(
         self, key: str, future: Future[dict[str, Any]]
@@ -589,12 +604,9 @@ class Pending:
         except DamagedGraphError as exc:
             if self._entry is None:
                 raise  # a graph from the worker is parsed already: never damaged
-            log.debug("model-diagram: tracing again: %s", exc.message)
-            again = self.pipeline.trace(self.options, self.fmt)
-            again.reads_graph = self.reads_graph
-            result = again.result()
+            again = self.pipeline._trace_again(self.options, self.fmt, exc)
             self.traced = again.traced
-            return result
+            return again.result()
 
     def _draw(self) -> Result:
         warnings: list[DiagramError] = []

@@ -13,21 +13,21 @@ import re
 import shutil
 import sys
 import sysconfig
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .classlinks import resolve_class_links
 from .errors import RenderError
 from .sanitize import plain_text, sanitize_svg
 from .theme import dark_media_rule
 
-if TYPE_CHECKING:
-    import xml.etree.ElementTree as ET
-
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
+# once, at import: registering rewrites a global map, which drawing threads read
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
 
 RENDER_TIMEOUT = 120.0
 
@@ -136,10 +136,6 @@ def clean_svg(
     ``style`` goes inside it; ``title``/``description`` become the accessible
     name and description; node tooltips become each node's ``<title>``.
     """
-    import xml.etree.ElementTree as ET  # only a drawing needs it: a warm build never does
-
-    ET.register_namespace("", SVG_NS)  # written without prefixes
-    ET.register_namespace("xlink", XLINK_NS)
     text = plain_text(svg.decode("utf-8", "replace") if isinstance(svg, bytes) else svg)
     title = plain_text(title) if title else title
     description = plain_text(description) if description else description
