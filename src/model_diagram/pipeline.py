@@ -304,14 +304,9 @@ class Pipeline:
         fmt: str,
         warnings: list[DiagramError],
     ) -> tuple[bytes, str, bool]:
-        """(data, render key, cache hit) for a traced graph; raises :class:`DiagramError`.
-        A cached graph found forged only now (another format, written late) is traced again."""
+        """(data, render key, cache hit) for a traced graph; raises :class:`DiagramError`."""
         with reported_as_bug():
-            try:
-                return self._render_graph(options, graph, fmt, warnings)
-            except DamagedGraphError as exc:
-                again = self._trace_again(options, fmt, exc).result()
-                return again.data, again.key, False
+            return self._drawn(options, graph, fmt, warnings)
 
     def embeddable(self, options: DiagramOptions, svg: str, graph: StoredGraph) -> str:
         """``svg`` sanitised for a page. A drawing the sanitiser refuses came from the
@@ -323,11 +318,25 @@ class Pipeline:
         except DiagramError as refused:
             with reported_as_bug():
                 log.debug("model-diagram: a cached drawing was refused (%s)", refused.message)
-                try:
-                    data, _, _ = self._render_graph(options, graph, "svg", [], fresh=True)
-                except DamagedGraphError as exc:  # the graph is forged too
-                    data = self._trace_again(options, "svg", exc).result().data
+                data, _, _ = self._drawn(options, graph, "svg", [], fresh=True)
                 return sanitize_svg(data.decode("utf-8"))
+
+    def _drawn(
+        self,
+        options: DiagramOptions,
+        graph: StoredGraph,
+        fmt: str,
+        warnings: list[DiagramError],
+        *,
+        fresh: bool = False,
+    ) -> tuple[bytes, str, bool]:
+        """:meth:`_render_graph`, where a cached graph found forged only now (another
+        format written late, a refused drawing drawn again) is traced again."""
+        try:
+            return self._render_graph(options, graph, fmt, warnings, fresh=fresh)
+        except DamagedGraphError as exc:
+            again = self._trace_again(options, fmt, exc).result()
+            return again.data, again.key, False
 
     def _trace_again(
         self, options: DiagramOptions, fmt: str, damaged: DamagedGraphError
